@@ -1,0 +1,109 @@
+import { Database, type Statement } from "bun:sqlite";
+import { mkdirSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+
+export type { Statement };
+export type SqlValue = bigint | number | string | Uint8Array | null;
+
+/**
+ * The only user of bun:sqlite (etcd's bbolt role). The WAL, not this file, is the durability point:
+ * SQLite runs in WAL journal mode with synchronous=NORMAL, so a commit survives a process crash
+ * (kill -9) but may be lost on power loss — the server then replays its own WAL past the applied index
+ * stored in the same transaction. `checkpoint()` makes everything durable before the WAL is purged.
+ */
+export class Backend {
+  readonly path: string;
+  #db: Database;
+  #inBatch = false;
+
+  constructor(path: string) {
+    this.path = path;
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // safeIntegers: revisions and lease ids are int64 and must not round through number.
+    this.#db = new Database(path, { create: true, strict: true, safeIntegers: true });
+    this.#db.exec("PRAGMA journal_mode = WAL");
+    this.#db.exec("PRAGMA synchronous = NORMAL");
+    this.#db.exec("PRAGMA cache_size = -65536"); // 64 MiB page cache
+    this.#db.exec("PRAGMA temp_store = MEMORY");
+    this.#db.exec("PRAGMA wal_autocheckpoint = 10000");
+    this.#db.exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID");
+  }
+
+  exec(sql: string): void {
+    this.#db.exec(sql);
+  }
+
+  prepare<Row = unknown[]>(sql: string): Statement<Row> {
+    return this.#db.prepare(sql) as unknown as Statement<Row>;
+  }
+
+  /** Runs fn in one write transaction; nested calls join the outer one. */
+  batch<T>(fn: () => T): T {
+    if (this.#inBatch) return fn();
+    this.#inBatch = true;
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const out = fn();
+      this.#db.exec("COMMIT");
+      return out;
+    } catch (err) {
+      this.#db.exec("ROLLBACK");
+      throw err;
+    } finally {
+      this.#inBatch = false;
+    }
+  }
+
+  getMeta(name: string): SqlValue | undefined {
+    const row = this.#db.query("SELECT value FROM meta WHERE name = ?").values(name)[0];
+    return row ? (row[0] as SqlValue) : undefined;
+  }
+
+  setMeta(name: string, value: SqlValue): void {
+    this.#db
+      .query("INSERT INTO meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
+      .run(name, value);
+  }
+
+  /** Bytes the database occupies on disk (main file; the SQLite WAL is transient). */
+  size(): number {
+    const [pages, pageSize] = this.#pragmaPair("page_count", "page_size");
+    return Math.max(pages * pageSize, safeFileSize(this.path));
+  }
+
+  /** Bytes in pages that hold data (size minus the free list), as etcd's dbSizeInUse. */
+  sizeInUse(): number {
+    const [pages, pageSize] = this.#pragmaPair("page_count", "page_size");
+    const free = Number(this.#db.query("PRAGMA freelist_count").values()[0][0]);
+    return (pages - free) * pageSize;
+  }
+
+  /** Makes every committed transaction durable in the main file (fsync). */
+  checkpoint(): void {
+    this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+
+  /** Rewrites the file without free pages: etcd's defrag. Blocks this process while it runs. */
+  defrag(): void {
+    this.#db.exec("VACUUM");
+    this.checkpoint();
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  #pragmaPair(a: string, b: string): [number, number] {
+    const x = Number(this.#db.query(`PRAGMA ${a}`).values()[0][0]);
+    const y = Number(this.#db.query(`PRAGMA ${b}`).values()[0][0]);
+    return [x, y];
+  }
+}
+
+function safeFileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,158 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Backend } from "../backend/backend.ts";
+import { MvccStore } from "./store.ts";
+
+const b = (s: string) => new TextEncoder().encode(s);
+const s = (u: Uint8Array) => new TextDecoder().decode(u);
+
+let dir: string;
+let backend: Backend;
+let store: MvccStore;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "mvcc-"));
+  backend = new Backend(join(dir, "db"));
+  store = new MvccStore(backend);
+});
+afterEach(() => {
+  backend.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const put = (k: string, v: string, lease = 0n) => store.write((t) => t.put(b(k), b(v), lease));
+const del = (k: string, end?: string) => store.write((t) => t.deleteRange(b(k), end === undefined ? null : b(end)));
+const keys = (r: { kvs: { key: Uint8Array }[] }) => r.kvs.map((kv) => s(kv.key));
+
+describe("revisions", () => {
+  test("a fresh store is at revision 1 and the first put gets revision 2", () => {
+    expect(store.rev).toBe(1n);
+    expect(put("foo", "bar")).toBe(2n);
+    const kv = store.range(b("foo"), null).kvs[0];
+    expect(kv).toMatchObject({ createRevision: 2n, modRevision: 2n, version: 1n, lease: 0n });
+    expect(s(kv.value)).toBe("bar");
+  });
+
+  test("updating a key keeps create_revision and bumps version and mod_revision", () => {
+    put("foo", "a");
+    put("foo", "b");
+    const kv = store.range(b("foo"), null).kvs[0];
+    expect(kv).toMatchObject({ createRevision: 2n, modRevision: 3n, version: 2n });
+  });
+
+  test("a delete writes a tombstone; re-creating starts a new generation", () => {
+    put("foo", "a");
+    expect(del("foo").deleted).toBe(1);
+    expect(store.rev).toBe(3n);
+    expect(store.range(b("foo"), null).kvs).toHaveLength(0);
+    put("foo", "b");
+    expect(store.range(b("foo"), null).kvs[0]).toMatchObject({ createRevision: 4n, modRevision: 4n, version: 1n });
+  });
+
+  test("a delete that removes nothing takes no revision", () => {
+    put("a", "1");
+    expect(del("zzz").deleted).toBe(0);
+    expect(store.rev).toBe(2n);
+  });
+
+  test("all writes of one transaction share one revision", () => {
+    const rev = store.write((t) => {
+      t.put(b("x"), b("1"), 0n);
+      t.put(b("y"), b("2"), 0n);
+      return t.rev;
+    });
+    expect(rev).toBe(2n);
+    expect(store.rev).toBe(2n);
+    expect(store.range(b("x"), b("z")).kvs.map((kv) => kv.modRevision)).toEqual([2n, 2n]);
+  });
+
+  test("reads inside a write transaction see its own writes", () => {
+    store.write((t) => {
+      t.put(b("k"), b("v"), 0n);
+      expect(keys(t.range(b("k"), null))).toEqual(["k"]);
+    });
+  });
+
+  test("revision survives reopening", () => {
+    put("a", "1");
+    put("a", "2");
+    store.saveMeta();
+    backend.close();
+    backend = new Backend(join(dir, "db"));
+    store = new MvccStore(backend);
+    expect(store.rev).toBe(3n);
+  });
+});
+
+describe("range", () => {
+  beforeEach(() => {
+    for (const k of ["a", "b", "b1", "b2", "c", "d"]) put(k, `v-${k}`);
+  });
+
+  test("single key, [key, end), from-key and the whole keyspace", () => {
+    expect(keys(store.range(b("b"), null))).toEqual(["b"]);
+    expect(keys(store.range(b("b"), b("c")))).toEqual(["b", "b1", "b2"]);
+    expect(keys(store.range(b("c"), new Uint8Array([0])))).toEqual(["c", "d"]);
+    expect(keys(store.range(new Uint8Array([0]), new Uint8Array([0])))).toHaveLength(6);
+  });
+
+  test("limit truncates but count is the whole range", () => {
+    const r = store.range(b("a"), b("z"), { limit: 2 });
+    expect(keys(r)).toEqual(["a", "b"]);
+    expect(r.count).toBe(6);
+  });
+
+  test("count only", () => {
+    const r = store.range(b("b"), b("c"), { countOnly: true });
+    expect(r.kvs).toHaveLength(0);
+    expect(r.count).toBe(3);
+  });
+
+  test("an end before the key is an empty range", () => {
+    expect(store.range(b("d"), b("a")).count).toBe(0);
+  });
+
+  test("reads at a past revision", () => {
+    // revisions: a=2 b=3 b1=4 b2=5 c=6 d=7
+    put("a", "new"); // 8
+    del("b", "c"); // 9
+    expect(keys(store.range(b("a"), b("z"), { rev: 4n }))).toEqual(["a", "b", "b1"]);
+    expect(s(store.range(b("a"), null, { rev: 7n }).kvs[0].value)).toBe("v-a");
+    expect(s(store.range(b("a"), null, { rev: 8n }).kvs[0].value)).toBe("new");
+    expect(keys(store.range(b("a"), b("z"), { rev: 9n }))).toEqual(["a", "c", "d"]);
+    expect(store.range(b("a"), b("z"), { rev: 8n }).count).toBe(6);
+  });
+
+  test("future revision is an error", () => {
+    expect(() => store.range(b("a"), null, { rev: 100n })).toThrow("etcdserver: mvcc: required revision is a future revision");
+  });
+});
+
+describe("compaction", () => {
+  test("keeps the state at the compacted revision and drops older ones", () => {
+    put("k", "1"); // 2
+    put("k", "2"); // 3
+    put("gone", "x"); // 4
+    del("gone"); // 5
+    put("k", "3"); // 6
+    store.compact(5n);
+    expect(store.compactRev).toBe(5n);
+    expect(() => store.range(b("k"), null, { rev: 4n })).toThrow("etcdserver: mvcc: required revision has been compacted");
+    expect(s(store.range(b("k"), null, { rev: 5n }).kvs[0].value)).toBe("2");
+    expect(store.range(b("gone"), null, { rev: 5n }).kvs).toHaveLength(0);
+    expect(s(store.range(b("k"), null).kvs[0].value)).toBe("3");
+    let rows = 0;
+    store.forEachRevision(store.rev, () => rows++);
+    expect(rows).toBe(2); // k@3 and k@6
+  });
+
+  test("compacting at or below the compacted revision, or in the future, is an error", () => {
+    put("k", "1");
+    put("k", "2");
+    store.compact(2n);
+    expect(() => store.compact(2n)).toThrow("etcdserver: mvcc: required revision has been compacted");
+    expect(() => store.compact(99n)).toThrow("etcdserver: mvcc: required revision is a future revision");
+  });
+});

@@ -1,0 +1,30 @@
+/**
+ * Makes protobufjs read and write 64-bit integer fields as bigint. etcd's member and lease ids use all
+ * 64 bits and revisions are int64, so they must never round through number; patching the runtime once
+ * here avoids converting Long ⇄ bigint on every field of every message.
+ */
+import protobuf from "protobufjs/minimal.js";
+
+const util = protobuf.util as any;
+const LongBits = util.LongBits;
+const MASK32 = 0xffffffffn;
+
+const originalFrom = LongBits.from;
+LongBits.from = function from(value: unknown) {
+  if (typeof value === "bigint") {
+    const v = BigInt.asUintN(64, value);
+    return new LongBits(Number(v & MASK32), Number(v >> 32n));
+  }
+  return originalFrom(value);
+};
+
+LongBits.prototype.toLong = function toLong(unsigned: boolean): bigint {
+  const v = (BigInt(this.hi >>> 0) << 32n) | BigInt(this.lo >>> 0);
+  return unsigned ? v : BigInt.asIntN(64, v);
+};
+
+// Readers pick toLong only when a Long implementation is configured; make sure one is.
+if (!util.Long) util.Long = Object;
+(protobuf as any).configure?.();
+
+export {};
