@@ -1,0 +1,143 @@
+#!/usr/bin/env bun
+// The composition root: reads the configuration, starts the server and its listeners.
+import { getRequestListener } from "@hono/node-server";
+import http from "node:http";
+import http2 from "node:http2";
+import type net from "node:net";
+import { basename } from "node:path";
+import pkg from "../package.json" with { type: "json" };
+import { ConfigError, loadConfig, type Config } from "./config/index.ts";
+import { createLogger, type Logger } from "./pkg/logger.ts";
+import { ETCD_API_VERSION, ETCD_CLUSTER_VERSION, EtcdServer } from "./server/core/server.ts";
+import { createClientPort } from "./server/grpc/client-port.ts";
+import { GrpcServer } from "./server/grpc/grpc-server.ts";
+import { etcdHandlers } from "./server/grpc/services.ts";
+import { createHttpApp } from "./server/http/app.ts";
+
+/** gRPC framing and headers on top of --max-request-bytes, as etcd allows. */
+const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+async function main(argv: string[]): Promise<number> {
+  const invokedAs = basename(process.argv[1] ?? "");
+  if (invokedAs === "etcdctl" || argv[0] === "ctl") {
+    process.stderr.write("etcdctl mode arrives with the etcdctl issue; use the etcdctl 3.4+ binary meanwhile.\n");
+    return 2;
+  }
+  let config: Config;
+  try {
+    const result = loadConfig(argv, process.env);
+    if (result.kind === "help") {
+      process.stdout.write(result.text);
+      return 0;
+    }
+    if (result.kind === "version") {
+      process.stdout.write(
+        `etcd Version: ${ETCD_API_VERSION}\netcd-ts Version: ${pkg.version}\n` +
+          `Bun Version: ${process.versions.bun ?? "n/a"}\nOS/Arch: ${process.platform}/${process.arch}\n`,
+      );
+      return 0;
+    }
+    config = result.config;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`etcd: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  try {
+    return await serve(config, log);
+  } catch (err) {
+    log("error", (err as Error).message ?? String(err));
+    return 1;
+  }
+}
+
+async function serve(config: Config, log: Logger): Promise<number> {
+  if (config.initialCluster.size > 1 && config.initialClusterState === "new") {
+    throw new Error(
+      `--initial-cluster lists ${config.initialCluster.size} members: multi-member clusters arrive with the clustering ` +
+        "issue; start a single member (leave --initial-cluster unset) meanwhile.",
+    );
+  }
+  for (const u of config.parsedUrls.listenClientUrls) {
+    if (u.protocol === "https") throw new Error(`--listen-client-urls ${u.url}: TLS arrives with the security issue; use http:// meanwhile.`);
+  }
+  log("info", "starting etcd-ts", { version: pkg.version, etcdApi: ETCD_API_VERSION, name: config.name, dataDir: config.dataDir });
+
+  let exitCode = 0;
+  let stopping: Promise<void> | null = null;
+  const listeners: net.Server[] = [];
+  const server = await EtcdServer.start(
+    {
+      name: config.name,
+      dataDir: config.dataDir,
+      walDir: config.walDir,
+      initialAdvertisePeerUrls: [...config.initialAdvertisePeerUrls],
+      advertiseClientUrls: [...config.advertiseClientUrls],
+      initialClusterToken: config.initialClusterToken,
+      maxRequestBytes: config.maxRequestBytes,
+      maxTxnOps: config.maxTxnOps,
+      snapshotCount: config.snapshotCount,
+      log,
+    },
+    (err) => {
+      log("error", "fatal error: stopping", { error: String((err as Error)?.stack ?? err) });
+      exitCode = 1;
+      void stop();
+    },
+  );
+
+  const grpc = new GrpcServer(etcdHandlers(server), { maxRecvBytes: config.maxRequestBytes + GRPC_OVERHEAD_BYTES, log });
+  const h2 = http2.createServer({ maxSessionMemory: 64 });
+  h2.on("stream", grpc.handleStream);
+  h2.on("sessionError", () => {});
+  const app = createHttpApp({
+    hasLeader: () => server.hasLeader,
+    alarms: () => [],
+    versions: () => ({ etcdserver: ETCD_API_VERSION, etcdcluster: ETCD_CLUSTER_VERSION, "etcd-ts": pkg.version }),
+  });
+  const h1 = http.createServer(getRequestListener(app.fetch));
+
+  for (const u of config.parsedUrls.listenClientUrls) {
+    const port = createClientPort(h2, h1);
+    const host = u.hostname === "localhost" ? "127.0.0.1" : u.hostname;
+    await new Promise<void>((resolve, reject) => {
+      port.once("error", (err: NodeJS.ErrnoException) =>
+        reject(new Error(`Cannot listen on ${u.url} (--listen-client-urls): ${err.code === "EADDRINUSE" ? "the address is already in use" : err.message}`)),
+      );
+      port.listen(u.port, host, () => resolve());
+    });
+    listeners.push(port);
+    log("info", "serving client traffic (gRPC and HTTP/1.1)", { address: `${host}:${u.port}` });
+  }
+  log("info", "ready to serve client requests", { memberId: server.memberId.toString(16) });
+
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const l of listeners) l.close();
+      h2.close();
+      h1.close();
+      await server.stop();
+      log("info", "stopped");
+    })());
+  const done = new Promise<void>((resolve) => {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void stop().then(resolve));
+    void (async () => {
+      await new Promise<void>((r) => setInterval(() => stopping && r(), 200));
+      await stopping;
+      resolve();
+    })();
+  });
+  await done;
+  return exitCode;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`etcd: ${(err as Error)?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);

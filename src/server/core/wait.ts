@@ -1,0 +1,31 @@
+/** Proposals waiting for their entry to be applied, keyed by request id. */
+export class WaitRegistry<T> {
+  #waiting = new Map<bigint, { resolve: (v: T) => void; reject: (e: unknown) => void }>();
+
+  register(id: bigint): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
+  }
+
+  resolve(id: bigint, value: T): void {
+    const w = this.#waiting.get(id);
+    if (!w) return; // replayed after a restart, or the caller gave up: nobody waits
+    this.#waiting.delete(id);
+    w.resolve(value);
+  }
+
+  reject(id: bigint, err: unknown): void {
+    const w = this.#waiting.get(id);
+    if (!w) return;
+    this.#waiting.delete(id);
+    w.reject(err);
+  }
+
+  rejectAll(err: unknown): void {
+    for (const w of this.#waiting.values()) w.reject(err);
+    this.#waiting.clear();
+  }
+
+  get size(): number {
+    return this.#waiting.size;
+  }
+}

@@ -1,0 +1,42 @@
+import { EtcdError, GrpcCode } from "../../pkg/errors.ts";
+import type { EtcdServer } from "../core/server.ts";
+import type { Handler } from "./grpc-server.ts";
+
+const unary = (handle: (req: any) => unknown): Handler => ({ kind: "unary", handle });
+const notYet = (what: string): Handler =>
+  unary(() => {
+    throw new EtcdError(GrpcCode.Unimplemented, `etcd-ts: ${what} is not supported by this version yet`);
+  });
+
+/** The etcd v3 gRPC API, method by method, onto the server core. */
+export function etcdHandlers(s: EtcdServer): Record<string, Handler> {
+  return {
+    "/etcdserverpb.KV/Range": unary((r) => s.range(r)),
+    "/etcdserverpb.KV/Put": unary((r) => s.put(r)),
+    "/etcdserverpb.KV/DeleteRange": unary((r) => s.deleteRange(r)),
+    "/etcdserverpb.KV/Txn": unary((r) => s.txn(r)),
+    "/etcdserverpb.KV/Compact": unary((r) => s.compact(r)),
+
+    "/etcdserverpb.Maintenance/Status": unary(() => s.status()),
+    "/etcdserverpb.Maintenance/Defragment": unary(() => s.defrag()),
+    "/etcdserverpb.Maintenance/Hash": unary(() => s.hash()),
+    "/etcdserverpb.Maintenance/HashKV": unary((r) => s.hashKV(BigInt(r.revision ?? 0n))),
+    "/etcdserverpb.Maintenance/Alarm": unary(() => ({ header: s.header(), alarms: [] })),
+    "/etcdserverpb.Maintenance/MoveLeader": unary((r) => {
+      if (BigInt(r.targetID ?? 0n) !== s.memberId) throw new EtcdError(GrpcCode.FailedPrecondition, "etcdserver: bad leader transferee");
+      return { header: s.header() };
+    }),
+    "/etcdserverpb.Maintenance/Snapshot": notYet("snapshot save"),
+    "/etcdserverpb.Maintenance/Downgrade": notYet("downgrade"),
+
+    "/etcdserverpb.Cluster/MemberList": unary(() => ({ header: s.header(), members: s.members.map(toMember) })),
+    "/etcdserverpb.Cluster/MemberAdd": notYet("adding members (clustering)"),
+    "/etcdserverpb.Cluster/MemberRemove": notYet("removing members (clustering)"),
+    "/etcdserverpb.Cluster/MemberUpdate": notYet("updating members (clustering)"),
+    "/etcdserverpb.Cluster/MemberPromote": notYet("promoting members (clustering)"),
+  };
+}
+
+function toMember(m: EtcdServer["members"][number]) {
+  return { ID: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner };
+}
