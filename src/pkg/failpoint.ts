@@ -1,0 +1,37 @@
+// Crash-test failpoints. ETCD_TS_FAILPOINT=<name> makes the process die with
+// exit code 137 (what a shell reports for kill -9) on the Nth hit of that
+// failpoint, N = ETCD_TS_FAILPOINT_AFTER (default 50). A counter instead of
+// randomness keeps crash tests reproducible.
+
+const KILLED_EXIT_CODE = 137;
+const DEFAULT_AFTER_HITS = 50;
+
+type Armed = { name: string; afterHits: number };
+
+// undefined = env not read yet; null = read, nothing armed.
+let armed: Armed | null | undefined;
+let hits = 0;
+
+export function parseFailpointEnv(env: Record<string, string | undefined>): Armed | null {
+  const name = env.ETCD_TS_FAILPOINT;
+  if (!name) return null;
+  const raw = env.ETCD_TS_FAILPOINT_AFTER;
+  const afterHits = raw === undefined || raw === "" ? DEFAULT_AFTER_HITS : Number(raw);
+  // A typo here would silently disable a crash test, so refuse it loudly.
+  if (!Number.isSafeInteger(afterHits) || afterHits < 1) {
+    throw new Error(`ETCD_TS_FAILPOINT_AFTER must be a positive integer, got ${JSON.stringify(raw)}`);
+  }
+  return { name, afterHits };
+}
+
+/** Reads the environment once; later calls are no-ops. */
+export function initFailpoints(): void {
+  if (armed === undefined) armed = parseFailpointEnv(process.env);
+}
+
+export function failpoint(name: string): void {
+  if (armed === undefined) initFailpoints();
+  if (armed === null || armed === undefined || armed.name !== name) return;
+  hits++;
+  if (hits >= armed.afterHits) process.exit(KILLED_EXIT_CODE);
+}
