@@ -14,6 +14,7 @@ export interface RangeResult {
   kvs: KeyValue[];
   /** Keys in the range at that revision, regardless of limit. */
   count: number;
+  /** The store's current revision (not the one read at), as etcd reports it in the header. */
   rev: bigint;
 }
 
@@ -84,7 +85,7 @@ export class MvccStore {
     const rev = opts.rev ?? 0n;
     if (rev > this.#rev) throw Errors.futureRev;
     if (rev > 0n && rev < this.#compactRev) throw Errors.compacted;
-    return this.#rangeAt(keyRange(key, end), rev > 0n ? rev : this.#rev, opts);
+    return this.#rangeAt(keyRange(key, end), rev > 0n ? rev : this.#rev, this.#rev, opts);
   }
 
   /** Runs a write transaction: all its changes share revision rev+1, taken only if something changed. */
@@ -127,13 +128,13 @@ export class MvccStore {
       "hash",
       "SELECT key, value, create_rev, rev, version, lease, tomb FROM hist WHERE rev <= ?1 ORDER BY id",
     );
-    for (const r of stmt.values(rev) as [...Row, bigint][]) fn(toKv(r), r[6] === 1n);
+    for (const r of stmt.values(rev) as [...Row, bigint][]) fn(toKv(r.slice(0, 6) as Row), r[6] === 1n);
   }
 
   // ---- internal, used by WriteTxn ----
 
-  _rangeAt(range: KeyRange, rev: bigint, opts: RangeOptions): RangeResult {
-    return this.#rangeAt(range, rev, opts);
+  _rangeAt(range: KeyRange, rev: bigint, curRev: bigint, opts: RangeOptions): RangeResult {
+    return this.#rangeAt(range, rev, curRev, opts);
   }
 
   _latest(key: Uint8Array): KeyValue | undefined {
@@ -162,9 +163,9 @@ export class MvccStore {
     this.#stmt("delcur", "DELETE FROM cur WHERE key = ?1").run(key);
   }
 
-  #rangeAt(range: KeyRange, rev: bigint, opts: RangeOptions): RangeResult {
+  #rangeAt(range: KeyRange, at: bigint, rev: bigint, opts: RangeOptions): RangeResult {
     // `cur` holds the latest state, including a write transaction's own uncommitted writes.
-    const current = rev >= this.#rev;
+    const current = at >= this.#rev;
     if (range.kind === "range" && compareBytes(range.key, range.end) >= 0) return { kvs: [], count: 0, rev };
     const key = range.key;
     const end = range.kind === "range" ? range.end : null;
@@ -190,13 +191,13 @@ export class MvccStore {
     const inner = `SELECT key, value, create_rev, MAX(rev) AS rev, version, lease, tomb FROM hist
                    WHERE ${WHERE[range.kind]} AND ?2 IS ?2 AND rev <= ?3 GROUP BY key`;
     const count = Number(
-      this.#stmt(`hcount:${range.kind}`, `SELECT COUNT(*) FROM (${inner}) WHERE tomb = 0`).values(key, end, rev)[0][0],
+      this.#stmt(`hcount:${range.kind}`, `SELECT COUNT(*) FROM (${inner}) WHERE tomb = 0`).values(key, end, at)[0][0],
     );
     if (opts.countOnly || count === 0) return { kvs: [], count, rev };
     const rows = this.#stmt(
       `hist:${range.kind}`,
       `SELECT key, value, create_rev, rev, version, lease FROM (${inner}) WHERE tomb = 0 ORDER BY key LIMIT ?4`,
-    ).values(key, end, rev, limit) as Row[];
+    ).values(key, end, at, limit) as Row[];
     return { kvs: rows.map(toKv), count, rev };
   }
 
@@ -247,7 +248,7 @@ export class WriteTxn {
     const rev = opts.rev && opts.rev > 0n ? opts.rev : this.rev;
     if (rev > this.rev) throw Errors.futureRev;
     if (rev < this.#s.compactRev) throw Errors.compacted;
-    return this.#s._rangeAt(keyRange(key, end), rev, opts);
+    return this.#s._rangeAt(keyRange(key, end), rev, this.rev, opts);
   }
 
   latest(key: Uint8Array): KeyValue | undefined {
@@ -271,7 +272,7 @@ export class WriteTxn {
   }
 
   deleteRange(key: Uint8Array, end: Uint8Array | null | undefined): DeleteResult {
-    const found = this.#s._rangeAt(keyRange(key, end), this.rev, {});
+    const found = this.#s._rangeAt(keyRange(key, end), this.rev, this.rev, {});
     if (found.kvs.length === 0) return { deleted: 0, prevKvs: [] };
     const rev = this.beginRev + 1n;
     for (const kv of found.kvs) this.#s._tombstone(kv.key, rev);

@@ -29,7 +29,8 @@ export function etcdHandlers(s: EtcdServer): Record<string, Handler> {
     "/etcdserverpb.Maintenance/Snapshot": notYet("snapshot save"),
     "/etcdserverpb.Maintenance/Downgrade": notYet("downgrade"),
 
-    "/etcdserverpb.Cluster/MemberList": unary(() => ({ header: s.header(), members: s.members.map(toMember) })),
+    // etcd's Cluster service leaves the revision out of its headers.
+    "/etcdserverpb.Cluster/MemberList": unary(() => ({ header: { ...s.header(), revision: 0n }, members: s.members.map(toMember) })),
     "/etcdserverpb.Cluster/MemberAdd": notYet("adding members (clustering)"),
     "/etcdserverpb.Cluster/MemberRemove": notYet("removing members (clustering)"),
     "/etcdserverpb.Cluster/MemberUpdate": notYet("updating members (clustering)"),

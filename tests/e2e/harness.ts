@@ -1,0 +1,162 @@
+// Starts the compiled dist/etcd on free loopback ports and drives it with real clients.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+export const BINARY = join(ROOT, "dist/etcd");
+
+export function haveEtcdctl(): boolean {
+  return spawnSync("etcdctl", ["version"], { encoding: "utf8" }).status === 0;
+}
+
+/** CI must run the compatibility tests; a developer without etcdctl sees them skipped with a reason. */
+export function requireTool(name: string, present: boolean): boolean {
+  if (present) return true;
+  if (process.env.CI === "true") throw new Error(`${name} is required when CI=true (install it: apt-get install -y etcd-client)`);
+  console.warn(`skipping: ${name} is not installed`);
+  return false;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export interface Member {
+  proc: ChildProcess;
+  endpoint: string;
+  clientUrl: string;
+  dataDir: string;
+  logs: () => string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startMember(opts: { dataDir?: string; args?: string[]; env?: Record<string, string>; port?: number } = {}): Promise<Member> {
+  if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run 'npm run build' first`);
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "etcd-ts-e2e-"));
+  const port = opts.port ?? (await freePort());
+  const peerPort = await freePort();
+  const clientUrl = `http://127.0.0.1:${port}`;
+  const proc = spawn(
+    BINARY,
+    [
+      "--data-dir", dataDir,
+      "--listen-client-urls", clientUrl,
+      "--advertise-client-urls", clientUrl,
+      "--listen-peer-urls", `http://127.0.0.1:${peerPort}`,
+      ...(opts.args ?? []),
+    ],
+    { env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  const m: Member = {
+    proc,
+    endpoint: `127.0.0.1:${port}`,
+    clientUrl,
+    dataDir,
+    logs: () => out,
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`etcd exited with ${proc.exitCode} at start:\n${out}`);
+    try {
+      const res = await fetch(`${clientUrl}/health`);
+      if (res.ok) return m;
+    } catch {}
+    await Bun.sleep(50);
+  }
+  await m.stop("SIGKILL");
+  throw new Error(`etcd did not become healthy within 15 s:\n${out}`);
+}
+
+export function cleanup(m: Member): void {
+  rmSync(m.dataDir, { recursive: true, force: true });
+}
+
+export interface CtlResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function etcdctl(m: Member, args: string[], input?: string): CtlResult {
+  const r = spawnSync("etcdctl", ["--endpoints", m.endpoint, "--dial-timeout", "3s", "--command-timeout", "10s", ...args], {
+    encoding: "utf8",
+    input,
+    env: { ...process.env, ETCDCTL_API: "3" },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs etcdctl and fails with its stderr when it does not succeed. */
+export function ctl(m: Member, args: string[], input?: string): string {
+  const r = etcdctl(m, args, input);
+  if (r.status !== 0) throw new Error(`etcdctl ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** etcdctl -w json prints 64-bit ids as bare JSON numbers: parse them without losing precision. */
+export function parseJsonExact(text: string): any {
+  return JSON.parse(text.replace(/(:\s*)(\d{16,})/g, '$1"$2"'));
+}
+
+export function haveEtcdServer(): boolean {
+  return spawnSync("etcd", ["--version"], { encoding: "utf8" }).status === 0;
+}
+
+/** Starts the real etcd (Debian's etcd-server) the same way, for differential tests and benchmarks. */
+export async function startRealEtcd(opts: { args?: string[] } = {}): Promise<Member> {
+  const dataDir = mkdtempSync(join(tmpdir(), "real-etcd-"));
+  const port = await freePort();
+  const peerPort = await freePort();
+  const clientUrl = `http://127.0.0.1:${port}`;
+  const proc = spawn(
+    "etcd",
+    [
+      "--data-dir", dataDir,
+      "--listen-client-urls", clientUrl,
+      "--advertise-client-urls", clientUrl,
+      "--listen-peer-urls", `http://127.0.0.1:${peerPort}`,
+      ...(opts.args ?? []),
+    ],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === "x64" ? "" : "arm64" } },
+  );
+  let out = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  const m: Member = {
+    proc, endpoint: `127.0.0.1:${port}`, clientUrl, dataDir, logs: () => out,
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`real etcd exited with ${proc.exitCode}:\n${out}`);
+    try {
+      const res = await fetch(`${clientUrl}/health`);
+      if (res.ok) return m;
+    } catch {}
+    await Bun.sleep(50);
+  }
+  await m.stop("SIGKILL");
+  throw new Error(`real etcd did not become healthy:\n${out}`);
+}
