@@ -160,3 +160,34 @@ export async function startRealEtcd(opts: { args?: string[] } = {}): Promise<Mem
   await m.stop("SIGKILL");
   throw new Error(`real etcd did not become healthy:\n${out}`);
 }
+
+/** One gRPC unary call over a fresh HTTP/2 connection (no client library): for tests that need a write. */
+export async function grpcUnary(m: Member, path: string, message: Uint8Array): Promise<{ status: number; message: string; body: Uint8Array }> {
+  const http2 = await import("node:http2");
+  const session = http2.connect(m.clientUrl);
+  try {
+    return await new Promise((resolve, reject) => {
+      const req = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" });
+      const chunks: Buffer[] = [];
+      let headers: Record<string, unknown> = {};
+      req.on("response", (h) => (headers = h));
+      req.on("trailers", (t) => (headers = { ...headers, ...t }));
+      req.on("data", (d: Buffer) => chunks.push(d));
+      req.on("error", reject);
+      req.on("end", () => {
+        const all = Buffer.concat(chunks);
+        resolve({
+          status: Number(headers["grpc-status"] ?? -1),
+          message: decodeURIComponent(String(headers["grpc-message"] ?? "")),
+          body: all.length >= 5 ? all.subarray(5) : new Uint8Array(0),
+        });
+      });
+      const frame = Buffer.alloc(5 + message.length);
+      frame.writeUInt32BE(message.length, 1);
+      frame.set(message, 5);
+      req.end(frame);
+    });
+  } finally {
+    session.close();
+  }
+}
