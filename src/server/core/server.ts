@@ -68,6 +68,8 @@ export class EtcdServer {
   #wal: Wal;
   #node: SingleNode;
   #wait = new WaitRegistry<ApplyResult>();
+  /** Requests proposed by this process, by log index: applying them needs no decode. */
+  #proposed = new Map<bigint, etcdserverpb.InternalRaftRequest.$Properties>();
   #nextRequestId: bigint;
   #applied: bigint;
   #appliedWaiters: { index: bigint; resolve: () => void }[] = [];
@@ -88,8 +90,9 @@ export class EtcdServer {
     this.clusterId = parts.clusterId;
     this.#applied = parts.applied;
     this.#fatal = fatal;
-    // Request ids are unique per member and per start: member id bits, then a start-time counter.
-    this.#nextRequestId = (BigInt(Date.now()) << 16n) & 0xffffffffffffn;
+    // Request ids only pair a proposal with its apply result inside this process; starting from the
+    // clock keeps ids of entries replayed from an earlier run from matching a new waiter.
+    this.#nextRequestId = BigInt(Date.now()) << 20n;
     this.#loop = this.#readyLoop();
   }
 
@@ -255,10 +258,11 @@ export class EtcdServer {
   async #propose(body: etcdserverpb.InternalRaftRequest.$Properties): Promise<ApplyResult> {
     if (this.#stopped) throw Errors.stopped;
     const id = this.#nextRequestId++;
-    const data = etcdserverpb.InternalRaftRequest.encode({ ...body, header: { ID: id } }).finish();
+    const request = { ...body, header: { ID: id } };
+    const data = etcdserverpb.InternalRaftRequest.encode(request).finish();
     if (data.length > this.#opts.maxRequestBytes) throw Errors.requestTooLarge;
     const done = this.#wait.register(id);
-    this.#node.propose(data);
+    this.#proposed.set(this.#node.propose(data), request);
     this.#wake?.();
     return done;
   }
@@ -304,8 +308,10 @@ export class EtcdServer {
     this.#backend.batch(() => {
       for (const e of entries) {
         if (e.index <= this.#applied) continue; // already in the database: applying is idempotent
+        const local = this.#proposed.get(e.index);
+        if (local) this.#proposed.delete(e.index);
         if (e.data.length > 0) {
-          const req = etcdserverpb.InternalRaftRequest.decode(e.data);
+          const req = local ?? etcdserverpb.InternalRaftRequest.decode(e.data);
           const id = req.header?.ID ?? 0n;
           try {
             results.push({ id, ok: true, value: this.#applyRequest(req) });
@@ -332,7 +338,7 @@ export class EtcdServer {
     }
   }
 
-  #applyRequest(req: etcdserverpb.InternalRaftRequest): ApplyResult {
+  #applyRequest(req: etcdserverpb.InternalRaftRequest.$Properties): ApplyResult {
     if (req.put) return this.#store.write((txn) => applyPut(txn, req.put!, this.#leases));
     if (req.deleteRange) return this.#store.write((txn) => applyDeleteRange(txn, req.deleteRange!));
     if (req.txn) return applyTxn(this.#store, req.txn, this.#leases);
