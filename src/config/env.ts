@@ -10,8 +10,9 @@ import type { RawValue } from "./types";
  *   release they ship; honouring it as --version would make the server
  *   print its version and exit, and rejecting it would break those images.
  *   --version is therefore command-line only.
+ * - ETCD_TS_FAILPOINT(_AFTER) are the crash-test switches read by src/pkg/failpoint.ts.
  */
-const NOT_SETTINGS = new Set(["ETCD_UNSUPPORTED_ARCH", "ETCD_VERSION"]);
+const NOT_SETTINGS = new Set(["ETCD_UNSUPPORTED_ARCH", "ETCD_VERSION", "ETCD_TS_FAILPOINT", "ETCD_TS_FAILPOINT_AFTER"]);
 
 export type EnvKeyMeaning = Setting | "ignore" | "experimental" | "unknown";
 
