@@ -32,6 +32,9 @@ export interface GrpcOptions {
   log: (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 }
 
+/** Largest slice of a response handed to the HTTP/2 stream at once (see send). */
+const WRITE_SLICE_BYTES = 64 * 1024;
+
 function codecFor(typeName: string): Codec {
   const [pkg, ...rest] = typeName.split(".");
   let t: any = (pb as any)[pkg];
@@ -121,13 +124,19 @@ export class GrpcServer {
     const send = async (msg: unknown) => {
       if (finished || stream.destroyed) throw new EtcdError(GrpcCode.Canceled, "context canceled");
       startResponse();
-      const ok = stream.write(frame(route.response.encode(msg).finish()));
-      // Respect HTTP/2 flow control: wait for the peer's window instead of buffering without bound.
-      if (!ok) await new Promise<void>((resolve) => {
-        const done = () => { stream.off("drain", done); stream.off("close", done); resolve(); };
-        stream.on("drain", done);
-        stream.on("close", done);
-      });
+      const bytes = frame(route.response.encode(msg).finish());
+      // Respect HTTP/2 flow control: hand the message over in slices and wait for the peer's window
+      // in between. One big write would sit whole in the session's outbound queue, and a few large
+      // answers at once exceed the session memory limit, which tears the connection down.
+      for (let off = 0; off < bytes.length; off += WRITE_SLICE_BYTES) {
+        if (finished || stream.destroyed || stream.closed) throw new EtcdError(GrpcCode.Canceled, "context canceled");
+        const ok = stream.write(bytes.subarray(off, off + WRITE_SLICE_BYTES));
+        if (!ok) await new Promise<void>((resolve) => {
+          const done = () => { stream.off("drain", done); stream.off("close", done); resolve(); };
+          stream.on("drain", done);
+          stream.on("close", done);
+        });
+      }
     };
     const done = () => {
       if (timer) clearTimeout(timer);
