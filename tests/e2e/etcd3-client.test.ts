@@ -72,5 +72,4 @@ describe("the npm etcd3 client", () => {
 
   // The tutorial's lease (grant, put with lease, keep-alive, revoke) and watch parts need the Lease and
   // Watch services, which arrive with a later issue; add them here then.
-  // Lease and watch parts of the tutorial program arrive with the Watch/Lease issue (#5).
 });
