@@ -24,6 +24,8 @@ export interface DeleteResult {
 }
 
 type Row = [Uint8Array, Uint8Array | null, bigint, bigint, bigint, bigint];
+/** A history row read for a chain walk: rev, value, create_rev, version, lease, tomb, prev. */
+type ChainRow = [bigint, Uint8Array | null, bigint, bigint, bigint, bigint, bigint | null];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hist (
@@ -34,20 +36,15 @@ CREATE TABLE IF NOT EXISTS hist (
   create_rev INTEGER NOT NULL,
   version INTEGER NOT NULL,
   lease INTEGER NOT NULL,
-  tomb INTEGER NOT NULL
+  tomb INTEGER NOT NULL,
+  prev INTEGER
 );
-CREATE INDEX IF NOT EXISTS hist_key_rev ON hist(key, rev);
-CREATE TABLE IF NOT EXISTS cur (key BLOB PRIMARY KEY, id INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cur (key BLOB PRIMARY KEY, id INTEGER NOT NULL, live INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 const CUR_COLS = "h.key, h.value, h.create_rev, h.rev, h.version, h.lease";
-/** Parameters are always ?1 = key, ?2 = end (null when unused), then ?3, ?4. */
+/** Parameters are always ?1 = key, ?2 = end (null when unused), then ?3. */
 const WHERE: Record<KeyRange["kind"], string> = {
-  point: "key = ?1",
-  range: "key >= ?1 AND key < ?2",
-  from: "key >= ?1",
-};
-const WHERE_CUR: Record<KeyRange["kind"], string> = {
   point: "c.key = ?1",
   range: "c.key >= ?1 AND c.key < ?2",
   from: "c.key >= ?1",
@@ -55,9 +52,13 @@ const WHERE_CUR: Record<KeyRange["kind"], string> = {
 
 /**
  * Multi-version key-value store with etcd's semantics. Every write transaction that changes anything
- * takes the next global revision; `hist` keeps every revision of every key (etcd's key bucket) until
- * compaction, and `cur` points at each live key's latest revision (etcd's in-memory key index, kept in
- * SQLite so a million keys cost page cache, not heap).
+ * takes the next global revision.
+ *
+ * `hist` is append-only in revision order (etcd's key bucket): each row is one revision of one key and
+ * points at the key's previous revision (`prev`), so writes never touch a random page of an index.
+ * `cur` maps every key that has history to its newest row (`live` = 0 when that row is a tombstone) —
+ * etcd's in-memory key index, kept in SQLite so a million keys cost page cache, not heap. Reads at the
+ * current revision join the two; reads in the past walk a key's chain back to the revision asked for.
  */
 export class MvccStore {
   #b: Backend;
@@ -106,7 +107,7 @@ export class MvccStore {
 
   /**
    * Drops every revision ≤ rev that is not the latest one of its key at rev (and that one too when it
-   * is a tombstone). Reads at rev and later are unaffected.
+   * is a tombstone). Reads at rev and later are unaffected: a chain that reaches a dropped row ends.
    */
   compact(rev: bigint): void {
     if (rev <= this.#compactRev) throw Errors.compacted;
@@ -114,9 +115,14 @@ export class MvccStore {
     this.#b.batch(() => {
       this.#stmt(
         "compact",
-        `DELETE FROM hist WHERE rev <= ?1 AND (tomb = 1 OR rev < (
-           SELECT MAX(h2.rev) FROM hist h2 WHERE h2.key = hist.key AND h2.rev <= ?1))`,
+        `DELETE FROM hist WHERE id IN (
+           SELECT id FROM (
+             SELECT id, tomb, row_number() OVER (PARTITION BY key ORDER BY id DESC) AS newer
+             FROM hist WHERE rev <= ?1)
+           WHERE newer > 1 OR tomb = 1)`,
       ).run(rev);
+      // Keys whose newest row was a dropped tombstone have no history left.
+      this.#stmt("compact-cur", "DELETE FROM cur WHERE live = 0 AND NOT EXISTS (SELECT 1 FROM hist WHERE hist.id = cur.id)").run();
       this.#compactRev = rev;
       this.saveMeta();
     });
@@ -137,43 +143,46 @@ export class MvccStore {
     return this.#rangeAt(range, rev, curRev, opts);
   }
 
-  _latest(key: Uint8Array): KeyValue | undefined {
-    const row = this.#stmt("latest", `SELECT ${CUR_COLS} FROM cur c JOIN hist h ON h.id = c.id WHERE c.key = ?1`).values(
-      key,
-    )[0] as Row | undefined;
-    return row ? toKv(row) : undefined;
+  /** The key's newest live revision, or undefined; `head` is its newest row id whatever it is. */
+  _latest(key: Uint8Array): { kv: KeyValue | undefined; head: bigint | null } {
+    const row = this.#stmt(
+      "latest",
+      `SELECT ${CUR_COLS}, c.live, c.id FROM cur c JOIN hist h ON h.id = c.id WHERE c.key = ?1`,
+    ).values(key)[0] as [...Row, bigint, bigint] | undefined;
+    if (!row) return { kv: undefined, head: null };
+    return { kv: row[6] === 1n ? toKv(row.slice(0, 6) as Row) : undefined, head: row[7] };
   }
 
-  _insert(kv: KeyValue): void {
+  _insert(kv: KeyValue, prev: bigint | null): void {
     const r = this.#stmt(
       "insert",
-      "INSERT INTO hist(rev, key, value, create_rev, version, lease, tomb) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
-    ).run(kv.modRevision, kv.key, kv.value, kv.createRevision, kv.version, kv.lease);
-    this.#stmt("setcur", "INSERT INTO cur(key, id) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET id = excluded.id").run(
-      kv.key,
-      r.lastInsertRowid,
-    );
+      "INSERT INTO hist(rev, key, value, create_rev, version, lease, tomb, prev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",
+    ).run(kv.modRevision, kv.key, kv.value, kv.createRevision, kv.version, kv.lease, prev);
+    this.#stmt(
+      "setcur",
+      "INSERT INTO cur(key, id, live) VALUES (?1, ?2, 1) ON CONFLICT(key) DO UPDATE SET id = excluded.id, live = 1",
+    ).run(kv.key, r.lastInsertRowid);
   }
 
   _tombstone(key: Uint8Array, rev: bigint): void {
-    this.#stmt("tomb", "INSERT INTO hist(rev, key, value, create_rev, version, lease, tomb) VALUES (?1, ?2, NULL, 0, 0, 0, 1)").run(
-      rev,
-      key,
-    );
-    this.#stmt("delcur", "DELETE FROM cur WHERE key = ?1").run(key);
+    const r = this.#stmt(
+      "tomb",
+      `INSERT INTO hist(rev, key, value, create_rev, version, lease, tomb, prev)
+       VALUES (?1, ?2, NULL, 0, 0, 0, 1, (SELECT id FROM cur WHERE key = ?2))`,
+    ).run(rev, key);
+    this.#stmt("killcur", "UPDATE cur SET id = ?2, live = 0 WHERE key = ?1").run(key, r.lastInsertRowid);
   }
 
   #rangeAt(range: KeyRange, at: bigint, rev: bigint, opts: RangeOptions): RangeResult {
-    // `cur` holds the latest state, including a write transaction's own uncommitted writes.
-    const current = at >= this.#rev;
     if (range.kind === "range" && compareBytes(range.key, range.end) >= 0) return { kvs: [], count: 0, rev };
     const key = range.key;
     const end = range.kind === "range" ? range.end : null;
     const limit = opts.limit && opts.limit > 0 ? opts.limit : -1;
 
-    if (current) {
+    // `cur` holds the latest state, including a write transaction's own uncommitted writes.
+    if (at >= this.#rev) {
       const count = Number(
-        this.#stmt(`ccount:${range.kind}`, `SELECT COUNT(*) FROM cur WHERE ${WHERE[range.kind]} AND ?2 IS ?2`).values(
+        this.#stmt(`count:${range.kind}`, `SELECT COUNT(*) FROM cur c WHERE ${WHERE[range.kind]} AND ?2 IS ?2 AND c.live = 1`).values(
           key,
           end,
         )[0][0],
@@ -181,24 +190,35 @@ export class MvccStore {
       if (opts.countOnly || count === 0) return { kvs: [], count, rev };
       const rows = this.#stmt(
         `cur:${range.kind}`,
-        `SELECT ${CUR_COLS} FROM cur c JOIN hist h ON h.id = c.id WHERE ${WHERE_CUR[range.kind]} AND ?2 IS ?2
+        `SELECT ${CUR_COLS} FROM cur c JOIN hist h ON h.id = c.id WHERE ${WHERE[range.kind]} AND ?2 IS ?2 AND c.live = 1
          ORDER BY c.key LIMIT ?3`,
       ).values(key, end, limit) as Row[];
       return { kvs: rows.map(toKv), count, rev };
     }
 
-    // A past revision: each key's newest row at or before rev, unless that row is a tombstone.
-    const inner = `SELECT key, value, create_rev, MAX(rev) AS rev, version, lease, tomb FROM hist
-                   WHERE ${WHERE[range.kind]} AND ?2 IS ?2 AND rev <= ?3 GROUP BY key`;
-    const count = Number(
-      this.#stmt(`hcount:${range.kind}`, `SELECT COUNT(*) FROM (${inner}) WHERE tomb = 0`).values(key, end, at)[0][0],
-    );
-    if (opts.countOnly || count === 0) return { kvs: [], count, rev };
-    const rows = this.#stmt(
-      `hist:${range.kind}`,
-      `SELECT key, value, create_rev, rev, version, lease FROM (${inner}) WHERE tomb = 0 ORDER BY key LIMIT ?4`,
-    ).values(key, end, at, limit) as Row[];
-    return { kvs: rows.map(toKv), count, rev };
+    // A past revision: walk each key's chain back to its newest row at or before `at`.
+    const heads = this.#stmt(`heads:${range.kind}`, `SELECT c.key, c.id FROM cur c WHERE ${WHERE[range.kind]} AND ?2 IS ?2 ORDER BY c.key`).values(
+      key,
+      end,
+    ) as [Uint8Array, bigint][];
+    const byId = this.#stmt("byid", "SELECT rev, value, create_rev, version, lease, tomb, prev FROM hist WHERE id = ?1");
+    const kvs: KeyValue[] = [];
+    let count = 0;
+    for (const [k, head] of heads) {
+      let id: bigint | null = head;
+      let row: ChainRow | undefined;
+      while (id !== null) {
+        row = byId.values(id)[0] as ChainRow | undefined;
+        if (!row || row[0] <= at) break;
+        id = row[6];
+      }
+      if (!row || id === null || row[0] > at || row[5] === 1n) continue;
+      count++;
+      if (!opts.countOnly && (limit < 0 || kvs.length < limit)) {
+        kvs.push({ key: k, value: row[1] ?? EMPTY, createRevision: row[2], modRevision: row[0], version: row[3], lease: row[4] });
+      }
+    }
+    return { kvs, count, rev };
   }
 
   #stmt(name: string, sql: string): Statement<any> {
@@ -210,7 +230,6 @@ export class MvccStore {
     return s;
   }
 }
-
 
 const EMPTY = new Uint8Array(0);
 
@@ -224,7 +243,6 @@ function toKv(r: Row): KeyValue {
     lease: r[5],
   };
 }
-
 
 /**
  * One write transaction. Reads see the transaction's own earlier writes, at revision beginRev+1 once
@@ -252,21 +270,24 @@ export class WriteTxn {
   }
 
   latest(key: Uint8Array): KeyValue | undefined {
-    return this.#s._latest(key);
+    return this.#s._latest(key).kv;
   }
 
   /** Writes key at this transaction's revision; returns that revision. */
   put(key: Uint8Array, value: Uint8Array, lease: bigint): bigint {
     const rev = this.beginRev + 1n;
-    const prev = this.#s._latest(key);
-    this.#s._insert({
-      key,
-      value,
-      lease,
-      modRevision: rev,
-      createRevision: prev ? prev.createRevision : rev,
-      version: prev ? prev.version + 1n : 1n,
-    });
+    const { kv: prev, head } = this.#s._latest(key);
+    this.#s._insert(
+      {
+        key,
+        value,
+        lease,
+        modRevision: rev,
+        createRevision: prev ? prev.createRevision : rev,
+        version: prev ? prev.version + 1n : 1n,
+      },
+      head,
+    );
     this.changes++;
     return rev;
   }
