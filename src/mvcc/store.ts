@@ -39,7 +39,13 @@ CREATE TABLE IF NOT EXISTS hist (
   tomb INTEGER NOT NULL,
   prev INTEGER
 );
-CREATE TABLE IF NOT EXISTS cur (key BLOB PRIMARY KEY, id INTEGER NOT NULL, live INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cur (
+  key BLOB PRIMARY KEY,
+  id INTEGER NOT NULL,
+  live INTEGER NOT NULL,
+  create_rev INTEGER NOT NULL,
+  version INTEGER NOT NULL
+) WITHOUT ROWID;
 `;
 
 const CUR_COLS = "h.key, h.value, h.create_rev, h.rev, h.version, h.lease";
@@ -56,9 +62,10 @@ const WHERE: Record<KeyRange["kind"], string> = {
  *
  * `hist` is append-only in revision order (etcd's key bucket): each row is one revision of one key and
  * points at the key's previous revision (`prev`), so writes never touch a random page of an index.
- * `cur` maps every key that has history to its newest row (`live` = 0 when that row is a tombstone) —
- * etcd's in-memory key index, kept in SQLite so a million keys cost page cache, not heap. Reads at the
- * current revision join the two; reads in the past walk a key's chain back to the revision asked for.
+ * `cur` maps every key that has history to its newest row (`live` = 0 when that row is a tombstone),
+ * with the live key's create revision and version so a put needs no join — etcd's in-memory key index,
+ * kept in SQLite so a million keys cost page cache, not heap. Reads at the current revision join the
+ * two; reads in the past walk a key's chain back to the revision asked for.
  */
 export class MvccStore {
   #b: Backend;
@@ -153,6 +160,14 @@ export class MvccStore {
     return { kv: row[6] === 1n ? toKv(row.slice(0, 6) as Row) : undefined, head: row[7] };
   }
 
+  /** What a put needs of the key's head: its row id and, when live, create revision and version. */
+  _head(key: Uint8Array): { id: bigint; live: boolean; createRevision: bigint; version: bigint } | undefined {
+    const row = this.#stmt("head", "SELECT id, live, create_rev, version FROM cur WHERE key = ?1").values(key)[0] as
+      | [bigint, bigint, bigint, bigint]
+      | undefined;
+    return row ? { id: row[0], live: row[1] === 1n, createRevision: row[2], version: row[3] } : undefined;
+  }
+
   _insert(kv: KeyValue, prev: bigint | null): void {
     const r = this.#stmt(
       "insert",
@@ -160,8 +175,9 @@ export class MvccStore {
     ).run(kv.modRevision, kv.key, kv.value, kv.createRevision, kv.version, kv.lease, prev);
     this.#stmt(
       "setcur",
-      "INSERT INTO cur(key, id, live) VALUES (?1, ?2, 1) ON CONFLICT(key) DO UPDATE SET id = excluded.id, live = 1",
-    ).run(kv.key, r.lastInsertRowid);
+      `INSERT INTO cur(key, id, live, create_rev, version) VALUES (?1, ?2, 1, ?3, ?4)
+       ON CONFLICT(key) DO UPDATE SET id = excluded.id, live = 1, create_rev = excluded.create_rev, version = excluded.version`,
+    ).run(kv.key, r.lastInsertRowid, kv.createRevision, kv.version);
   }
 
   _tombstone(key: Uint8Array, rev: bigint): void {
@@ -276,17 +292,18 @@ export class WriteTxn {
   /** Writes key at this transaction's revision; returns that revision. */
   put(key: Uint8Array, value: Uint8Array, lease: bigint): bigint {
     const rev = this.beginRev + 1n;
-    const { kv: prev, head } = this.#s._latest(key);
+    const head = this.#s._head(key);
+    const live = head?.live === true;
     this.#s._insert(
       {
         key,
         value,
         lease,
         modRevision: rev,
-        createRevision: prev ? prev.createRevision : rev,
-        version: prev ? prev.version + 1n : 1n,
+        createRevision: live ? head.createRevision : rev,
+        version: live ? head.version + 1n : 1n,
       },
-      head,
+      head ? head.id : null,
     );
     this.changes++;
     return rev;

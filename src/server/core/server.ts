@@ -6,6 +6,7 @@ import { MvccStore } from "../../mvcc/store.ts";
 import { EtcdError, Errors, isEtcdError } from "../../pkg/errors.ts";
 import { crc32c } from "../../pkg/crc32c.ts";
 import { etcdserverpb, raftpb, mvccpb } from "../../proto/etcd.js";
+import { encodeWithHeadroom } from "../../proto/encode.ts";
 import { Wal, type WalRecord } from "../../wal/wal.ts";
 import {
   applyDeleteRange,
@@ -259,7 +260,7 @@ export class EtcdServer {
     if (this.#stopped) throw Errors.stopped;
     const id = this.#nextRequestId++;
     const request = { ...body, header: { ID: id } };
-    const data = etcdserverpb.InternalRaftRequest.encode(request).finish();
+    const data = encodeWithHeadroom(etcdserverpb.InternalRaftRequest, request);
     if (data.length > this.#opts.maxRequestBytes) throw Errors.requestTooLarge;
     const done = this.#wait.register(id);
     this.#proposed.set(this.#node.propose(data), request);
@@ -367,7 +368,7 @@ function walRecords(rd: Ready): WalRecord[] {
   const recs: WalRecord[] = rd.entries.map((e) => ({
     type: RecordType.entry,
     index: e.index,
-    data: raftpb.Entry.encode({ Term: e.term, Index: e.index, Type: e.type, Data: e.data }).finish(),
+    data: encodeWithHeadroom(raftpb.Entry, { Term: e.term, Index: e.index, Type: e.type, Data: e.data }),
   }));
   if (rd.hardState) recs.push({ type: RecordType.hardState, data: raftpb.HardState.encode(rd.hardState).finish() });
   return recs;
