@@ -10,13 +10,26 @@ export type SqlValue = bigint | number | string | Uint8Array | null;
  * SQLite runs in WAL journal mode with synchronous=NORMAL, so a commit survives a process crash
  * (kill -9) but may be lost on power loss — the server then replays its own WAL past the applied index
  * stored in the same transaction. `checkpoint()` makes everything durable before the WAL is purged.
+ *
+ * Because the server's WAL already holds every applied entry, batches are not committed one by one:
+ * they accumulate in one open SQLite transaction (each batch a savepoint, atomic on its own) that is
+ * committed every `commitIntervalMs` or `commitBatchesMax` batches, as etcd's backend commits bbolt
+ * in periodic batches. Re-writing a hot page costs memory, not another page write per batch. This
+ * process is the only reader, so what it reads is what it applied.
  */
 export class Backend {
   readonly path: string;
   #db: Database;
   #inBatch = false;
+  #open = false;
+  #batchesSinceCommit = 0;
+  #commitTimer: ReturnType<typeof setTimeout> | null = null;
+  #commitIntervalMs: number;
+  #commitBatchesMax: number;
 
-  constructor(path: string) {
+  constructor(path: string, opts: { commitIntervalMs?: number; commitBatchesMax?: number } = {}) {
+    this.#commitIntervalMs = opts.commitIntervalMs ?? 100;
+    this.#commitBatchesMax = opts.commitBatchesMax ?? 1000;
     this.path = path;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     // safeIntegers: revisions and lease ids are int64 and must not round through number.
@@ -37,21 +50,41 @@ export class Backend {
     return this.#db.prepare(sql) as unknown as Statement<Row>;
   }
 
-  /** Runs fn in one write transaction; nested calls join the outer one. */
+  /** Runs fn atomically (all or nothing); nested calls join the outer batch. */
   batch<T>(fn: () => T): T {
     if (this.#inBatch) return fn();
+    if (!this.#open) {
+      this.#db.exec("BEGIN IMMEDIATE");
+      this.#open = true;
+      this.#commitTimer = setTimeout(() => this.commit(), this.#commitIntervalMs);
+      (this.#commitTimer as { unref?: () => void }).unref?.();
+    }
     this.#inBatch = true;
-    this.#db.exec("BEGIN IMMEDIATE");
+    this.#db.exec("SAVEPOINT batch");
+    let out: T;
     try {
-      const out = fn();
-      this.#db.exec("COMMIT");
-      return out;
+      out = fn();
+      this.#db.exec("RELEASE batch");
     } catch (err) {
-      this.#db.exec("ROLLBACK");
+      this.#db.exec("ROLLBACK TO batch");
+      this.#db.exec("RELEASE batch");
       throw err;
     } finally {
       this.#inBatch = false;
     }
+    if (++this.#batchesSinceCommit >= this.#commitBatchesMax) this.commit();
+    return out;
+  }
+
+  /** Commits the open transaction, if any (a crash loses nothing: the server WAL replays it). */
+  commit(): void {
+    if (this.#inBatch) throw new Error("assertion failed: commit inside a batch");
+    if (this.#commitTimer) clearTimeout(this.#commitTimer);
+    this.#commitTimer = null;
+    this.#batchesSinceCommit = 0;
+    if (!this.#open) return;
+    this.#open = false;
+    this.#db.exec("COMMIT");
   }
 
   getMeta(name: string): SqlValue | undefined {
@@ -80,16 +113,19 @@ export class Backend {
 
   /** Makes every committed transaction durable in the main file (fsync). */
   checkpoint(): void {
+    this.commit();
     this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
 
   /** Rewrites the file without free pages: etcd's defrag. Blocks this process while it runs. */
   defrag(): void {
+    this.commit();
     this.#db.exec("VACUUM");
     this.checkpoint();
   }
 
   close(): void {
+    this.commit();
     this.#db.close();
   }
 
