@@ -14,6 +14,7 @@
 // part, then one JSON object with the result.
 import http2 from "node:http2";
 import { etcdserverpb } from "../src/proto/etcd.js";
+import { seededRandom } from "../src/pkg/prng.ts";
 
 type Mode = "put" | "range" | "fill";
 
@@ -58,19 +59,8 @@ const callTimeoutMs = num("call-timeout-ms", 15_000);
 const enc = new TextEncoder();
 const keyOf = (i: number): Uint8Array => enc.encode(`bench/${String(i).padStart(8, "0")}`);
 
-/** mulberry32: a deterministic pseudo-random sequence, the same for both servers. */
-function rng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-const rand = rng(seed);
+const rand = seededRandom(seed);
 const baseValue = new Uint8Array(valueSize);
 for (let i = 0; i < valueSize; i++) baseValue[i] = 97 + Math.floor(rand() * 26);
 /** A 256-byte value that differs per key (its index in front), so no two values are the same. */

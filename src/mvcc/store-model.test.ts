@@ -6,18 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Backend } from "../backend/backend.ts";
 import { MvccStore } from "./store.ts";
+import { seededRandom } from "../pkg/prng.ts";
 
-/** mulberry32: a tiny seeded PRNG so a failure replays from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ModelKv {
   value: string;
@@ -41,7 +31,7 @@ for (const seed of [1, 2, 3, 4, 5]) {
     dirs.push(dir);
     const backend = new Backend(join(dir, "db"));
     const store = new MvccStore(backend);
-    const rnd = prng(seed);
+    const rnd = seededRandom(seed);
     const keys = Array.from({ length: 12 }, (_, i) => `k${String.fromCharCode(97 + i)}`);
     // snapshots[rev] = the model's state at that revision
     const snapshots = new Map<bigint, Map<string, ModelKv>>();

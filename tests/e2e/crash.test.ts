@@ -9,6 +9,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { cleanup, freePort, startMember, type Member } from "./harness.ts";
 import { GrpcConn, prefixEnd } from "./grpc-raw.ts";
+import { seededRandom } from "../../src/pkg/prng.ts";
 
 const SEED = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 console.log(`crash test seed: ${SEED} (replay with CRASH_SEED=${SEED})`);
@@ -23,16 +24,6 @@ const PAGE = 5_000n;
 /** Start without any failpoint even if the caller's environment arms one. */
 const NO_FAILPOINT = { ETCD_TS_FAILPOINT: "", ETCD_TS_FAILPOINT_AFTER: "" };
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 interface Ack {
   value: string;
@@ -206,7 +197,7 @@ describe("crash safety: no acknowledged put is lost", () => {
   test(
     `kill -9 at ${KILL_ROUNDS} random moments under ${CLIENTS} concurrent writers, restarting on the same data dir`,
     async () => {
-      const rand = mulberry32(SEED);
+      const rand = seededRandom(SEED);
       const ledger = new Ledger();
       const port = await freePort();
       let m = await start({ port, env: NO_FAILPOINT });
@@ -244,7 +235,7 @@ describe("crash safety: no acknowledged put is lost", () => {
     test(
       `process dies at the ${fp} failpoint, then a restart keeps every acknowledged put`,
       async () => {
-        const rand = mulberry32((SEED ^ (fp === "wal-before-sync" ? 0x5bd1e995 : 0x1b873593)) >>> 0);
+        const rand = seededRandom((SEED ^ (fp === "wal-before-sync" ? 0x5bd1e995 : 0x1b873593)) >>> 0);
         const ledger = new Ledger();
         let dataDir: string | undefined;
         // Two crashes on the same data dir: the second replays a WAL that already survived one.

@@ -42,12 +42,21 @@ export interface Member {
 
 export async function startMember(opts: { dataDir?: string; args?: string[]; env?: Record<string, string>; port?: number } = {}): Promise<Member> {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run 'npm run build' first`);
-  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "etcd-ts-e2e-"));
+  return launch("etcd-ts", BINARY, { ...opts, dataDir: opts.dataDir ?? mkdtempSync(join(tmpdir(), "etcd-ts-e2e-")) });
+}
+
+/** Spawns a server on loopback ports with etcd's flags and waits until /health answers. */
+async function launch(
+  what: string,
+  command: string,
+  opts: { dataDir: string; args?: string[]; env?: Record<string, string>; port?: number },
+): Promise<Member> {
+  const dataDir = opts.dataDir;
   const port = opts.port ?? (await freePort());
   const peerPort = await freePort();
   const clientUrl = `http://127.0.0.1:${port}`;
   const proc = spawn(
-    BINARY,
+    command,
     [
       "--data-dir", dataDir,
       "--listen-client-urls", clientUrl,
@@ -74,7 +83,7 @@ export async function startMember(opts: { dataDir?: string; args?: string[]; env
   };
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`etcd exited with ${proc.exitCode} at start:\n${out}`);
+    if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode} at start:\n${out}`);
     try {
       const res = await fetch(`${clientUrl}/health`);
       if (res.ok) return m;
@@ -82,7 +91,7 @@ export async function startMember(opts: { dataDir?: string; args?: string[]; env
     await Bun.sleep(50);
   }
   await m.stop("SIGKILL");
-  throw new Error(`etcd did not become healthy within 15 s:\n${out}`);
+  throw new Error(`${what} did not become healthy within 15 s:\n${out}`);
 }
 
 export function cleanup(m: Member): void {
@@ -122,43 +131,7 @@ export function haveEtcdServer(): boolean {
 
 /** Starts the real etcd (Debian's etcd-server) the same way, for differential tests and benchmarks. */
 export async function startRealEtcd(opts: { args?: string[] } = {}): Promise<Member> {
-  const dataDir = mkdtempSync(join(tmpdir(), "real-etcd-"));
-  const port = await freePort();
-  const peerPort = await freePort();
-  const clientUrl = `http://127.0.0.1:${port}`;
-  const proc = spawn(
-    "etcd",
-    [
-      "--data-dir", dataDir,
-      "--listen-client-urls", clientUrl,
-      "--advertise-client-urls", clientUrl,
-      "--listen-peer-urls", `http://127.0.0.1:${peerPort}`,
-      ...(opts.args ?? []),
-    ],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === "x64" ? "" : "arm64" } },
-  );
-  let out = "";
-  proc.stdout!.on("data", (d) => (out += d));
-  proc.stderr!.on("data", (d) => (out += d));
-  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
-  const m: Member = {
-    proc, endpoint: `127.0.0.1:${port}`, clientUrl, dataDir, logs: () => out,
-    async stop(signal = "SIGTERM") {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      return exited;
-    },
-  };
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`real etcd exited with ${proc.exitCode}:\n${out}`);
-    try {
-      const res = await fetch(`${clientUrl}/health`);
-      if (res.ok) return m;
-    } catch {}
-    await Bun.sleep(50);
-  }
-  await m.stop("SIGKILL");
-  throw new Error(`real etcd did not become healthy:\n${out}`);
+  return launch("real etcd", "etcd", { ...opts, dataDir: mkdtempSync(join(tmpdir(), "real-etcd-")) });
 }
 
 /** One gRPC unary call over a fresh HTTP/2 connection (no client library): for tests that need a write. */
