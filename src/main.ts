@@ -2,7 +2,6 @@
 // The composition root: reads the configuration, starts the server and its listeners.
 import { getRequestListener } from "@hono/node-server";
 import http from "node:http";
-import http2 from "node:http2";
 import type net from "node:net";
 import { basename } from "node:path";
 import pkg from "../package.json" with { type: "json" };
@@ -11,6 +10,7 @@ import { createLogger, type Logger } from "./pkg/logger.ts";
 import { ETCD_API_VERSION, ETCD_CLUSTER_VERSION, EtcdServer } from "./server/core/server.ts";
 import { createClientPort } from "./server/grpc/client-port.ts";
 import { GrpcServer } from "./server/grpc/grpc-server.ts";
+import { H2Server } from "./server/grpc/h2/server.ts";
 import { etcdHandlers } from "./server/grpc/services.ts";
 import { createHttpApp } from "./server/http/app.ts";
 
@@ -90,9 +90,13 @@ async function serve(config: Config, log: Logger): Promise<number> {
   );
 
   const grpc = new GrpcServer(etcdHandlers(server), { maxRecvBytes: config.maxRequestBytes + GRPC_OVERHEAD_BYTES, log });
-  const h2 = http2.createServer({ maxSessionMemory: 64 });
-  h2.on("stream", grpc.handleStream);
-  h2.on("sessionError", () => {});
+  const h2 = new H2Server({
+    onStream: grpc.handleStream,
+    onError: (err, fatal) => {
+      if (fatal) log("warn", "gRPC connection failed", { error: String(err.stack ?? err) });
+      else log("debug", "gRPC client protocol error", { error: err.message });
+    },
+  });
   const app = createHttpApp({
     hasLeader: () => server.hasLeader,
     alarms: () => [],
@@ -117,8 +121,9 @@ async function serve(config: Config, log: Logger): Promise<number> {
   const stop = () =>
     (stopping ??= (async () => {
       for (const l of listeners) l.close();
-      h2.close();
       h1.close();
+      // GOAWAY to gRPC clients; calls in flight get their answers (for up to 2 s) before the core stops.
+      await h2.close(2000);
       await server.stop();
       log("info", "stopped");
     })());
