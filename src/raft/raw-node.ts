@@ -1,0 +1,170 @@
+import { Raft, type RaftConfig } from "./raft.ts";
+import {
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  EntryType,
+  type HardState,
+  type Message,
+  message,
+  MessageType,
+  type NodeId,
+  NONE,
+  type ReadState,
+  type Snapshot,
+  type StateType,
+} from "./types.ts";
+
+export interface SoftState {
+  lead: NodeId;
+  state: StateType;
+}
+
+/** What the caller must do, in order: persist (hardState, entries, snapshot), send, apply; then advance. */
+export interface Ready {
+  softState?: SoftState;
+  hardState?: HardState;
+  readStates: ReadState[];
+  /** To append to the WAL (and storage) before the messages of a follower go out. */
+  entries: Entry[];
+  snapshot?: Snapshot;
+  /** Committed, to apply in order. */
+  committedEntries: Entry[];
+  /** To send; a leader may send before its own WAL write finished, a follower only after. */
+  messages: Message[];
+  /** Whether the WAL write must be fsync'ed before acknowledging (term, vote or entries changed). */
+  mustSync: boolean;
+}
+
+/**
+ * The driving interface around the pure Raft state machine, as etcd-raft's RawNode: the caller ticks,
+ * steps messages in, proposes, and collects a Ready of work to do, acknowledged with advance().
+ */
+export class RawNode {
+  readonly raft: Raft;
+  #prevSoft: SoftState;
+  #prevHard: HardState;
+
+  constructor(cfg: RaftConfig) {
+    this.raft = new Raft(cfg);
+    this.#prevSoft = this.#soft();
+    this.#prevHard = this.#hard();
+  }
+
+  tick(): void {
+    this.raft.tick();
+  }
+
+  campaign(): void {
+    this.raft.step(message({ type: MessageType.Hup }));
+  }
+
+  /** Proposes data; throws RaftError("ProposalDropped") when there is no leader to take it. */
+  propose(data: Uint8Array): void {
+    this.raft.step(message({ type: MessageType.Prop, from: this.raft.id, entries: [{ term: 0, index: 0, type: EntryType.Normal, data }] }));
+  }
+
+  proposeConfChange(data: Uint8Array): void {
+    this.raft.step(message({ type: MessageType.Prop, from: this.raft.id, entries: [{ term: 0, index: 0, type: EntryType.ConfChange, data }] }));
+  }
+
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.raft.applyConfChange(cc);
+  }
+
+  /** A message from a peer. Local message types are refused: they come through the methods above. */
+  step(m: Message): void {
+    if (m.type === MessageType.Hup || m.type === MessageType.Beat || m.type === MessageType.CheckQuorum) {
+      throw new Error(`cannot step local message type ${m.type} from a peer`);
+    }
+    if (!this.raft.prs.has(m.from) && isResponse(m.type)) return; // from a removed member
+    this.raft.step(m);
+  }
+
+  /** Asks for a linearizable read; the answer appears in a later Ready's readStates with this ctx. */
+  readIndex(ctx: Uint8Array): void {
+    this.raft.step(message({ type: MessageType.ReadIndex, from: NONE, entries: [{ term: 0, index: 0, type: EntryType.Normal, data: ctx }] }));
+  }
+
+  transferLeader(transferee: NodeId): void {
+    this.raft.step(message({ type: MessageType.TransferLeader, from: transferee }));
+  }
+
+  reportUnreachable(id: NodeId): void {
+    this.raft.step(message({ type: MessageType.Unreachable, from: id }));
+  }
+
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    this.raft.step(message({ type: MessageType.SnapStatus, from: id, reject: !ok }));
+  }
+
+  hasReady(): boolean {
+    const r = this.raft;
+    const soft = this.#soft();
+    if (soft.lead !== this.#prevSoft.lead || soft.state !== this.#prevSoft.state) return true;
+    const hs = this.#hard();
+    if (hs.term !== this.#prevHard.term || hs.vote !== this.#prevHard.vote || hs.commit !== this.#prevHard.commit) return true;
+    return (
+      r.msgs.length > 0 ||
+      r.readStates.length > 0 ||
+      r.log.unstableEntries().length > 0 ||
+      r.log.pendingSnapshot !== undefined ||
+      r.log.hasNextCommittedEnts()
+    );
+  }
+
+  ready(): Ready {
+    const r = this.raft;
+    const rd: Ready = {
+      readStates: r.readStates,
+      entries: r.log.unstableEntries().slice(),
+      committedEntries: r.log.nextCommittedEnts(),
+      messages: r.takeMessages(),
+      mustSync: false,
+    };
+    r.readStates = [];
+    if (r.log.pendingSnapshot) rd.snapshot = r.log.pendingSnapshot;
+    const soft = this.#soft();
+    if (soft.lead !== this.#prevSoft.lead || soft.state !== this.#prevSoft.state) rd.softState = soft;
+    const hs = this.#hard();
+    if (hs.term !== this.#prevHard.term || hs.vote !== this.#prevHard.vote || hs.commit !== this.#prevHard.commit) {
+      rd.hardState = hs;
+    }
+    rd.mustSync = rd.entries.length > 0 || (rd.hardState !== undefined && (hs.term !== this.#prevHard.term || hs.vote !== this.#prevHard.vote));
+    return rd;
+  }
+
+  /** The Ready was persisted (and its committed entries applied). */
+  advance(rd: Ready): void {
+    const r = this.raft;
+    const storage = r.log.storage;
+    if (rd.softState) this.#prevSoft = rd.softState;
+    if (rd.hardState) {
+      this.#prevHard = rd.hardState;
+      storage.hardState = rd.hardState;
+    }
+    if (rd.snapshot) {
+      storage.applySnapshot(rd.snapshot);
+      r.log.stableSnapTo(rd.snapshot.meta.index);
+    }
+    if (rd.entries.length) {
+      storage.append(rd.entries);
+      const last = rd.entries[rd.entries.length - 1];
+      r.log.stableTo(last.index, last.term);
+      r.selfPersisted(Math.min(last.index, storage.lastIndex()));
+    }
+    if (rd.committedEntries.length) r.log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1].index);
+  }
+
+  #soft(): SoftState {
+    return { lead: this.raft.lead, state: this.raft.state };
+  }
+
+  #hard(): HardState {
+    return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
+  }
+}
+
+function isResponse(t: MessageType): boolean {
+  return t === MessageType.AppResp || t === MessageType.VoteResp || t === MessageType.HeartbeatResp || t === MessageType.PreVoteResp;
+}

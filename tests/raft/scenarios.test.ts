@@ -1,0 +1,212 @@
+// The Raft paper's cases, message by message, on an in-memory cluster.
+import { describe, expect, test } from "bun:test";
+import { MessageType, StateType } from "../../src/raft/types.ts";
+import { Cluster } from "./network.ts";
+
+describe("election", () => {
+  test("a campaign wins a majority and the leader's no-op commits everywhere", () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    expect(c.node(1).raft.state).toBe(StateType.Leader);
+    expect(c.node(2).raft.lead).toBe(1n);
+    expect(c.node(1).raft.term).toBe(1);
+    for (const id of [1, 2, 3]) expect(c.node(id).raft.log.committed).toBe(1);
+  });
+
+  test("split vote: no leader in that term, one in a later term", () => {
+    const c = new Cluster([1, 2, 3, 4], { preVote: false });
+    c.partition([1, 2], [3, 4]);
+    c.node(1).campaign();
+    c.node(3).campaign();
+    c.stabilize();
+    expect(c.leaders()).toHaveLength(0);
+    c.heal();
+    c.tick(60);
+    expect(c.leaders()).toHaveLength(1);
+  });
+
+  test("a node with a stale log cannot win", () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.isolate(3);
+    expect(c.propose(1, "x")).toBe(true);
+    c.heal();
+    // 3 missed "x": 1 and 2 refuse it, it stays a follower, and the leader's term survives.
+    c.node(3).raft.becomeFollower(c.node(3).raft.term, 0n);
+    c.node(3).campaign();
+    expect(c.node(3).raft.state).not.toBe(StateType.Leader);
+    expect(c.leaders()).toEqual([1n]);
+  });
+
+  test("pre-vote: a node rejoining after a partition does not raise the term", () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.isolate(3);
+    c.tick(100, [3]); // 3 campaigns again and again, alone
+    expect(c.node(3).raft.term).toBe(1);
+    c.heal();
+    c.tick(5);
+    expect(c.leaders()).toEqual([1n]);
+    expect(c.node(1).raft.term).toBe(1);
+  });
+
+  test("check-quorum: a leader cut off from the majority steps down", () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.isolate(1);
+    c.tick(25);
+    expect(c.node(1).raft.state).not.toBe(StateType.Leader);
+    // And the majority side elected its own leader in a higher term.
+    const majority = c.leaders().filter((id) => id !== 1n);
+    expect(majority).toHaveLength(1);
+  });
+});
+
+describe("replication", () => {
+  test("proposals on the leader and forwarded from followers commit and apply in order everywhere", () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    expect(c.propose(1, "a")).toBe(true);
+    expect(c.propose(2, "b")).toBe(true);
+    for (const id of [1, 2, 3]) expect(c.appliedData(id)).toEqual(["a", "b"]);
+  });
+
+  test("a follower with a conflicting suffix is repaired", () => {
+    const c = new Cluster([1, 2, 3], { preVote: false, checkQuorum: false });
+    c.campaign(1);
+    c.isolate(1);
+    // The old leader appends entries nobody else sees.
+    c.node(1).propose(new TextEncoder().encode("lost-1"));
+    c.node(1).propose(new TextEncoder().encode("lost-2"));
+    c.stabilize();
+    c.heal();
+    c.isolate(1);
+    c.heal();
+    c.cut.add("1-2").add("1-3").add("2-1").add("3-1");
+    c.campaign(2);
+    expect(c.propose(2, "kept")).toBe(true);
+    c.heal();
+    c.tick(3);
+    for (const id of [1, 2, 3]) expect(c.appliedData(id)).toEqual(["kept"]);
+    expect(c.node(1).raft.log.lastIndex()).toBe(c.node(2).raft.log.lastIndex());
+  });
+
+  test("a partitioned old leader cannot commit", () => {
+    const c = new Cluster([1, 2, 3, 4, 5], { checkQuorum: false });
+    c.campaign(1);
+    c.partition([1, 2], [3, 4, 5]);
+    c.node(1).propose(new TextEncoder().encode("minority"));
+    c.stabilize();
+    expect(c.appliedData(1)).toEqual([]);
+    c.campaign(3);
+    expect(c.propose(3, "majority")).toBe(true);
+    c.heal();
+    c.tick(3);
+    for (const id of [1, 2, 3, 4, 5]) expect(c.appliedData(id)).toEqual(["majority"]);
+  });
+
+  for (const unsafe of [false, true]) {
+    test(`figure 8: an entry of an earlier term is ${unsafe ? "wrongly committed with the planted bug" : "not committed by counting replicas"}`, () => {
+      // S1 leads term 1 and gets "x" (index 2) to S2 only. S5 wins term 2 (votes of 3, 4) but its
+      // entry reaches nobody. S1 wins term 3 and, one entry per message, copies "x" to S3: "x" is now
+      // on a majority, but of term 1 — committing it now is unsafe, because S5 (whose last term, 2, is
+      // higher than "x"'s) could still win and overwrite it. Only the term-3 entry after it commits both.
+      const c = new Cluster([1, 2, 3, 4, 5], { preVote: false, checkQuorum: false, maxSizePerMsg: 1, unsafeCommitPreviousTerms: unsafe });
+      c.campaign(1);
+      c.partition([1, 2], [3, 4, 5]);
+      c.node(1).propose(new TextEncoder().encode("x"));
+      c.stabilize();
+      c.allow = (m) => !(m.from === 5n && m.type === MessageType.App);
+      c.campaign(5);
+      expect(c.node(5).raft.state).toBe(StateType.Leader);
+      c.allow = () => true;
+      c.heal();
+      c.partition([5, 4], [1, 2, 3]);
+      c.node(1).raft.becomeFollower(1, 0n); // S1 loses its term-1 leadership (say, it restarted)
+      c.campaign(1); // term 2: lost, S3 already voted for S5
+      // From now on S3 gets "x" (index 2) but not the term-3 entry after it; S2 gets everything.
+      c.allow = (m) =>
+        !(m.type === MessageType.App && m.to === 3n && m.entries.some((e) => e.index === 3) && c.node(3).raft.log.lastIndex() >= 2);
+      c.campaign(1); // term 3
+      expect(c.node(1).raft.state).toBe(StateType.Leader);
+      expect(c.node(1).raft.term).toBe(3);
+      c.tick(2);
+      expect(c.node(3).raft.log.term(2)).toBe(1);
+      expect(c.node(1).raft.log.committed).toBe(unsafe ? 2 : 1);
+      c.allow = () => true;
+      c.tick(2);
+      expect(c.node(1).raft.log.committed).toBe(3);
+    });
+  }
+});
+
+describe("reads", () => {
+  test("ReadIndex on the leader answers after a quorum heartbeat with the commit index", () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.propose(1, "a");
+    c.node(1).readIndex(new TextEncoder().encode("r1"));
+    c.stabilize();
+    expect(c.reads.get(1n)).toEqual([{ index: 2, ctx: "r1" }]);
+  });
+
+  test("a leader cut off from the quorum answers no ReadIndex", () => {
+    const c = new Cluster([1, 2, 3], { checkQuorum: false });
+    c.campaign(1);
+    c.propose(1, "a");
+    c.isolate(1);
+    c.node(1).readIndex(new TextEncoder().encode("stale"));
+    c.stabilize();
+    c.tick(3, [1]);
+    expect(c.reads.get(1n)).toEqual([]);
+  });
+
+  test("ReadIndex from a follower is answered through the leader", () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.propose(1, "a");
+    c.node(2).readIndex(new TextEncoder().encode("r2"));
+    c.stabilize();
+    expect(c.reads.get(2n)).toEqual([{ index: 2, ctx: "r2" }]);
+    expect(c.reads.get(1n)).toEqual([]);
+  });
+});
+
+describe("membership", () => {
+  test("a learner receives the log but never votes nor counts toward the quorum", () => {
+    const c = new Cluster([1, 2], { learners: [3] });
+    c.campaign(1);
+    c.propose(1, "a");
+    expect(c.appliedData(3)).toEqual(["a"]);
+    c.isolate(2);
+    // Leader + learner are not a quorum of {1, 2}.
+    c.node(1).propose(new TextEncoder().encode("b"));
+    c.stabilize();
+    expect(c.appliedData(1)).toEqual(["a"]);
+    c.tick(30, [3]);
+    expect(c.node(3).raft.state).toBe(StateType.Follower);
+  });
+
+  test("leadership transfer hands over to an up-to-date follower", () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.propose(1, "a");
+    c.node(1).transferLeader(2n);
+    c.stabilize();
+    expect(c.leaders()).toEqual([2n]);
+    expect(c.propose(2, "b")).toBe(true);
+    for (const id of [1, 2, 3]) expect(c.appliedData(id)).toEqual(["a", "b"]);
+  });
+
+  test("a removed node cannot disrupt the cluster", () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    for (const id of [1, 2]) c.node(id).applyConfChange({ type: 1, nodeId: 3n });
+    c.isolate(3);
+    c.tick(50, [3]);
+    c.heal();
+    c.tick(5, [1, 2]);
+    expect(c.leaders()).toContain(1n);
+    expect(c.node(1).raft.term).toBe(1);
+  });
+});
