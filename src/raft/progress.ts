@@ -27,6 +27,9 @@ export class Inflights {
     while (n < this.#buf.length && this.#buf[n] <= index) n++;
     if (n) this.#buf.splice(0, n);
   }
+  freeFirstOne(): void {
+    this.#buf.shift();
+  }
   reset(): void {
     this.#buf = [];
   }

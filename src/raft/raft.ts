@@ -42,6 +42,8 @@ export interface RaftConfig {
   random: () => number;
   /** Test-only planted bug: commit entries of earlier terms by counting replicas (breaks figure 8). */
   unsafeCommitPreviousTerms?: boolean;
+  /** Test-only planted bug: grant votes without the up-to-date log check (§5.4.1). */
+  unsafeVoteWithoutLogCheck?: boolean;
 }
 
 const CAMPAIGN_TRANSFER = new TextEncoder().encode("CampaignTransfer");
@@ -87,6 +89,7 @@ export class Raft {
       readOnlyOption: cfg.readOnlyOption ?? "safe",
       random: cfg.random,
       unsafeCommitPreviousTerms: cfg.unsafeCommitPreviousTerms ?? false,
+      unsafeVoteWithoutLogCheck: cfg.unsafeVoteWithoutLogCheck ?? false,
     };
     if (cfg.heartbeatTick <= 0 || cfg.electionTick <= cfg.heartbeatTick) {
       throw new Error("electionTick must be greater than heartbeatTick, which must be positive");
@@ -264,7 +267,8 @@ export class Raft {
           this.vote === m.from ||
           (this.vote === NONE && this.lead === NONE) ||
           (m.type === MessageType.PreVote && m.term > this.term);
-        if (canVote && this.log.isUpToDate(m.index, m.logTerm) && this.voters.has(m.from)) {
+        const upToDate = this.#cfg.unsafeVoteWithoutLogCheck || this.log.isUpToDate(m.index, m.logTerm);
+        if (canVote && upToDate && this.voters.has(m.from)) {
           const respType = m.type === MessageType.Vote ? MessageType.VoteResp : MessageType.PreVoteResp;
           this.#send(message({ type: respType, to: m.from, term: m.term }));
           if (m.type === MessageType.Vote) {
@@ -370,6 +374,9 @@ export class Raft {
       case MessageType.HeartbeatResp: {
         pr.recentActive = true;
         pr.probeSent = false;
+        // Appends in flight may have been lost: free a slot so replication can resume (and, if the
+        // follower lacks what we assumed, be rejected and fall back to probing).
+        if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();
         if (pr.match < this.log.lastIndex()) this.#sendAppend(m.from);
         if (this.#cfg.readOnlyOption !== "safe" || !m.context) return;
         const ctx = ReadOnly.key(m.context);
@@ -419,9 +426,10 @@ export class Raft {
       return;
     }
     if (pr.state === ProgressState.Probe) pr.becomeReplicate();
-    else if (pr.state === ProgressState.Snapshot && pr.match + 1 >= this.log.firstIndex()) {
+    else if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshot) {
+      // The snapshot (or something newer) arrived: probe from there; if the log has since been
+      // compacted past it, the next append turns into a newer snapshot.
       pr.becomeProbe();
-      pr.becomeReplicate();
     } else if (pr.state === ProgressState.Replicate) pr.inflights.freeLE(m.index);
 
     if (this.#maybeCommit()) this.#bcastAppend();
