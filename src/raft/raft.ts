@@ -477,7 +477,8 @@ export class Raft {
 
   #appendEntries(ents: Entry[]): void {
     let li = this.log.lastIndex();
-    const stamped = ents.map((e) => ({ ...e, term: this.term, index: ++li }));
+    const term = this.term;
+    const stamped = ents.map((e) => ({ term, index: ++li, type: e.type, data: e.data }));
     this.log.append(stamped);
     // The leader's own entries count toward the quorum only once persisted (see selfPersisted).
   }

@@ -64,6 +64,13 @@ export class RawNode {
     this.raft.step(message({ type: MessageType.Prop, from: this.raft.id, entries: [{ term: 0, index: 0, type: EntryType.Normal, data }] }));
   }
 
+  /** Proposes several entries at once: one append to the log, one round of messages. */
+  proposeMany(data: Uint8Array[]): void {
+    if (data.length === 0) return;
+    const entries = data.map((d) => ({ term: 0, index: 0, type: EntryType.Normal, data: d }));
+    this.raft.step(message({ type: MessageType.Prop, from: this.raft.id, entries }));
+  }
+
   proposeConfChange(data: Uint8Array): void {
     this.raft.step(message({ type: MessageType.Prop, from: this.raft.id, entries: [{ term: 0, index: 0, type: EntryType.ConfChange, data }] }));
   }
