@@ -11,6 +11,7 @@ export interface NodeOptions {
   unsafeCommitPreviousTerms?: boolean;
   electionTick?: number;
   maxSizePerMsg?: number;
+  readOnlyOption?: "safe" | "lease";
 }
 
 export class Cluster {
@@ -50,6 +51,7 @@ export class Cluster {
       random: this.#rand,
       unsafeCommitPreviousTerms: this.#opts.unsafeCommitPreviousTerms,
       maxSizePerMsg: this.#opts.maxSizePerMsg,
+      readOnlyOption: this.#opts.readOnlyOption,
     });
     this.nodes.set(id, node);
     this.storages.set(id, storage);

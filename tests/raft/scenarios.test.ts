@@ -1,5 +1,6 @@
 // The Raft paper's cases, message by message, on an in-memory cluster.
 import { describe, expect, test } from "bun:test";
+import { RawNode } from "../../src/raft/raw-node.ts";
 import { MessageType, StateType } from "../../src/raft/types.ts";
 import { Cluster } from "./network.ts";
 
@@ -208,5 +209,64 @@ describe("membership", () => {
     c.tick(5, [1, 2]);
     expect(c.leaders()).toContain(1n);
     expect(c.node(1).raft.term).toBe(1);
+  });
+});
+
+describe("snapshots", () => {
+  test("a follower behind the leader's compacted log catches up through a snapshot", () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.isolate(3);
+    for (let i = 0; i < 20; i++) c.propose(1, `e${i}`);
+    // The leader snapshots its applied state and drops the log before it.
+    const leader = c.storages.get(1n)!;
+    const applied = c.node(1).raft.log.applied;
+    leader.createSnapshot(applied, c.node(1).raft.confState(), new TextEncoder().encode("state"));
+    leader.compact(applied);
+    c.heal();
+    // The network reports the snapshot delivered, as the transport would.
+    const deliver = c.deliver.bind(c);
+    c.deliver = (m) => {
+      deliver(m);
+      if (m.type === MessageType.Snap) c.node(1).reportSnapshot(m.to, true);
+    };
+    c.tick(5);
+    expect(c.storages.get(3n)!.snapshot.meta.index).toBe(applied);
+    expect(c.node(3).raft.log.committed).toBe(c.node(1).raft.log.committed);
+    c.propose(1, "after");
+    expect(c.appliedData(3)).toEqual(["after"]); // earlier entries came inside the snapshot
+  });
+
+  test("a node restarts from its snapshot plus the log after it", () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    for (let i = 0; i < 10; i++) c.propose(1, `e${i}`);
+    const s2 = c.storages.get(2n)!;
+    const at = c.node(2).raft.log.applied - 3;
+    s2.createSnapshot(at, c.node(2).raft.confState(), new Uint8Array(0));
+    s2.compact(at);
+    const before = { last: c.node(2).raft.log.lastIndex(), committed: c.node(2).raft.log.committed, term: c.node(2).raft.term };
+    // A restart: a new node over the same storage (what the WAL replays), applied as the state machine says.
+    const again = new RawNode({ id: 2n, storage: s2, electionTick: 10, heartbeatTick: 1, applied: before.committed, random: () => 0.5 });
+    c.nodes.set(2n, again);
+    expect({ last: again.raft.log.lastIndex(), committed: again.raft.log.committed, term: again.raft.term }).toEqual(before);
+    expect(again.raft.log.firstIndex()).toBe(at + 1);
+    c.propose(1, "next");
+    expect(again.raft.log.committed).toBe(before.committed + 1);
+  });
+});
+
+describe("lease-based reads", () => {
+  test("a lease read is answered without a heartbeat round; a safe read waits for one", () => {
+    for (const mode of ["lease", "safe"] as const) {
+      const c = new Cluster([1, 2, 3], { readOnlyOption: mode });
+      c.campaign(1);
+      c.propose(1, "a");
+      // Cut the followers off: only the lease (trusting clocks) can answer now.
+      c.isolate(1);
+      c.node(1).readIndex(new TextEncoder().encode("r"));
+      c.stabilize();
+      expect({ mode, reads: c.reads.get(1n) }).toEqual({ mode, reads: mode === "lease" ? [{ index: 2, ctx: "r" }] : [] });
+    }
   });
 });
