@@ -275,7 +275,8 @@ export class Raft {
             this.#electionElapsed = 0;
             this.vote = m.from;
           }
-        } else {
+        } else if (this.term > 0) {
+          // (A member that just joined has no term yet: it stays silent rather than answer with term 0.)
           const respType = m.type === MessageType.Vote ? MessageType.VoteResp : MessageType.PreVoteResp;
           this.#send(message({ type: respType, to: m.from, term: this.term, reject: true }));
         }

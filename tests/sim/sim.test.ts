@@ -12,14 +12,17 @@ for (const nodes of [3, 5]) {
       test(`seeds ${from}–${from + CHUNK - 1} keep every safety property and make progress once healed`, () => {
         let checkedReads = 0;
         let acked = 0;
+        let membershipChanges = 0;
         for (let seed = from; seed < from + CHUNK; seed++) {
           const sim = runSeed({ seed, nodes, steps: 1500 });
           checkedReads += sim.stats.readsChecked;
           acked += sim.stats.acked;
+          membershipChanges += sim.stats.membersAdded + sim.stats.membersRemoved;
         }
         // The runs did real work: writes were acknowledged and reads were checked against them.
         expect(acked).toBeGreaterThan(CHUNK * 10);
         expect(checkedReads).toBeGreaterThan(CHUNK);
+        expect(membershipChanges).toBeGreaterThan(CHUNK / 2);
       }, 120_000);
     }
   });

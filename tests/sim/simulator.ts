@@ -2,9 +2,10 @@
 // failure replays exactly. After every step the safety invariants are checked; a violation is thrown
 // with the seed and step.
 import { seededRandom } from "../../src/pkg/prng.ts";
+import { decodeConfChange, encodeConfChange } from "../../src/raft/codec.ts";
 import { RawNode, type Ready } from "../../src/raft/raw-node.ts";
 import { MemoryStorage } from "../../src/raft/storage.ts";
-import { type Entry, type Message, MessageType, type NodeId, StateType } from "../../src/raft/types.ts";
+import { ConfChangeType, type Entry, EntryType, type Message, MessageType, type NodeId, StateType } from "../../src/raft/types.ts";
 
 export interface SimOptions {
   seed: number;
@@ -26,6 +27,8 @@ export class Violation extends Error {
 
 interface SimNode {
   id: NodeId;
+  /** Taken out of the cluster by a conf change: stopped for good. */
+  removed: boolean;
   raw: RawNode | null; // null while crashed
   storage: MemoryStorage;
   /** The state machine: data applied at each index (durable, as a consistent index would make it). */
@@ -56,17 +59,54 @@ export class Simulation {
   #reads = new Map<string, { node: NodeId; startedAt: number }>();
   #pendingReads: { node: NodeId; ctx: string; index: number }[] = [];
   #log: string[] = [];
-  stats = { proposals: 0, acked: 0, reads: 0, readsChecked: 0, crashes: 0, elections: 0, snapshots: 0 };
+  stats = { proposals: 0, acked: 0, reads: 0, readsChecked: 0, crashes: 0, elections: 0, snapshots: 0, membersAdded: 0, membersRemoved: 0 };
 
   constructor(opts: SimOptions) {
     this.opts = { steps: 3000, loss: 0.05, dup: 0.02, ...opts };
     this.#rand = seededRandom(opts.seed);
     const ids = Array.from({ length: opts.nodes }, (_, i) => BigInt(i + 1));
     for (const id of ids) {
+      // Bootstrap as etcd does: the initial members are conf change entries 1..n, committed in term 1.
       const storage = new MemoryStorage();
-      storage.snapshot.meta.confState.voters = [...ids];
-      this.#nodes.set(id, { id, raw: null, storage, applied: [null], appliedIndex: 0 });
+      storage.append(ids.map((m, i) => ({ term: 1, index: i + 1, type: EntryType.ConfChange, data: encodeConfChange({ type: ConfChangeType.AddNode, nodeId: m }) })));
+      storage.hardState = { term: 1, vote: 0n, commit: ids.length };
+      this.#nodes.set(id, { id, removed: false, raw: null, storage, applied: [null], appliedIndex: 0 });
       this.#start(id);
+    }
+    this.#nextId = BigInt(ids.length + 1);
+  }
+
+  #nextId: bigint;
+
+  /** Adds a member that starts empty and learns everything (config included) from the leader. */
+  #spawn(id: NodeId): void {
+    if (this.#nodes.has(id)) return;
+    this.#nodes.set(id, { id, removed: false, raw: null, storage: new MemoryStorage(), applied: [null], appliedIndex: 0 });
+    this.#start(id);
+    this.stats.membersAdded++;
+    this.#event(`spawn ${id}`);
+  }
+
+  #changeMembership(): void {
+    const leader = [...this.#nodes.values()].find((n) => n.raw?.raft.state === StateType.Leader);
+    if (!leader) return;
+    const r = leader.raw!.raft;
+    const voters = [...r.voters];
+    const learners = [...r.learners];
+    const x = this.#rand();
+    let cc: { type: ConfChangeType; nodeId: NodeId } | undefined;
+    if (x < 0.35 && voters.length + learners.length < 7) cc = { type: ConfChangeType.AddLearnerNode, nodeId: this.#nextId++ };
+    else if (x < 0.6 && learners.length) cc = { type: ConfChangeType.AddNode, nodeId: learners[0] };
+    else if (x < 0.8 && voters.length + learners.length < 7) cc = { type: ConfChangeType.AddNode, nodeId: this.#nextId++ };
+    else if (voters.length > 3) cc = { type: ConfChangeType.RemoveNode, nodeId: voters[Math.floor(this.#rand() * voters.length)] };
+    if (!cc) return;
+    // The operator starts a new member when asking for it, as with etcdctl member add.
+    if (cc.type !== ConfChangeType.RemoveNode) this.#spawn(cc.nodeId);
+    try {
+      leader.raw!.proposeConfChange(encodeConfChange(cc));
+      this.#event(`propose conf change ${cc.type} ${cc.nodeId}`);
+    } catch (err) {
+      if ((err as Error).name !== "RaftError") throw err;
     }
   }
 
@@ -77,7 +117,9 @@ export class Simulation {
       storage: n.storage,
       electionTick: 10,
       heartbeatTick: 1,
-      applied: n.appliedIndex,
+      // As etcd restarts: Raft re-hands every committed entry after the snapshot, and the state machine
+      // skips what it already has — but still feeds conf changes back to Raft, whose config is not durable.
+      applied: n.storage.snapshot.meta.index,
       preVote: true,
       checkQuorum: true,
       maxSizePerMsg: 4096,
@@ -102,7 +144,7 @@ export class Simulation {
     for (let i = 0; i < this.opts.steps; i++) this.#step(true);
     // Heal: every node up, no partitions, no loss — a leader must appear and a new write must commit.
     this.#cut.clear();
-    for (const n of this.#nodes.values()) if (!n.raw) this.#start(n.id);
+    for (const n of this.#nodes.values()) if (!n.raw && !n.removed) this.#start(n.id);
     const marker = `final-${this.opts.seed}`;
     let proposed = false;
     let lastTry = -Infinity;
@@ -117,9 +159,9 @@ export class Simulation {
           lastTry = i;
         } catch {}
       }
-      if (proposed && [...this.#nodes.values()].every((n) => n.applied.includes(marker))) return;
+      if (proposed && [...this.#nodes.values()].every((n) => n.removed || !this.#isMember(n.id) || n.applied.includes(marker))) return;
     }
-    const states = [...this.#nodes.values()].map((n) => {
+    const states = [...this.#nodes.values()].filter((n) => n.raw).map((n) => {
       const r = n.raw!.raft;
       return `${n.id}: state ${r.state} term ${r.term} lead ${r.lead} last ${r.log.lastIndex()} committed ${r.log.committed} applied ${n.appliedIndex} first ${r.log.firstIndex()} prs ${[...r.prs].map(([id, p]) => `${id}:${p.match}/${p.next}/${p.state}${p.isPaused() ? "P" : ""}`).join(",")}`;
     });
@@ -137,10 +179,11 @@ export class Simulation {
       if (r() < 0.15) this.#proposeRandom();
       if (r() < 0.04) this.#readRandom();
       if (r() < 0.01) this.#compactRandom();
+      if (r() < 0.003) this.#changeMembership();
     }
     for (const n of this.#nodes.values()) {
       if (!n.raw) {
-        if (faulty && r() < 0.02) {
+        if (faulty && !n.removed && r() < 0.02) {
           this.#event(`restart ${n.id}`);
           this.#start(n.id);
         }
@@ -211,9 +254,17 @@ export class Simulation {
   }
 
   #apply(n: SimNode, e: Entry): void {
-    if (e.index <= n.appliedIndex) return;
+    if (e.index <= n.appliedIndex) {
+      if (e.type === EntryType.ConfChange) n.raw!.applyConfChange(decodeConfChange(e.data));
+      return;
+    }
     if (e.index !== n.appliedIndex + 1) this.#fail(`${n.id} applies index ${e.index} after ${n.appliedIndex}`);
-    const data = e.data.length ? dec.decode(e.data) : null;
+    const data = entryKey(e);
+    if (e.type === EntryType.ConfChange) {
+      const cc = decodeConfChange(e.data);
+      n.raw!.applyConfChange(cc);
+      if (cc.type === ConfChangeType.RemoveNode) this.#remove(cc.nodeId);
+    }
     n.applied[e.index] = data;
     n.appliedIndex = e.index;
     // State machine safety: every node that applied this index applied the same entry.
@@ -258,8 +309,7 @@ export class Simulation {
     for (const other of this.#nodes.values()) {
       for (let i = Math.max(log.firstIndex(), 1); i <= other.appliedIndex; i++) {
         if (i > log.lastIndex()) this.#fail(`leader ${n.id} of term ${n.raw!.raft.term} lacks committed index ${i} (last ${log.lastIndex()})`);
-        const ents = log.slice(i, i + 1);
-        const data = ents[0].data.length ? dec.decode(ents[0].data) : null;
+        const data = entryKey(log.slice(i, i + 1)[0]);
         if (other.applied[i] !== undefined && other.applied[i] !== data) {
           this.#fail(`leader ${n.id} of term ${n.raw!.raft.term} has ${JSON.stringify(data)} at committed index ${i}, ${other.id} applied ${JSON.stringify(other.applied[i])}`);
         }
@@ -283,7 +333,7 @@ export class Simulation {
           if (la.term(i) === lb.term(i) && la.term(i) !== 0) {
             const ea = la.slice(i, i + 1)[0];
             const eb = lb.slice(i, i + 1)[0];
-            if (dec.decode(ea.data) !== dec.decode(eb.data)) this.#fail(`log matching: ${live[a].id} and ${live[b].id} differ at index ${i} term ${la.term(i)}`);
+            if (entryKey(ea) !== entryKey(eb)) this.#fail(`log matching: ${live[a].id} and ${live[b].id} differ at index ${i} term ${la.term(i)}`);
           }
         }
       }
@@ -326,6 +376,23 @@ export class Simulation {
     this.stats.snapshots++;
   }
 
+  /** A removed member is shut down for good once the removal applies anywhere (the operator stops it). */
+  #remove(id: NodeId): void {
+    const n = this.#nodes.get(id);
+    if (!n || n.removed) return;
+    n.removed = true;
+    n.raw = null;
+    this.stats.membersRemoved++;
+    this.#event(`removed ${id}`);
+  }
+
+  #isMember(id: NodeId): boolean {
+    const leader = [...this.#nodes.values()].find((n) => n.raw?.raft.state === StateType.Leader);
+    if (!leader) return true;
+    const r = leader.raw!.raft;
+    return r.voters.has(id) || r.learners.has(id);
+  }
+
   #crashRandom(): void {
     const n = this.#randomLiveNode();
     if (n) this.#crash(n, "at random");
@@ -353,6 +420,15 @@ export class Simulation {
     const live = [...this.#nodes.values()].filter((n) => n.raw);
     return live.length ? live[Math.floor(this.#rand() * live.length)] : undefined;
   }
+}
+
+/** What the state machine records for an entry: its data, a conf change spelled out, or null for no-ops. */
+function entryKey(e: Entry): string | null {
+  if (e.type === EntryType.ConfChange) {
+    const cc = decodeConfChange(e.data);
+    return `cc:${cc.type}:${cc.nodeId}`;
+  }
+  return e.data.length ? dec.decode(e.data) : null;
 }
 
 export function runSeed(opts: SimOptions): Simulation {
