@@ -77,6 +77,10 @@ async function serve(config: Config, log: Logger): Promise<number> {
       initialAdvertisePeerUrls: [...config.initialAdvertisePeerUrls],
       advertiseClientUrls: [...config.advertiseClientUrls],
       initialClusterToken: config.initialClusterToken,
+      initialCluster: config.initialCluster,
+      initialClusterState: config.initialClusterState,
+      heartbeatIntervalMs: config.heartbeatInterval,
+      electionTimeoutMs: config.electionTimeout,
       maxRequestBytes: config.maxRequestBytes,
       maxTxnOps: config.maxTxnOps,
       snapshotCount: config.snapshotCount,
@@ -98,7 +102,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
     },
   });
   const app = createHttpApp({
-    hasLeader: () => server.hasLeader,
+    hasLeader: () => server.isReady,
     alarms: () => [],
     versions: () => ({ etcdserver: ETCD_API_VERSION, etcdcluster: ETCD_CLUSTER_VERSION, "etcd-ts": pkg.version }),
   });

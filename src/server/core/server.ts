@@ -5,9 +5,12 @@ import { Backend } from "../../backend/backend.ts";
 import { MvccStore } from "../../mvcc/store.ts";
 import { EtcdError, Errors, isEtcdError } from "../../pkg/errors.ts";
 import { crc32c } from "../../pkg/crc32c.ts";
-import { etcdserverpb, raftpb, mvccpb } from "../../proto/etcd.js";
+import { etcdserverpb, mvccpb } from "../../proto/etcd.js";
 import { encodeWithHeadroom } from "../../proto/encode.ts";
-import { Wal, type WalRecord } from "../../wal/wal.ts";
+import { Wal } from "../../wal/wal.ts";
+import { decodeConfChange, encodeConfChange } from "../../raft/codec.ts";
+import { RawNode, type Ready } from "../../raft/raw-node.ts";
+import { ConfChangeType, type Entry, EntryType, type Message, MessageType, type NodeId, RaftError, StateType } from "../../raft/types.ts";
 import {
   applyDeleteRange,
   applyPut,
@@ -19,14 +22,21 @@ import {
   type RangeOut,
   type TxnOut,
 } from "./kv-apply.ts";
-import { computeClusterId, computeMemberId } from "./member-id.ts";
-import { SingleNode, type Entry, type Ready } from "./single-node.ts";
+import { bootstrapMembers, hex, type MemberInfo, memberContext, memberFromContext, membersFromJson, membersToJson } from "./membership.ts";
+import { metadataRecord, readyRecords, replayWal, snapshotRecord } from "./raft-wal.ts";
 import { checkDelete, checkPut, checkRange, checkTxn } from "./validate.ts";
 import { WaitRegistry } from "./wait.ts";
 
 /** The etcd API level this server implements: clients gate features on it. */
 export const ETCD_API_VERSION = "3.5.0";
 export const ETCD_CLUSTER_VERSION = "3.5.0";
+
+/** Sends Raft messages to peers (server/peer implements it over TCP; a single member needs none). */
+export interface Transport {
+  send(msgs: Message[]): void;
+  addPeer(id: NodeId, urls: string[]): void;
+  removePeer(id: NodeId): void;
+}
 
 export interface ServerOptions {
   name: string;
@@ -35,66 +45,86 @@ export interface ServerOptions {
   initialAdvertisePeerUrls: string[];
   advertiseClientUrls: string[];
   initialClusterToken: string;
+  /** name → peer URLs; defaults to this member alone. */
+  initialCluster?: ReadonlyMap<string, readonly string[]>;
+  initialClusterState?: "new" | "existing";
+  heartbeatIntervalMs?: number;
+  electionTimeoutMs?: number;
   maxRequestBytes: number;
   maxTxnOps: number;
   snapshotCount: number;
   log: (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 }
 
-export interface MemberInfo {
-  id: bigint;
-  name: string;
-  peerURLs: string[];
-  clientURLs: string[];
-  isLearner: boolean;
-}
-
-/** WAL record types. */
-const RecordType = { entry: 1, hardState: 2, metadata: 3 } as const;
+export type { MemberInfo } from "./membership.ts";
 
 type ApplyResult = PutOut | DeleteOut | TxnOut | { header: { revision: bigint } };
 type Header = { clusterId: bigint; memberId: bigint; revision: bigint; raftTerm: bigint };
 
+/** Entries the leader keeps after a checkpoint so a briefly lagging follower catches up from the log. */
+const CATCH_UP_ENTRIES = 5000;
+
 /**
- * The server: proposes writes, runs the ready loop (persist → apply → advance), answers reads from
- * the MVCC store. Everything a client sees goes through here, whichever protocol it came by.
+ * The server: proposes writes through Raft, runs the ready loop (send, persist, apply, advance), answers
+ * reads from the MVCC store. Everything a client sees goes through here, whichever protocol it came by.
  */
 export class EtcdServer {
   readonly memberId: bigint;
   readonly clusterId: bigint;
-  readonly members: MemberInfo[];
+  #members: MemberInfo[];
   #opts: ServerOptions;
   #backend: Backend;
   #store: MvccStore;
   #wal: Wal;
-  #node: SingleNode;
+  #node: RawNode;
+  #transport: Transport | null = null;
   #wait = new WaitRegistry<ApplyResult>();
-  /** Requests proposed by this process, by log index: applying them needs no decode. */
-  #proposed = new Map<bigint, etcdserverpb.InternalRaftRequest.$Properties>();
+  /** Requests proposed by this process, by their entry data: applying them needs no decode. */
+  #proposed = new Map<Uint8Array, etcdserverpb.InternalRaftRequest.$Properties>();
+  #proposals: Uint8Array[] = [];
+  #confProposals: Uint8Array[] = [];
   #nextRequestId: bigint;
   #applied: bigint;
   #appliedWaiters: { index: bigint; resolve: () => void }[] = [];
+  #reads: ReadBatcher;
   #wake: (() => void) | null = null;
   #stopped = false;
   #loop: Promise<void>;
+  #ticker: ReturnType<typeof setInterval>;
   #sinceCheckpoint = 0;
   #fatal: (err: unknown) => void;
+  #published = false;
+  #isReady = false;
+  #readyResolve!: () => void;
+  /** Resolves once this member's name and client URLs are applied: then it serves clients, as etcd. */
+  readonly ready: Promise<void>;
 
-  private constructor(opts: ServerOptions, parts: { backend: Backend; store: MvccStore; wal: Wal; node: SingleNode; members: MemberInfo[]; memberId: bigint; clusterId: bigint; applied: bigint }, fatal: (err: unknown) => void) {
+  private constructor(
+    opts: ServerOptions,
+    parts: { backend: Backend; store: MvccStore; wal: Wal; node: RawNode; members: MemberInfo[]; memberId: bigint; clusterId: bigint; applied: bigint },
+    fatal: (err: unknown) => void,
+  ) {
     this.#opts = opts;
     this.#backend = parts.backend;
     this.#store = parts.store;
     this.#wal = parts.wal;
     this.#node = parts.node;
-    this.members = parts.members;
+    this.#members = parts.members;
     this.memberId = parts.memberId;
     this.clusterId = parts.clusterId;
     this.#applied = parts.applied;
     this.#fatal = fatal;
-    // Request ids only pair a proposal with its apply result inside this process; starting from the
-    // clock keeps ids of entries replayed from an earlier run from matching a new waiter.
-    this.#nextRequestId = BigInt(Date.now()) << 20n;
+    // Unique across members and restarts: this member's low 16 bits, then the clock, then a counter.
+    this.#nextRequestId = ((parts.memberId & 0xffffn) << 48n) | ((BigInt(Date.now()) << 8n) & 0xffffffffffffn);
+    this.#reads = new ReadBatcher((ctx) => this.#node.readIndex(ctx), () => this.#wake?.());
+    this.ready = new Promise<void>((r) => (this.#readyResolve = r));
     this.#loop = this.#readyLoop();
+    this.#ticker = setInterval(() => {
+      this.#node.tick();
+      this.#reads.tick();
+      this.#sweepTimeouts();
+      this.#wake?.();
+    }, opts.heartbeatIntervalMs ?? 100);
   }
 
   static async start(opts: ServerOptions, fatal: (err: unknown) => void): Promise<EtcdServer> {
@@ -105,54 +135,99 @@ export class EtcdServer {
     ensureWritableDir(walDir);
     const backend = new Backend(join(memberDir, "snap", "db"));
     const store = new MvccStore(backend);
-
-    // Membership comes from the data dir once it exists; the initial-* settings only bootstrap it.
-    let members: MemberInfo[];
-    const saved = backend.getMeta("members") as string | undefined;
-    if (saved) {
-      members = JSON.parse(saved, (k, v) => (k === "id" ? BigInt(v) : v));
-    } else {
-      const id = computeMemberId(opts.initialAdvertisePeerUrls, opts.initialClusterToken);
-      members = [{ id, name: opts.name, peerURLs: [...opts.initialAdvertisePeerUrls], clientURLs: [...opts.advertiseClientUrls], isLearner: false }];
-    }
-    const self = members.find((m) => m.name === opts.name) ?? members[0];
-    // Client URLs are attributes this member publishes at start, as etcd does.
-    self.clientURLs = [...opts.advertiseClientUrls];
-    const memberId = self.id;
-    // uint64 ids do not fit SQLite's signed integers: they are stored as hex text.
-    const savedCluster = backend.getMeta("cluster_id") as string | undefined;
-    const clusterId = savedCluster ? BigInt(`0x${savedCluster}`) : computeClusterId(members.map((m) => m.id));
-    backend.batch(() => {
-      backend.setMeta("members", JSON.stringify(members, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
-      backend.setMeta("cluster_id", clusterId.toString(16));
-    });
-
-    const { wal, records, repaired } = await Wal.open(walDir, {
-      log: (level, msg) => opts.log(level, msg),
-    });
+    const { wal, records, repaired } = await Wal.open(walDir, { log: (level, msg) => opts.log(level, msg) });
     if (repaired) opts.log("warn", "repaired a torn WAL tail", { ...repaired });
 
+    const initialCluster = opts.initialCluster ?? new Map([[opts.name, opts.initialAdvertisePeerUrls]]);
+    const replayed = replayWal(records);
+    let members: MemberInfo[];
+    let memberId: bigint;
+    let clusterId: bigint;
+    const storage = replayed.storage;
+    const saved = backend.getMeta("members") as string | undefined;
+    if (replayed.metadata) {
+      // A restart: membership and ids come from the data dir; the initial-* settings are ignored, as etcd does.
+      memberId = replayed.metadata.memberId;
+      clusterId = replayed.metadata.clusterId;
+      members = saved ? membersFromJson(saved) : [];
+    } else {
+      const boot = bootstrapMembers(initialCluster, opts.initialClusterToken);
+      const self = boot.members.find((m) => m.name === opts.name);
+      if (!self) throw new Error(`--initial-cluster does not list this member's name '${opts.name}'`);
+      memberId = self.id;
+      clusterId = boot.clusterId;
+      members = [];
+      if ((opts.initialClusterState ?? "new") === "new") {
+        // Bootstrap as etcd does: one committed conf change entry per initial member, in term 1.
+        const ents: Entry[] = boot.members.map((m, i) => ({
+          term: 1,
+          index: i + 1,
+          type: EntryType.ConfChange,
+          data: encodeConfChange({ type: ConfChangeType.AddNode, nodeId: m.id, context: memberContext({ ...m, name: "" }) }),
+        }));
+        storage.append(ents);
+        storage.hardState = { term: 1, vote: 0n, commit: ents.length };
+        await wal.append([
+          metadataRecord(memberId, clusterId),
+          ...readyRecords({ entries: ents, hardState: storage.hardState, committedEntries: [], messages: [], readStates: [], mustSync: true }),
+        ]);
+      } else {
+        await wal.append([metadataRecord(memberId, clusterId)]);
+      }
+    }
     const applied = (backend.getMeta("consistent_index") as bigint | undefined) ?? 0n;
-    const { entries, lastTerm } = replayWal(records);
-    const lastIndex = entries.length ? entries[entries.length - 1].index : applied;
-    if (lastIndex < applied) {
+    if (BigInt(storage.lastIndex()) < applied) {
       throw new Error(
-        `The WAL in '${walDir}' ends at index ${lastIndex} but the database has applied up to ${applied}: ` +
+        `The WAL in '${walDir}' ends at index ${storage.lastIndex()} but the database has applied up to ${applied}: ` +
           "the WAL was removed or replaced. Restore the member from a snapshot.",
       );
     }
-    const node = new SingleNode({ id: memberId, lastTerm, lastIndex, appliedIndex: applied, replay: entries });
-    if (records.length === 0) {
-      await wal.append([{ type: RecordType.metadata, data: etcdserverpb.Metadata.encode({ NodeID: memberId, ClusterID: clusterId }).finish() }]);
-    }
+    const heartbeatMs = opts.heartbeatIntervalMs ?? 100;
+    const electionTick = Math.max(2, Math.round((opts.electionTimeoutMs ?? 1000) / heartbeatMs));
+    // Raft re-hands every committed entry after its snapshot; apply skips what the database holds and
+    // feeds conf changes back to Raft, whose membership is otherwise not durable.
+    let seed = Number(memberId & 0x7fffffffn) ^ Date.now();
+    const node = new RawNode({
+      id: memberId,
+      storage,
+      electionTick,
+      heartbeatTick: 1,
+      applied: storage.snapshot.meta.index,
+      preVote: true,
+      checkQuorum: true,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 256,
+      random: () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296),
+    });
     opts.log("info", "server started", {
-      memberId: memberId.toString(16),
-      clusterId: clusterId.toString(16),
-      term: node.term,
+      memberId: hex(memberId),
+      clusterId: hex(clusterId),
       appliedIndex: applied,
-      replaying: entries.filter((e) => e.index > applied).length,
+      walEntries: replayed.entries,
+      lastIndex: storage.lastIndex(),
     });
     return new EtcdServer(opts, { backend, store, wal, node, members, memberId, clusterId, applied }, fatal);
+  }
+
+  /** Attaches the peer transport and tells it the peers known so far. */
+  setTransport(t: Transport): void {
+    this.#transport = t;
+    for (const m of this.#members) if (m.id !== this.memberId) t.addPeer(m.id, m.peerURLs);
+  }
+
+  /** A message from a peer. */
+  receive(m: Message): void {
+    if (this.#stopped) return;
+    try {
+      this.#node.step(m);
+    } catch (err) {
+      if (!(err instanceof RaftError)) throw err;
+    }
+    this.#wake?.();
+  }
+
+  get members(): MemberInfo[] {
+    return this.#members;
   }
 
   // ---- reads and writes ----
@@ -195,21 +270,22 @@ export class EtcdServer {
   // ---- maintenance ----
 
   header(revision?: bigint): Header {
-    return { clusterId: this.clusterId, memberId: this.memberId, revision: revision ?? this.#store.rev, raftTerm: this.#node.term };
+    return { clusterId: this.clusterId, memberId: this.memberId, revision: revision ?? this.#store.rev, raftTerm: BigInt(this.#node.raft.term) };
   }
 
   status() {
+    const r = this.#node.raft;
     return {
       header: this.header(),
       version: ETCD_API_VERSION,
       dbSize: BigInt(this.#backend.size()),
-      leader: this.#node.leader,
-      raftIndex: this.#node.lastIndex,
-      raftTerm: this.#node.term,
+      leader: r.lead,
+      raftIndex: BigInt(r.log.committed),
+      raftTerm: BigInt(r.term),
       raftAppliedIndex: this.#applied,
       errors: [] as string[],
       dbSizeInUse: BigInt(this.#backend.sizeInUse()),
-      isLearner: false,
+      isLearner: r.learners.has(this.memberId),
     };
   }
 
@@ -234,20 +310,27 @@ export class EtcdServer {
     return { header: this.header(), hash: this.hashKV(0n).hash };
   }
 
-  get term(): bigint {
-    return this.#node.term;
+  get hasLeader(): boolean {
+    return !this.#stopped && this.#node.raft.lead !== 0n;
   }
 
-  get hasLeader(): boolean {
-    return !this.#stopped;
+  /** Has a leader and has published its own attributes: it serves clients (etcd's ReadyNotify). */
+  get isReady(): boolean {
+    return this.#isReady && this.hasLeader;
+  }
+
+  get leader(): bigint {
+    return this.#node.raft.lead;
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    clearInterval(this.#ticker);
     this.#wake?.();
     await this.#loop.catch(() => {});
     this.#wait.rejectAll(Errors.stopped);
+    this.#reads.failAll(Errors.stopped);
     await this.#wal.close();
     this.#backend.close();
   }
@@ -262,10 +345,21 @@ export class EtcdServer {
     const request = { ...body, header: { ID: id } };
     const data = encodeWithHeadroom(etcdserverpb.InternalRaftRequest, request);
     if (data.length > this.#opts.maxRequestBytes) throw Errors.requestTooLarge;
-    const done = this.#wait.register(id);
-    this.#proposed.set(this.#node.propose(data), request);
+    if (this.#node.raft.lead === 0n) throw Errors.noLeader;
+    const done = this.#wait.register(id, Date.now() + this.#requestTimeoutMs());
+    this.#proposed.set(data, request);
+    this.#proposals.push(data);
     this.#wake?.();
     return done;
+  }
+
+  /** etcd's request timeout: 5 s plus two election timeouts. */
+  #requestTimeoutMs(): number {
+    return 5000 + 2 * (this.#opts.electionTimeoutMs ?? 1000);
+  }
+
+  #sweepTimeouts(): void {
+    for (const id of this.#wait.expired(Date.now())) this.#wait.reject(id, Errors.timeout);
   }
 
   #withHeader<T extends ApplyResult>(out: ApplyResult): T & { header: Header } {
@@ -273,59 +367,155 @@ export class EtcdServer {
   }
 
   async #linearizableRead(): Promise<void> {
-    // ReadIndex of a one-member cluster: everything committed when the read arrives must be applied.
-    const index = this.#node.committed;
-    if (this.#applied >= index) return;
-    await new Promise<void>((resolve) => this.#appliedWaiters.push({ index, resolve }));
+    const r = this.#node.raft;
+    let index: number;
+    if (r.state === StateType.Leader && r.voters.size === 1) {
+      // A one-member cluster is its own quorum: its commit index is the read index.
+      index = r.log.committed;
+    } else {
+      if (r.lead === 0n) throw Errors.noLeader;
+      index = await this.#reads.read(Date.now() + this.#requestTimeoutMs());
+    }
+    if (this.#applied >= BigInt(index)) return;
+    await new Promise<void>((resolve) => this.#appliedWaiters.push({ index: BigInt(index), resolve }));
   }
 
   async #readyLoop(): Promise<void> {
     try {
-      while (!this.#stopped || this.#node.hasReady()) {
+      this.#kickOff();
+      while (!this.#stopped) {
+        if (this.#proposals.length) {
+          const batch = this.#proposals;
+          this.#proposals = [];
+          try {
+            this.#node.proposeMany(batch);
+          } catch (err) {
+            if (!(err instanceof RaftError)) throw err;
+            for (const data of batch) this.#dropProposal(data, Errors.noLeader);
+          }
+        }
+        for (const cc of this.#confProposals.splice(0)) {
+          try {
+            this.#node.proposeConfChange(cc);
+          } catch (err) {
+            if (!(err instanceof RaftError)) throw err;
+          }
+        }
+        if (this.#pendingCampaign && this.#node.raft.promotable()) {
+          this.#pendingCampaign = false;
+          this.#node.campaign();
+        }
         if (!this.#node.hasReady()) {
-          if (this.#stopped) break;
           await new Promise<void>((r) => (this.#wake = r));
           this.#wake = null;
           continue;
         }
         const rd = this.#node.ready();
-        // Persisting this ready's entries overlaps with applying the previous ready's committed ones.
-        const persisted = rd.entries.length > 0 || rd.hardState ? this.#wal.append(walRecords(rd)) : undefined;
-        if (rd.committedEntries.length > 0) this.#apply(rd.committedEntries);
-        if (persisted) await persisted;
+        await this.#handleReady(rd);
         this.#node.advance(rd);
+        this.#maybePublish();
         if (this.#sinceCheckpoint >= this.#opts.snapshotCount) await this.#checkpoint();
       }
     } catch (err) {
       // A failed fsync or apply leaves the state unknown: stop rather than acknowledge anything more.
       this.#stopped = true;
+      clearInterval(this.#ticker);
       this.#wait.rejectAll(Errors.stopped);
       this.#fatal(err);
     }
   }
 
+  /** The first election: a lone member campaigns at once; others skip most of the first timeout (as etcd). */
+  #kickOff(): void {
+    const r = this.#node.raft;
+    // Conf changes committed in the log must be applied (and fed to Raft) before anyone may campaign.
+    const voters = new Set(r.voters);
+    if (voters.size === 0) {
+      for (const e of r.log.nextCommittedEnts()) if (e.type === EntryType.ConfChange) voters.add(decodeConfChange(e.data).nodeId);
+    }
+    if (voters.size === 1 && voters.has(this.memberId)) this.#pendingCampaign = true;
+    else for (let i = 0; i < Math.max(0, Math.round((this.#opts.electionTimeoutMs ?? 1000) / (this.#opts.heartbeatIntervalMs ?? 100)) - 1); i++) this.#node.tick();
+  }
+
+  #pendingCampaign = false;
+
+  async #handleReady(rd: Ready): Promise<void> {
+    const leader = this.#node.raft.state === StateType.Leader;
+    // A leader may send in parallel with its own WAL write; a follower's answers wait for the fsync.
+    if (leader && rd.messages.length) this.#transport?.send(rd.messages);
+    const persist = rd.entries.length > 0 || rd.hardState ? this.#wal.append(readyRecords(rd)) : undefined;
+    const lastPersisted = rd.entries.length ? rd.entries[rd.entries.length - 1].index : -1;
+    const needsPersistFirst = rd.committedEntries.some((e) => e.index <= lastPersisted);
+    if (rd.committedEntries.length && !needsPersistFirst) this.#apply(rd.committedEntries);
+    if (persist) await persist;
+    if (rd.committedEntries.length && needsPersistFirst) this.#apply(rd.committedEntries);
+    if (!leader && rd.messages.length) this.#transport?.send(rd.messages);
+    for (const rs of rd.readStates) this.#reads.answered(rs.requestCtx, rs.index);
+    if (rd.softState) {
+      this.#opts.log("info", "raft state", { state: ["follower", "candidate", "leader", "pre-candidate"][rd.softState.state], leader: hex(rd.softState.lead), term: this.#node.raft.term });
+      if (rd.softState.lead === 0n) this.#reads.failAll(Errors.leaderChanged);
+    }
+  }
+
+  #dropProposal(data: Uint8Array, err: unknown): void {
+    const req = this.#proposed.get(data);
+    this.#proposed.delete(data);
+    const id = req?.header?.ID;
+    if (id !== undefined && id !== null) this.#wait.reject(BigInt(id), err);
+  }
+
+  /** Publishes this member's name and client URLs through Raft once there is a leader (etcd's publish). */
+  #maybePublish(): void {
+    if (this.#published || this.#node.raft.lead === 0n) return;
+    this.#published = true;
+    const attrs = { clusterMemberAttrSet: { member_ID: this.memberId, memberAttributes: { name: this.#opts.name, clientUrls: [...this.#opts.advertiseClientUrls] } } };
+    const publish = () =>
+      this.#propose(attrs).then(
+        () => {
+          this.#isReady = true;
+          this.#readyResolve();
+        },
+        (err) => {
+          if (this.#stopped) return;
+          this.#opts.log("warn", "publishing member attributes failed; retrying", { error: String((err as Error).message) });
+          setTimeout(() => void publish(), 500);
+        },
+      );
+    void publish();
+  }
+
   #apply(entries: Entry[]): void {
     const results: { id: bigint; ok: boolean; value: unknown }[] = [];
+    let membersChanged = false;
     this.#backend.batch(() => {
       for (const e of entries) {
-        if (e.index <= this.#applied) continue; // already in the database: applying is idempotent
-        const local = this.#proposed.get(e.index);
-        if (local) this.#proposed.delete(e.index);
-        if (e.data.length > 0) {
+        if (e.type === EntryType.ConfChange) {
+          // Raft's membership is not durable by itself: feed every conf change back, even replayed ones.
+          const cc = decodeConfChange(e.data);
+          this.#node.applyConfChange(cc);
+          if (BigInt(e.index) > this.#applied) membersChanged = this.#applyMembership(cc) || membersChanged;
+          else this.#syncPeer(cc);
+        }
+        if (BigInt(e.index) <= this.#applied) continue; // already in the database: applying is idempotent
+        if (e.type === EntryType.Normal && e.data.length > 0) {
+          const local = this.#proposed.get(e.data);
+          if (local) this.#proposed.delete(e.data);
           const req = local ?? etcdserverpb.InternalRaftRequest.decode(e.data);
           const id = req.header?.ID ?? 0n;
           try {
-            results.push({ id, ok: true, value: this.#applyRequest(req) });
+            const value = this.#applyRequest(req);
+            if (req.clusterMemberAttrSet) membersChanged = true;
+            results.push({ id, ok: true, value });
           } catch (err) {
             if (!isEtcdError(err)) throw err;
             results.push({ id, ok: false, value: err });
           }
         }
-        this.#applied = e.index;
+        this.#applied = BigInt(e.index);
       }
+      if (membersChanged) this.#backend.setMeta("members", membersToJson(this.#members));
       this.#store.saveMeta();
       this.#backend.setMeta("consistent_index", this.#applied);
-      this.#backend.setMeta("term", this.#node.term);
     });
     this.#sinceCheckpoint += entries.length;
     for (const r of results) {
@@ -339,6 +529,40 @@ export class EtcdServer {
     }
   }
 
+  /** Updates the member list for an applied conf change; returns whether it changed. */
+  #applyMembership(cc: { type: number; nodeId: bigint; context?: Uint8Array }): boolean {
+    const existing = this.#members.find((m) => m.id === cc.nodeId);
+    switch (cc.type) {
+      case ConfChangeType.AddNode:
+      case ConfChangeType.AddLearnerNode: {
+        const learner = cc.type === ConfChangeType.AddLearnerNode;
+        if (existing) existing.isLearner = learner && existing.isLearner;
+        else {
+          const m = memberFromContext(cc.context) ?? { id: cc.nodeId, name: "", peerURLs: [], clientURLs: [], isLearner: learner };
+          this.#members.push({ ...m, id: cc.nodeId, isLearner: learner });
+        }
+        break;
+      }
+      case ConfChangeType.RemoveNode:
+        this.#members = this.#members.filter((m) => m.id !== cc.nodeId);
+        break;
+      case ConfChangeType.UpdateNode: {
+        const m = memberFromContext(cc.context);
+        if (existing && m) existing.peerURLs = m.peerURLs;
+        break;
+      }
+    }
+    this.#syncPeer(cc);
+    return true;
+  }
+
+  #syncPeer(cc: { type: number; nodeId: bigint }): void {
+    if (!this.#transport || cc.nodeId === this.memberId) return;
+    const m = this.#members.find((x) => x.id === cc.nodeId);
+    if (cc.type === ConfChangeType.RemoveNode) this.#transport.removePeer(cc.nodeId);
+    else if (m) this.#transport.addPeer(m.id, m.peerURLs);
+  }
+
   #applyRequest(req: etcdserverpb.InternalRaftRequest.$Properties): ApplyResult {
     if (req.put) return this.#store.write((txn) => applyPut(txn, req.put!, this.#leases));
     if (req.deleteRange) return this.#store.write((txn) => applyDeleteRange(txn, req.deleteRange!));
@@ -347,50 +571,113 @@ export class EtcdServer {
       this.#store.compact(BigInt(req.compaction.revision ?? 0n));
       return { header: { revision: this.#store.rev } };
     }
+    if (req.clusterMemberAttrSet) {
+      const a = req.clusterMemberAttrSet;
+      const m = this.#members.find((x) => x.id === BigInt(a.member_ID ?? 0n));
+      if (m) {
+        m.name = a.memberAttributes?.name ?? "";
+        m.clientURLs = [...(a.memberAttributes?.clientUrls ?? [])];
+      }
+      return { header: { revision: this.#store.rev } };
+    }
     throw new EtcdError(12, "etcdserver: unknown request in the log");
   }
 
-  /** Makes the database durable, then releases WAL segments it covers. */
+  /** Makes the database durable, records where the log may start, and releases what the WAL no longer needs. */
   async #checkpoint(): Promise<void> {
     this.#sinceCheckpoint = 0;
     this.#backend.checkpoint();
-    const removed = await this.#wal.purge(this.#applied);
-    if (removed.length) this.#opts.log("info", "purged WAL segments", { removed: removed.length, appliedIndex: this.#applied });
+    const r = this.#node.raft;
+    const storage = r.log.storage;
+    const applied = Number(this.#applied);
+    const compactTo = applied - CATCH_UP_ENTRIES;
+    if (compactTo > storage.snapshot.meta.index && compactTo < storage.lastIndex()) {
+      const cs = r.confState();
+      storage.createSnapshot(compactTo, cs, new Uint8Array(0));
+      storage.compact(compactTo);
+      await this.#wal.append([snapshotRecord(compactTo, storage.snapshot.meta.term, cs.voters, cs.learners)]);
+      const removed = await this.#wal.purge(BigInt(compactTo));
+      if (removed.length) this.#opts.log("info", "purged WAL segments", { removed: removed.length, appliedIndex: this.#applied });
+    }
   }
+}
+
+/**
+ * Linearizable reads batched onto ReadIndex requests: reads that arrive while one is in flight share
+ * the next one, so a burst of reads costs one heartbeat round.
+ */
+class ReadBatcher {
+  #seq = 0;
+  #inFlight: { ctx: string; waiters: Waiter[] } | null = null;
+  #next: Waiter[] = [];
+  #issue: (ctx: Uint8Array) => void;
+  #wake: () => void;
+
+  constructor(issue: (ctx: Uint8Array) => void, wake: () => void) {
+    this.#issue = issue;
+    this.#wake = wake;
+  }
+
+  read(deadline: number): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.#next.push({ resolve, reject, deadline });
+      if (!this.#inFlight) this.#send();
+    });
+  }
+
+  #send(): void {
+    if (this.#next.length === 0) return;
+    const ctx = `read-${++this.#seq}`;
+    this.#inFlight = { ctx, waiters: this.#next };
+    this.#next = [];
+    try {
+      this.#issue(new TextEncoder().encode(ctx));
+    } catch (err) {
+      const w = this.#inFlight.waiters;
+      this.#inFlight = null;
+      for (const x of w) x.reject(err instanceof RaftError ? Errors.noLeader : err);
+      return;
+    }
+    this.#wake();
+  }
+
+  answered(ctx: Uint8Array, index: number): void {
+    const key = new TextDecoder().decode(ctx);
+    if (!this.#inFlight || this.#inFlight.ctx !== key) return;
+    const w = this.#inFlight.waiters;
+    this.#inFlight = null;
+    for (const x of w) x.resolve(index);
+    this.#send();
+  }
+
+  /** Called every tick: time out old reads, and re-issue a request whose answer may have been lost. */
+  tick(): void {
+    const now = Date.now();
+    if (this.#inFlight && this.#inFlight.waiters.every((w) => w.deadline < now)) {
+      const w = this.#inFlight.waiters;
+      this.#inFlight = null;
+      for (const x of w) x.reject(Errors.timeout);
+      this.#send();
+    }
+  }
+
+  failAll(err: unknown): void {
+    const all = [...(this.#inFlight?.waiters ?? []), ...this.#next];
+    this.#inFlight = null;
+    this.#next = [];
+    for (const x of all) x.reject(err);
+  }
+}
+
+interface Waiter {
+  resolve: (index: number) => void;
+  reject: (err: unknown) => void;
+  deadline: number;
 }
 
 function isTxnSerializable(r: etcdserverpb.TxnRequest.$Properties): boolean {
   const ops = [...(r.success ?? []), ...(r.failure ?? [])];
   return ops.every((op) => (op.requestRange ? !!op.requestRange.serializable : op.requestTxn ? isTxnSerializable(op.requestTxn) : true));
-}
-
-function walRecords(rd: Ready): WalRecord[] {
-  const recs: WalRecord[] = rd.entries.map((e) => ({
-    type: RecordType.entry,
-    index: e.index,
-    data: encodeWithHeadroom(raftpb.Entry, { Term: e.term, Index: e.index, Type: e.type, Data: e.data }),
-  }));
-  if (rd.hardState) recs.push({ type: RecordType.hardState, data: raftpb.HardState.encode(rd.hardState).finish() });
-  return recs;
-}
-
-/** Rebuilds the log from WAL records: a later entry at an index replaces the earlier tail from there. */
-function replayWal(records: WalRecord[]): { entries: Entry[]; lastTerm: bigint } {
-  const entries: Entry[] = [];
-  let lastTerm = 1n; // etcd's bootstrap term
-  for (const r of records) {
-    if (r.type === RecordType.entry) {
-      const e = raftpb.Entry.decode(r.data);
-      const entry: Entry = { term: e.Term, index: e.Index, type: e.Type, data: e.Data ?? new Uint8Array(0) };
-      while (entries.length && entries[entries.length - 1].index >= entry.index) entries.pop();
-      entries.push(entry);
-      if (entry.term > lastTerm) lastTerm = entry.term;
-    } else if (r.type === RecordType.hardState) {
-      const hs = raftpb.HardState.decode(r.data);
-      if (hs.term > lastTerm) lastTerm = hs.term;
-    }
-  }
-  return { entries, lastTerm };
 }
 
 function ensureWritableDir(dir: string): void {

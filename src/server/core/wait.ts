@@ -1,9 +1,16 @@
 /** Proposals waiting for their entry to be applied, keyed by request id. */
 export class WaitRegistry<T> {
-  #waiting = new Map<bigint, { resolve: (v: T) => void; reject: (e: unknown) => void }>();
+  #waiting = new Map<bigint, { resolve: (v: T) => void; reject: (e: unknown) => void; deadline: number }>();
 
-  register(id: bigint): Promise<T> {
-    return new Promise<T>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
+  register(id: bigint, deadline = Infinity): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.#waiting.set(id, { resolve, reject, deadline }));
+  }
+
+  /** Ids whose deadline has passed (the caller rejects them with a timeout). */
+  expired(now: number): bigint[] {
+    const out: bigint[] = [];
+    for (const [id, w] of this.#waiting) if (w.deadline < now) out.push(id);
+    return out;
   }
 
   resolve(id: bigint, value: T): void {

@@ -1,0 +1,75 @@
+import type { Ready } from "../../raft/raw-node.ts";
+import { decodeEntry, decodeHardState, encodeEntry, encodeHardState } from "../../raft/codec.ts";
+import { MemoryStorage } from "../../raft/storage.ts";
+import { encodeWithHeadroom } from "../../proto/encode.ts";
+import { etcdserverpb, walpb } from "../../proto/etcd.js";
+import type { WalRecord } from "../../wal/wal.ts";
+
+/** WAL record types (the WAL itself never interprets them). */
+export const RecordType = { entry: 1, hardState: 2, metadata: 3, snapshot: 4 } as const;
+
+export function metadataRecord(memberId: bigint, clusterId: bigint): WalRecord {
+  return { type: RecordType.metadata, data: encodeWithHeadroom(etcdserverpb.Metadata, { NodeID: memberId, ClusterID: clusterId }) };
+}
+
+/** A marker that the log before (index, term) lives in the database, not the WAL (written before a purge). */
+export function snapshotRecord(index: number, term: number, voters: bigint[], learners: bigint[]): WalRecord {
+  return {
+    type: RecordType.snapshot,
+    index: BigInt(index),
+    data: encodeWithHeadroom(walpb.Snapshot, { index: BigInt(index), term: BigInt(term), confState: { voters, learners } }),
+  };
+}
+
+export function readyRecords(rd: Ready): WalRecord[] {
+  const recs: WalRecord[] = rd.entries.map((e) => ({ type: RecordType.entry, index: BigInt(e.index), data: encodeEntry(e) }));
+  if (rd.hardState) recs.push({ type: RecordType.hardState, data: encodeHardState(rd.hardState) });
+  return recs;
+}
+
+export interface Replayed {
+  storage: MemoryStorage;
+  metadata?: { memberId: bigint; clusterId: bigint };
+  /** Entries found in the WAL (for the log line). */
+  entries: number;
+}
+
+/** Rebuilds Raft's durable state from the WAL: the latest snapshot marker, the entries after it, the hard state. */
+export function replayWal(records: WalRecord[]): Replayed {
+  const storage = new MemoryStorage();
+  let metadata: Replayed["metadata"];
+  let entries = 0;
+  for (const r of records) {
+    switch (r.type) {
+      case RecordType.entry: {
+        const e = decodeEntry(r.data);
+        if (e.index <= storage.snapshot.meta.index) break; // already inside the snapshot
+        storage.append([e]);
+        entries++;
+        break;
+      }
+      case RecordType.hardState:
+        storage.hardState = decodeHardState(r.data);
+        break;
+      case RecordType.metadata: {
+        const m = etcdserverpb.Metadata.decode(r.data);
+        metadata = { memberId: m.NodeID, clusterId: m.ClusterID };
+        break;
+      }
+      case RecordType.snapshot: {
+        const s = walpb.Snapshot.decode(r.data);
+        const index = Number(s.index);
+        if (index <= storage.snapshot.meta.index) break;
+        const confState = { voters: [...(s.confState?.voters ?? [])], learners: [...(s.confState?.learners ?? [])] };
+        if (index <= storage.lastIndex() && storage.term(index) === Number(s.term)) {
+          storage.createSnapshot(index, confState, new Uint8Array(0));
+          storage.compact(index);
+        } else {
+          storage.applySnapshot({ meta: { index, term: Number(s.term), confState }, data: new Uint8Array(0) });
+        }
+        break;
+      }
+    }
+  }
+  return { storage, metadata, entries };
+}
