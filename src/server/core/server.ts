@@ -23,6 +23,7 @@ import {
   type TxnOut,
 } from "./kv-apply.ts";
 import { bootstrapMembers, hex, type MemberInfo, memberContext, memberFromContext, membersFromJson, membersToJson } from "./membership.ts";
+import { computeMemberId } from "./member-id.ts";
 import { metadataRecord, readyRecords, replayWal, snapshotRecord } from "./raft-wal.ts";
 import { checkDelete, checkPut, checkRange, checkTxn } from "./validate.ts";
 import { WaitRegistry } from "./wait.ts";
@@ -267,6 +268,65 @@ export class EtcdServer {
     return this.#withHeader(await this.#propose({ compaction: r }));
   }
 
+  // ---- membership (the Cluster service) ----
+
+  async memberAdd(peerURLs: string[], isLearner: boolean): Promise<{ header: Header; member: MemberInfo; members: MemberInfo[] }> {
+    if (peerURLs.length === 0 || peerURLs.some((u) => !/^https?:\/\/[^/]+:\d+$/.test(u))) throw Errors.memberBadURLs;
+    for (const m of this.#members) if (m.peerURLs.some((u) => peerURLs.includes(u))) throw Errors.peerURLExist;
+    // As etcd: an added member's id also hashes the time, so re-adding the same URLs gives a new id.
+    const id = computeMemberId(peerURLs, this.#opts.initialClusterToken, Math.floor(Date.now() / 1000));
+    if (this.#members.some((m) => m.id === id)) throw Errors.memberExist;
+    const member: MemberInfo = { id, name: "", peerURLs: [...peerURLs], clientURLs: [], isLearner };
+    await this.#proposeConfChange(isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, id, member);
+    return { header: this.#clusterHeader(), member, members: this.#members };
+  }
+
+  async memberRemove(id: bigint): Promise<{ header: Header; members: MemberInfo[] }> {
+    if (!this.#members.some((m) => m.id === id)) throw Errors.memberNotFound;
+    await this.#proposeConfChange(ConfChangeType.RemoveNode, id, undefined);
+    return { header: this.#clusterHeader(), members: this.#members };
+  }
+
+  async memberUpdate(id: bigint, peerURLs: string[]): Promise<{ header: Header; members: MemberInfo[] }> {
+    const m = this.#members.find((x) => x.id === id);
+    if (!m) throw Errors.memberNotFound;
+    for (const o of this.#members) if (o.id !== id && o.peerURLs.some((u) => peerURLs.includes(u))) throw Errors.peerURLExist;
+    await this.#proposeConfChange(ConfChangeType.UpdateNode, id, { ...m, peerURLs: [...peerURLs] });
+    return { header: this.#clusterHeader(), members: this.#members };
+  }
+
+  async memberPromote(id: bigint): Promise<{ header: Header; members: MemberInfo[] }> {
+    const m = this.#members.find((x) => x.id === id);
+    if (!m) throw Errors.memberNotFound;
+    if (!m.isLearner) throw Errors.memberNotLearner;
+    const r = this.#node.raft;
+    if (r.state === StateType.Leader) {
+      // etcd's rule: a learner is promoted only once its log is within 90% of the leader's.
+      const pr = r.prs.get(id);
+      if (!pr || pr.match < 0.9 * r.log.lastIndex()) throw Errors.learnerNotReady;
+    }
+    await this.#proposeConfChange(ConfChangeType.AddNode, id, { ...m, isLearner: false });
+    return { header: this.#clusterHeader(), members: this.#members };
+  }
+
+  #clusterHeader(): Header {
+    return { ...this.header(), revision: 0n };
+  }
+
+  #confWaiters = new Map<string, { resolve: () => void; reject: (e: unknown) => void; deadline: number }>();
+
+  async #proposeConfChange(type: ConfChangeType, nodeId: bigint, member: MemberInfo | undefined): Promise<void> {
+    if (this.#node.raft.lead === 0n) throw Errors.noLeader;
+    const key = `${type}:${hex(nodeId)}:${++this.#confSeq}`;
+    const context = new TextEncoder().encode(JSON.stringify({ key, member: member ? JSON.parse(new TextDecoder().decode(memberContext(member)))[0] : null }));
+    const done = new Promise<void>((resolve, reject) => this.#confWaiters.set(key, { resolve, reject, deadline: Date.now() + this.#requestTimeoutMs() }));
+    this.#confProposals.push(encodeConfChange({ type, nodeId, context }));
+    this.#wake?.();
+    return done;
+  }
+
+  #confSeq = 0;
+
   // ---- maintenance ----
 
   header(revision?: bigint): Header {
@@ -359,7 +419,14 @@ export class EtcdServer {
   }
 
   #sweepTimeouts(): void {
-    for (const id of this.#wait.expired(Date.now())) this.#wait.reject(id, Errors.timeout);
+    const now = Date.now();
+    for (const id of this.#wait.expired(now)) this.#wait.reject(id, Errors.timeout);
+    for (const [key, w] of this.#confWaiters) {
+      if (w.deadline < now) {
+        this.#confWaiters.delete(key);
+        w.reject(Errors.timeout);
+      }
+    }
   }
 
   #withHeader<T extends ApplyResult>(out: ApplyResult): T & { header: Header } {
@@ -531,6 +598,15 @@ export class EtcdServer {
 
   /** Updates the member list for an applied conf change; returns whether it changed. */
   #applyMembership(cc: { type: number; nodeId: bigint; context?: Uint8Array }): boolean {
+    const { key, member } = parseConfContext(cc.context);
+    if (key) {
+      const w = this.#confWaiters.get(key);
+      if (w) {
+        this.#confWaiters.delete(key);
+        queueMicrotask(w.resolve);
+      }
+    }
+    cc = { ...cc, context: member ? memberContext(member) : cc.context };
     const existing = this.#members.find((m) => m.id === cc.nodeId);
     switch (cc.type) {
       case ConfChangeType.AddNode:
@@ -673,6 +749,19 @@ interface Waiter {
   resolve: (index: number) => void;
   reject: (err: unknown) => void;
   deadline: number;
+}
+
+/** A conf change's context: {key, member} from this server, or (bootstrap, other tools) a bare member list. */
+function parseConfContext(ctx: Uint8Array | undefined): { key?: string; member?: MemberInfo } {
+  if (!ctx || ctx.length === 0) return {};
+  try {
+    const v = JSON.parse(new TextDecoder().decode(ctx));
+    if (Array.isArray(v)) return { member: memberFromContext(ctx) };
+    const member = v.member ? { ...v.member, id: BigInt(`0x${v.member.id}`) } : undefined;
+    return { key: v.key, member };
+  } catch {
+    return {};
+  }
 }
 
 function isTxnSerializable(r: etcdserverpb.TxnRequest.$Properties): boolean {

@@ -31,10 +31,22 @@ export function etcdHandlers(s: EtcdServer): Record<string, Handler> {
 
     // etcd's Cluster service leaves the revision out of its headers.
     "/etcdserverpb.Cluster/MemberList": unary(() => ({ header: { ...s.header(), revision: 0n }, members: s.members.map(toMember) })),
-    "/etcdserverpb.Cluster/MemberAdd": notYet("adding members (clustering)"),
-    "/etcdserverpb.Cluster/MemberRemove": notYet("removing members (clustering)"),
-    "/etcdserverpb.Cluster/MemberUpdate": notYet("updating members (clustering)"),
-    "/etcdserverpb.Cluster/MemberPromote": notYet("promoting members (clustering)"),
+    "/etcdserverpb.Cluster/MemberAdd": unary(async (r) => {
+      const out = await s.memberAdd([...(r.peerURLs ?? [])], !!r.isLearner);
+      return { header: out.header, member: toMember(out.member), members: out.members.map(toMember) };
+    }),
+    "/etcdserverpb.Cluster/MemberRemove": unary(async (r) => {
+      const out = await s.memberRemove(BigInt(r.ID ?? 0n));
+      return { header: out.header, members: out.members.map(toMember) };
+    }),
+    "/etcdserverpb.Cluster/MemberUpdate": unary(async (r) => {
+      const out = await s.memberUpdate(BigInt(r.ID ?? 0n), [...(r.peerURLs ?? [])]);
+      return { header: out.header, members: out.members.map(toMember) };
+    }),
+    "/etcdserverpb.Cluster/MemberPromote": unary(async (r) => {
+      const out = await s.memberPromote(BigInt(r.ID ?? 0n));
+      return { header: out.header, members: out.members.map(toMember) };
+    }),
   };
 }
 
