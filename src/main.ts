@@ -13,6 +13,7 @@ import { GrpcServer } from "./server/grpc/grpc-server.ts";
 import { H2Server } from "./server/grpc/h2/server.ts";
 import { etcdHandlers } from "./server/grpc/services.ts";
 import { createHttpApp } from "./server/http/app.ts";
+import { PeerTransport } from "./server/peer/peer-transport.ts";
 
 /** gRPC framing and headers on top of --max-request-bytes, as etcd allows. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -55,12 +56,6 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: Config, log: Logger): Promise<number> {
-  if (config.initialCluster.size > 1 && config.initialClusterState === "new") {
-    throw new Error(
-      `--initial-cluster lists ${config.initialCluster.size} members: multi-member clusters arrive with the clustering ` +
-        "issue; start a single member (leave --initial-cluster unset) meanwhile.",
-    );
-  }
   for (const u of config.parsedUrls.listenClientUrls) {
     if (u.protocol === "https") throw new Error(`--listen-client-urls ${u.url}: TLS arrives with the security issue; use http:// meanwhile.`);
   }
@@ -92,6 +87,23 @@ async function serve(config: Config, log: Logger): Promise<number> {
       void stop();
     },
   );
+
+  const transport = new PeerTransport({
+    memberId: server.memberId,
+    clusterId: server.clusterId,
+    listenUrls: [...config.listenPeerUrls],
+    onMessage: (m) => server.receive(m),
+    onUnreachable: (id) => server.reportUnreachable(id),
+    onSnapshotStatus: (id, ok) => server.reportSnapshot(id, ok),
+    log,
+  });
+  try {
+    await transport.start();
+  } catch (err) {
+    await server.stop();
+    throw new Error(`Cannot listen for peers on ${config.listenPeerUrls.join(",")} (--listen-peer-urls): ${(err as Error).message}`);
+  }
+  server.setTransport(transport);
 
   const grpc = new GrpcServer(etcdHandlers(server), { maxRecvBytes: config.maxRequestBytes + GRPC_OVERHEAD_BYTES, log });
   const h2 = new H2Server({
@@ -129,6 +141,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
       // GOAWAY to gRPC clients; calls in flight get their answers (for up to 2 s) before the core stops.
       await h2.close(2000);
       await server.stop();
+      await transport.stop();
       log("info", "stopped");
     })());
   const done = new Promise<void>((resolve) => {

@@ -16,7 +16,7 @@ const ALLOWED: Record<string, string[]> = {
   mvcc: ["pkg", "backend", "proto"],
   lease: ["pkg", "backend", "proto"],
   "server/core": ["pkg", "proto", "raft", "wal", "snap", "backend", "mvcc", "lease"],
-  "server/peer": ["pkg", "proto", "server/core"],
+  "server/peer": ["pkg", "proto", "raft", "server/core"],
   "server/grpc": ["pkg", "proto", "server/core"],
   "server/http": ["pkg", "proto", "server/core"],
   client: ["pkg", "proto"],

@@ -40,7 +40,7 @@ export interface Member {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startMember(opts: { dataDir?: string; args?: string[]; env?: Record<string, string>; port?: number } = {}): Promise<Member> {
+export async function startMember(opts: { dataDir?: string; args?: string[]; env?: Record<string, string>; port?: number; peerPort?: number } = {}): Promise<Member> {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run 'npm run build' first`);
   return launch("etcd-ts", BINARY, { ...opts, dataDir: opts.dataDir ?? mkdtempSync(join(tmpdir(), "etcd-ts-e2e-")) });
 }
@@ -49,11 +49,11 @@ export async function startMember(opts: { dataDir?: string; args?: string[]; env
 async function launch(
   what: string,
   command: string,
-  opts: { dataDir: string; args?: string[]; env?: Record<string, string>; port?: number },
+  opts: { dataDir: string; args?: string[]; env?: Record<string, string>; port?: number; peerPort?: number },
 ): Promise<Member> {
   const dataDir = opts.dataDir;
   const port = opts.port ?? (await freePort());
-  const peerPort = await freePort();
+  const peerPort = opts.peerPort ?? (await freePort());
   const clientUrl = `http://127.0.0.1:${port}`;
   const proc = spawn(
     command,

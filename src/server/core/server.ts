@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { accessSync, constants, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { Backend } from "../../backend/backend.ts";
@@ -214,6 +214,16 @@ export class EtcdServer {
   setTransport(t: Transport): void {
     this.#transport = t;
     for (const m of this.#members) if (m.id !== this.memberId) t.addPeer(m.id, m.peerURLs);
+  }
+
+  reportUnreachable(id: NodeId): void {
+    this.#node.reportUnreachable(id);
+    this.#wake?.();
+  }
+
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    this.#node.reportSnapshot(id, ok);
+    this.#wake?.();
   }
 
   /** A message from a peer. */
@@ -508,9 +518,20 @@ export class EtcdServer {
 
   async #handleReady(rd: Ready): Promise<void> {
     const leader = this.#node.raft.state === StateType.Leader;
+    for (const m of rd.messages) {
+      // Raft's snapshot carries no data of its own: ship the whole database (whose consistent index is
+      // at or past the snapshot's index, so the follower re-applies nothing twice).
+      if (m.type === MessageType.Snap && m.snapshot) m.snapshot = { ...m.snapshot, data: this.#backend.snapshotBytes(this.#backend.path + ".send") };
+    }
+    if (rd.snapshot) this.#installSnapshot(rd.snapshot.data);
     // A leader may send in parallel with its own WAL write; a follower's answers wait for the fsync.
     if (leader && rd.messages.length) this.#transport?.send(rd.messages);
-    const persist = rd.entries.length > 0 || rd.hardState ? this.#wal.append(readyRecords(rd)) : undefined;
+    const records = readyRecords(rd);
+    if (rd.snapshot) {
+      const m = rd.snapshot.meta;
+      records.unshift(snapshotRecord(m.index, m.term, m.confState.voters, m.confState.learners));
+    }
+    const persist = records.length ? this.#wal.append(records) : undefined;
     const lastPersisted = rd.entries.length ? rd.entries[rd.entries.length - 1].index : -1;
     const needsPersistFirst = rd.committedEntries.some((e) => e.index <= lastPersisted);
     if (rd.committedEntries.length && !needsPersistFirst) this.#apply(rd.committedEntries);
@@ -520,8 +541,27 @@ export class EtcdServer {
     for (const rs of rd.readStates) this.#reads.answered(rs.requestCtx, rs.index);
     if (rd.softState) {
       this.#opts.log("info", "raft state", { state: ["follower", "candidate", "leader", "pre-candidate"][rd.softState.state], leader: hex(rd.softState.lead), term: this.#node.raft.term });
-      if (rd.softState.lead === 0n) this.#reads.failAll(Errors.leaderChanged);
+      // A read sent to the old leader will not be answered: ask the new one.
+      if (rd.softState.lead !== 0n) this.#reads.retry();
     }
+  }
+
+  /** Replaces the database with the leader's (a follower that fell behind the leader's log). */
+  #installSnapshot(data: Uint8Array): void {
+    if (data.length === 0) throw new Error("received a Raft snapshot without database contents; refusing to install it");
+    const path = this.#backend.path;
+    this.#backend.close();
+    const tmp = `${path}.incoming`;
+    writeFileSync(tmp, data);
+    for (const suffix of ["-wal", "-shm"]) rmSync(path + suffix, { force: true });
+    renameSync(tmp, path);
+    this.#backend = new Backend(path);
+    this.#store = new MvccStore(this.#backend);
+    this.#applied = (this.#backend.getMeta("consistent_index") as bigint | undefined) ?? 0n;
+    const saved = this.#backend.getMeta("members") as string | undefined;
+    if (saved) this.#members = membersFromJson(saved);
+    this.#backend.checkpoint();
+    this.#opts.log("info", "installed a snapshot from the leader", { appliedIndex: this.#applied });
   }
 
   #dropProposal(data: Uint8Array, err: unknown): void {
@@ -684,10 +724,12 @@ export class EtcdServer {
  */
 class ReadBatcher {
   #seq = 0;
-  #inFlight: { ctx: string; waiters: Waiter[] } | null = null;
+  #inFlight: { ctx: string; waiters: Waiter[]; issuedAt: number } | null = null;
   #next: Waiter[] = [];
   #issue: (ctx: Uint8Array) => void;
   #wake: () => void;
+  /** A ReadIndex request unanswered this long is sent again (its answer, or the request, was lost). */
+  static readonly RETRY_MS = 500;
 
   constructor(issue: (ctx: Uint8Array) => void, wake: () => void) {
     this.#issue = issue;
@@ -704,7 +746,7 @@ class ReadBatcher {
   #send(): void {
     if (this.#next.length === 0) return;
     const ctx = `read-${++this.#seq}`;
-    this.#inFlight = { ctx, waiters: this.#next };
+    this.#inFlight = { ctx, waiters: this.#next, issuedAt: Date.now() };
     this.#next = [];
     try {
       this.#issue(new TextEncoder().encode(ctx));
@@ -726,15 +768,22 @@ class ReadBatcher {
     this.#send();
   }
 
-  /** Called every tick: time out old reads, and re-issue a request whose answer may have been lost. */
+  /** Sends the pending request again under a new context (after a leader change or a lost answer). */
+  retry(): void {
+    if (!this.#inFlight) return;
+    this.#next = [...this.#inFlight.waiters, ...this.#next];
+    this.#inFlight = null;
+    this.#send();
+  }
+
+  /** Called every tick: time out old reads and retry a request that went unanswered. */
   tick(): void {
     const now = Date.now();
-    if (this.#inFlight && this.#inFlight.waiters.every((w) => w.deadline < now)) {
-      const w = this.#inFlight.waiters;
-      this.#inFlight = null;
-      for (const x of w) x.reject(Errors.timeout);
-      this.#send();
-    }
+    const expired = (w: Waiter) => w.deadline < now;
+    for (const list of [this.#inFlight?.waiters ?? [], this.#next]) for (const w of list.filter(expired)) w.reject(Errors.timeout);
+    if (this.#inFlight) this.#inFlight.waiters = this.#inFlight.waiters.filter((w) => !expired(w));
+    this.#next = this.#next.filter((w) => !expired(w));
+    if (this.#inFlight && (this.#inFlight.waiters.length === 0 || now - this.#inFlight.issuedAt > ReadBatcher.RETRY_MS)) this.retry();
   }
 
   failAll(err: unknown): void {

@@ -1,0 +1,301 @@
+import { afterEach, expect, test } from "bun:test";
+import net from "node:net";
+import type { LogLevel } from "../../pkg/logger.ts";
+import { seededRandom } from "../../pkg/prng.ts";
+import { type Message, message, MessageType } from "../../raft/types.ts";
+import { frameHeader } from "./frame.ts";
+import { decodeHandshake, encodeHandshakeFrame } from "./handshake.ts";
+import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
+
+const CLUSTER = 0xcdf818194e3a8c32n;
+const A = 0x8e9e05c52164694dn;
+const B = 0xfd422379fda50e48n;
+const C = 0x91bc3c398fb3c146n;
+
+interface LogLine {
+  level: LogLevel;
+  msg: string;
+  fields?: Record<string, unknown>;
+}
+
+interface Node {
+  t: PeerTransport;
+  id: bigint;
+  url: string;
+  got: Message[];
+  logs: LogLine[];
+  unreachable: bigint[];
+  snapStatus: [bigint, boolean][];
+}
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function node(id: bigint, opts: Partial<PeerTransportOptions> & { url?: string } = {}): Promise<Node> {
+  const n = { id, got: [] as Message[], logs: [] as LogLine[], unreachable: [] as bigint[], snapStatus: [] as [bigint, boolean][] } as Node;
+  n.t = new PeerTransport({
+    memberId: id,
+    clusterId: CLUSTER,
+    listenUrls: [opts.url ?? "http://127.0.0.1:0"],
+    onMessage: (m) => n.got.push(m),
+    log: (level, msg, fields) => n.logs.push({ level, msg, fields }),
+    onUnreachable: (p) => n.unreachable.push(p),
+    onSnapshotStatus: (p, ok) => n.snapStatus.push([p, ok]),
+    ...opts,
+  });
+  await n.t.start();
+  n.url = n.t.listenAddresses()[0];
+  cleanup.push(() => n.t.stop());
+  return n;
+}
+
+function link(...nodes: Node[]): void {
+  for (const a of nodes) for (const b of nodes) if (a !== b) a.t.addPeer(b.id, [b.url]);
+}
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(5);
+  }
+}
+
+const hasLog = (n: Node, re: RegExp) => n.logs.some((l) => re.test(l.msg));
+
+function app(from: bigint, to: bigint, i: number, dataBytes = 16): Message {
+  return message({
+    type: MessageType.App,
+    from,
+    to,
+    term: 3,
+    logTerm: 3,
+    index: i,
+    commit: i,
+    entries: [
+      { term: 3, index: i + 1, type: 0, data: Buffer.alloc(dataBytes, i & 0xff) },
+      { term: 3, index: i + 2, type: 1, data: new Uint8Array([i & 0xff, 1, 2]) },
+    ],
+  });
+}
+
+function snapMsg(from: bigint, to: bigint, bytes: number): Message {
+  const data = Buffer.alloc(bytes);
+  const rand = seededRandom(bytes);
+  for (let i = 0; i < bytes; i += 4) data.writeUInt32LE((rand() * 2 ** 32) >>> 0, i);
+  return message({ type: MessageType.Snap, from, to, term: 4, snapshot: { data, meta: { index: 1000, term: 4, confState: { voters: [A, B, C], learners: [] } } } });
+}
+
+/** Raw connection helper: dials a transport's port. */
+async function rawConnect(url: string): Promise<net.Socket> {
+  const u = new URL(url);
+  const s = net.connect({ host: u.hostname, port: Number(u.port) });
+  await new Promise((r, j) => (s.once("connect", r), s.once("error", j)));
+  s.on("error", () => {});
+  s.resume(); // discard what the member answers, so its FIN is seen
+  cleanup.push(() => void s.destroy());
+  return s;
+}
+
+const closed = (s: net.Socket) => new Promise<void>((r) => (s.destroyed ? r() : s.once("close", () => r())));
+
+test("two members: messages with 64-bit ids, entries and a multi-MB snapshot arrive intact and in order, both ways", async () => {
+  const a = await node(A);
+  const b = await node(B);
+  link(a, b);
+  const toB: Message[] = [];
+  for (let i = 0; i < 300; i++) toB.push(app(A, B, i, i % 50 === 0 ? 100_000 : 16));
+  toB.splice(150, 0, snapMsg(A, B, 6 * 1024 * 1024));
+  const toA = Array.from({ length: 100 }, (_, i) => message({ type: MessageType.AppResp, from: B, to: A, term: 3, index: i, rejectHint: i }));
+  // Several send() calls, some in the same turn (batched), some across turns.
+  a.t.send(toB.slice(0, 100));
+  a.t.send(toB.slice(100, 151));
+  b.t.send(toA);
+  await Bun.sleep(1);
+  a.t.send(toB.slice(151));
+  await waitFor("all messages", () => b.got.length === toB.length && a.got.length === toA.length);
+  expect(b.got).toEqual(toB);
+  expect(a.got).toEqual(toA);
+  expect(a.snapStatus).toEqual([[B, true]]);
+  const s = a.t.stats().get(B)!;
+  expect(s).toMatchObject({ connected: true, sentMsgs: toB.length, droppedMsgs: 0, queuedBytes: 0, queuedMsgs: 0 });
+  expect(b.t.stats().get(A)!.receivedMsgs).toBe(toB.length);
+  expect(hasLog(a, /^peer became active$/)).toBe(true);
+});
+
+test("three members: each peer gets its own messages in order", async () => {
+  const [a, b, c] = [await node(A), await node(B), await node(C)];
+  link(a, b, c);
+  const sent = new Map<bigint, Message[]>([[B, []], [C, []]]);
+  for (let round = 0; round < 20; round++) {
+    const batch: Message[] = [];
+    for (let i = 0; i < 10; i++) {
+      const to = (round + i) % 3 === 0 ? C : B;
+      const m = message({ type: MessageType.Heartbeat, from: A, to, term: round, commit: round * 10 + i });
+      batch.push(m);
+      sent.get(to)!.push(m);
+    }
+    a.t.send(batch);
+    c.t.send([message({ type: MessageType.HeartbeatResp, from: C, to: B, term: round })]);
+    if (round % 5 === 0) await Bun.sleep(1);
+  }
+  await waitFor("delivery", () => b.got.length === sent.get(B)!.length + 20 && c.got.length === sent.get(C)!.length);
+  expect(b.got.filter((m) => m.from === A)).toEqual(sent.get(B)!);
+  expect(b.got.filter((m) => m.from === C).map((m) => m.term)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  expect(c.got).toEqual(sent.get(C)!);
+});
+
+test("a peer that is down is reported unreachable; when it comes back (same port) later messages arrive", async () => {
+  const a = await node(A, { dialTimeoutMs: 300 });
+  let b = await node(B);
+  const url = b.url;
+  link(a, b);
+  a.t.send([app(A, B, 1)]);
+  await waitFor("first message", () => b.got.length === 1);
+  await b.t.stop();
+  // The broken stream is noticed and reported without any send.
+  await waitFor("unreachable report", () => a.unreachable.includes(B));
+  // A snapshot sent while B is down fails when the dial is refused.
+  a.t.send([app(A, B, 2), snapMsg(A, B, 1024)]);
+  await waitFor("snapshot failure", () => a.snapStatus.some(([id, ok]) => id === B && !ok));
+  expect(hasLog(a, /^peer became inactive/)).toBe(true);
+  expect(a.t.stats().get(B)!.connected).toBe(false);
+  // Reports are throttled: a burst of sends while down does not produce a burst of reports.
+  for (let i = 0; i < 50; i++) a.t.send([app(A, B, 100 + i)]);
+  await Bun.sleep(100);
+  expect(a.unreachable.length).toBeLessThan(5);
+
+  b = await node(B, { url });
+  // Raft keeps sending (heartbeats); once the backoff allows a dial, they get through.
+  for (let i = 0; i < 200 && !b.got.some((m) => m.index === 999); i++) {
+    a.t.send([app(A, B, 999)]);
+    await Bun.sleep(20);
+  }
+  expect(b.got.some((m) => m.index === 999)).toBe(true);
+  expect(a.t.stats().get(B)!.connected).toBe(true);
+  expect(hasLog(a, /^peer became active$/)).toBe(true);
+});
+
+test("a wrong cluster id is refused and logged on both sides; a wrong member id too", async () => {
+  const a = await node(A, { clusterId: 0x1111n });
+  const b = await node(B);
+  a.t.addPeer(B, [b.url]);
+  a.t.send([app(A, B, 1)]);
+  await waitFor("cluster ID mismatch logs", () => hasLog(a, /^cluster ID mismatch$/) && hasLog(b, /^cluster ID mismatch$/));
+  const line = b.logs.find((l) => l.msg === "cluster ID mismatch")!;
+  expect(line.fields).toMatchObject({ "local-member-cluster-id": "cdf818194e3a8c32", "remote-peer-cluster-id": "1111", "remote-peer-id": "8e9e05c52164694d" });
+  await waitFor("unreachable", () => a.unreachable.includes(B));
+  expect(b.got).toEqual([]);
+
+  // c believes member 0x99 listens at b's URL.
+  const c = await node(C);
+  c.t.addPeer(0x99n, [b.url]);
+  c.t.send([message({ type: MessageType.Heartbeat, from: C, to: 0x99n })]);
+  await waitFor("member mismatch logs", () => hasLog(b, /^message for member 99 received by member fd422379fda50e48$/) && hasLog(c, /belongs to member fd422379fda50e48, not member 99/));
+  expect(b.got).toEqual([]);
+});
+
+test("a slow peer's full queue drops its messages only; another peer keeps receiving", async () => {
+  // The slow peer answers the handshake and then never reads.
+  const slowId = 0x5105n;
+  const slowSockets: net.Socket[] = [];
+  const slow = net.createServer((s) => {
+    slowSockets.push(s);
+    s.once("data", (d: Buffer) => {
+      const h = decodeHandshake(d.subarray(4));
+      if (typeof h !== "string") s.write(encodeHandshakeFrame({ clusterId: CLUSTER, from: slowId, to: h.from }));
+      s.pause();
+    });
+  });
+  await new Promise<void>((r) => slow.listen(0, "127.0.0.1", r));
+  cleanup.push(() => new Promise<void>((r) => (slowSockets.forEach((s) => s.destroy()), slow.close(() => r()))));
+
+  const a = await node(A, { maxQueueBytes: 1 << 20 });
+  const c = await node(C);
+  a.t.addPeer(slowId, [`http://127.0.0.1:${(slow.address() as net.AddressInfo).port}`]);
+  a.t.addPeer(C, [c.url]);
+  const toC: Message[] = [];
+  for (let round = 0; round < 120; round++) {
+    const m = app(A, C, round);
+    toC.push(m);
+    a.t.send([app(A, slowId, round, 256 * 1024), m]);
+    await Bun.sleep(0);
+  }
+  a.t.send([snapMsg(A, slowId, 1 << 20)]); // does not fit the full queue: reported failed at once
+  await waitFor("C receives everything", () => c.got.length === toC.length);
+  expect(c.got).toEqual(toC);
+  const st = a.t.stats();
+  expect(st.get(C)!.droppedMsgs).toBe(0);
+  expect(st.get(slowId)!.droppedMsgs).toBeGreaterThan(0);
+  expect(st.get(slowId)!.queuedBytes).toBeLessThanOrEqual(1 << 20);
+  expect(st.get(slowId)!.connected).toBe(true);
+  expect(a.snapStatus).toContainEqual([slowId, false]);
+  expect(hasLog(a, /sending buffer is full/)).toBe(true);
+});
+
+test("garbage on the peer port is logged and disconnected; the member keeps working", async () => {
+  const a = await node(A);
+  const b = await node(B, { maxFrameBytes: 1 << 20 });
+  link(a, b);
+
+  // 1. not a handshake at all (an HTTP request), 2. random bytes.
+  const http = await rawConnect(b.url);
+  http.write("GET /raft/stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  await closed(http);
+  const junk = await rawConnect(b.url);
+  const rand = seededRandom(3);
+  junk.write(Buffer.from(Array.from({ length: 4096 }, () => Math.floor(rand() * 256))));
+  await closed(junk);
+  // 3. a valid handshake, then a frame that is not a raft message.
+  const bad = await rawConnect(b.url);
+  bad.write(encodeHandshakeFrame({ clusterId: CLUSTER, from: C, to: B }));
+  bad.write(Buffer.concat([frameHeader(8), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])]));
+  await closed(bad);
+  // 4. a valid handshake, then a frame over the limit.
+  const big = await rawConnect(b.url);
+  big.write(encodeHandshakeFrame({ clusterId: CLUSTER, from: C, to: B }));
+  big.write(frameHeader(2 << 20));
+  await closed(big);
+  // 5. a handshake cut short, then silence: the handshake timeout is covered by stop() below.
+
+  expect(hasLog(b, /not an etcd-ts peer handshake/)).toBe(true);
+  expect(hasLog(b, /failed to decode raft message/)).toBe(true);
+  expect(hasLog(b, /peer frame too large/)).toBe(true);
+  expect(b.got).toEqual([]);
+  a.t.send([app(A, B, 7)]);
+  await waitFor("a real message after the garbage", () => b.got.length === 1);
+  expect(b.got[0].index).toBe(7);
+});
+
+test("stop() closes listeners and connections; sends afterwards are ignored", async () => {
+  const a = await node(A);
+  const b = await node(B);
+  link(a, b);
+  a.t.send([app(A, B, 1)]);
+  b.t.send([app(B, A, 1)]);
+  await waitFor("connected both ways", () => a.got.length === 1 && b.got.length === 1);
+  const half = await rawConnect(b.url); // a connection that never sends its handshake
+  half.write(encodeHandshakeFrame({ clusterId: CLUSTER, from: C, to: B }).subarray(0, 10));
+  await waitFor("accepted", () => b.t.inboundConnections === 2);
+
+  await a.t.stop();
+  await b.t.stop();
+  await closed(half);
+  expect(b.t.inboundConnections).toBe(0);
+  const u = new URL(b.url);
+  const refused = await new Promise<string>((r) => net.connect({ host: u.hostname, port: Number(u.port) }).once("error", (e: Error & { code?: string }) => r(e.code ?? "")).once("connect", () => r("connected")));
+  expect(refused).toBe("ECONNREFUSED");
+  a.t.send([app(A, B, 2)]);
+  expect(a.t.stats().get(B)!.queuedMsgs).toBe(0);
+  expect(a.snapStatus).toEqual([]);
+  await a.t.stop(); // idempotent
+});
+
+test("start() refuses https listen URLs with the TLS message", async () => {
+  const t = new PeerTransport({ memberId: A, clusterId: CLUSTER, listenUrls: ["https://127.0.0.1:0"], onMessage: () => {}, log: () => {} });
+  expect(t.start()).rejects.toThrow("peer TLS arrives with the security issue");
+  expect(() => t.addPeer(B, ["https://127.0.0.1:2380"])).toThrow("peer TLS arrives with the security issue");
+  await t.stop();
+});

@@ -1,0 +1,664 @@
+// Member-to-member Raft transport over raw TCP (docs/ARCHITECTURE.md, server/peer).
+//
+// Each peer gets ONE long-lived outbound connection, dialed lazily on the first send; messages
+// to it wait in a queue bounded by bytes and go out in one batch per event-loop turn while the
+// socket is writable. Each member accepts the other members' outbound connections on its listen
+// URLs and hands every decoded message to onMessage. A connection is one-way after the handshake.
+//
+// Wire (handshake.ts, frame.ts): u32be length + payload frames. First frame each way: the
+// 38-byte handshake record (magic, cluster id, sender id, receiver id). Then the dialer sends one
+// raftpb.Message per frame. The acceptor sends nothing after its handshake reply.
+import net from "node:net";
+import type { Logger } from "../../pkg/logger.ts";
+import { decodeMessage, encodeMessage } from "../../raft/codec.ts";
+import { type Message, MessageType } from "../../raft/types.ts";
+import { Backoff } from "./backoff.ts";
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameReader, FrameTooLargeError, frameHeader } from "./frame.ts";
+import { decodeHandshake, encodeHandshakeFrame, HANDSHAKE_MAX_FRAME_BYTES } from "./handshake.ts";
+import { parsePeerUrl } from "./url.ts";
+
+export const DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_DIAL_TIMEOUT_MS = 1000;
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
+/** Payloads at least this large are written as they are instead of being copied into a batch. */
+const LARGE_PAYLOAD_BYTES = 64 * 1024;
+const MAX_MESSAGE_TYPE = MessageType.PreVoteResp;
+
+export interface PeerTransportOptions {
+  memberId: bigint;
+  clusterId: bigint;
+  /** http://host:port; port 0 picks a free port (see listenAddresses()). */
+  listenUrls: string[];
+  onMessage: (m: Message) => void;
+  log: Logger;
+  /** A send to this peer failed (refused, reset, timed out, handshake refused); at most once per backoff period. */
+  onUnreachable?: (id: bigint) => void;
+  /** A Snap message to this peer was handed to the kernel (true) or was lost (false). */
+  onSnapshotStatus?: (id: bigint, ok: boolean) => void;
+  /** Bound of each peer's send queue; when full, newer messages to that peer are dropped. Default 64 MiB. */
+  maxQueueBytes?: number;
+  /** TCP connect plus handshake reply. Default 1 s. */
+  dialTimeoutMs?: number;
+  /** How long an accepted connection may take to send its handshake. Default 5 s. */
+  handshakeTimeoutMs?: number;
+  /** Largest frame accepted or sent. Default 512 MiB. */
+  maxFrameBytes?: number;
+  /** Seed of the reconnect jitter; default derived from the member id. */
+  seed?: number;
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+}
+
+export interface PeerStats {
+  id: bigint;
+  urls: string[];
+  /** the outbound connection is up (handshake done) */
+  connected: boolean;
+  queuedMsgs: number;
+  queuedBytes: number;
+  /** messages handed to the socket */
+  sentMsgs: number;
+  sentBytes: number;
+  /** messages dropped: queue full, too large, or lost with a failed dial */
+  droppedMsgs: number;
+  /** messages received from this peer (over its connections to us) */
+  receivedMsgs: number;
+  /** round trip of the last handshake (connect excluded), ms */
+  handshakeRttMs?: number;
+  lastError?: string;
+}
+
+interface Queued {
+  payload: Buffer;
+  snap: boolean;
+}
+
+/** Snap messages written in one batch, waiting for the write callback. */
+interface SnapBatch {
+  count: number;
+  done: boolean;
+}
+
+class OutConn {
+  established = false;
+  blocked = false;
+  closed = false;
+  timer: ReturnType<typeof setTimeout> | null = null;
+  handshakeSentAt = 0;
+  readonly reader = new FrameReader(HANDSHAKE_MAX_FRAME_BYTES);
+  readonly snaps = new Set<SnapBatch>();
+  error: string | undefined;
+
+  constructor(
+    readonly socket: net.Socket,
+    readonly url: string,
+  ) {}
+}
+
+class Peer {
+  urlIndex = 0;
+  queue: Queued[] = [];
+  queuedBytes = 0;
+  conn: OutConn | null = null;
+  timer: ReturnType<typeof setTimeout> | null = null;
+  nextDialAt = 0;
+  quietUntil = 0; // no onUnreachable report before this time
+  active = false;
+  failing = false;
+  dropping = false;
+  flushScheduled = false;
+  removed = false;
+  sentMsgs = 0;
+  sentBytes = 0;
+  droppedMsgs = 0;
+  handshakeRttMs: number | undefined;
+  lastError: string | undefined;
+
+  constructor(
+    readonly id: bigint,
+    public urls: string[],
+    readonly backoff: Backoff,
+  ) {}
+}
+
+const hex = (id: bigint) => id.toString(16);
+const now = () => performance.now();
+const messageTypeName = (t: number) => `Msg${Object.entries(MessageType).find(([, v]) => v === t)?.[0] ?? t}`;
+
+export class PeerTransport {
+  onUnreachable: ((id: bigint) => void) | undefined;
+  onSnapshotStatus: ((id: bigint, ok: boolean) => void) | undefined;
+
+  readonly #memberId: bigint;
+  readonly #clusterId: bigint;
+  readonly #listenUrls: string[];
+  readonly #onMessage: (m: Message) => void;
+  readonly #log: Logger;
+  readonly #maxQueueBytes: number;
+  readonly #dialTimeoutMs: number;
+  readonly #handshakeTimeoutMs: number;
+  readonly #maxFrameBytes: number;
+  readonly #seed: number;
+  readonly #backoffMinMs: number;
+  readonly #backoffMaxMs: number;
+
+  readonly #peers = new Map<bigint, Peer>();
+  readonly #servers: net.Server[] = [];
+  readonly #inbound = new Set<net.Socket>();
+  readonly #inboundByPeer = new Map<bigint, net.Socket>();
+  readonly #received = new Map<bigint, number>();
+  #started = false;
+  #stopped = false;
+  #droppedUnknown = 0;
+
+  constructor(opts: PeerTransportOptions) {
+    this.#memberId = opts.memberId;
+    this.#clusterId = opts.clusterId;
+    this.#listenUrls = [...opts.listenUrls];
+    this.#onMessage = opts.onMessage;
+    this.#log = opts.log;
+    this.onUnreachable = opts.onUnreachable;
+    this.onSnapshotStatus = opts.onSnapshotStatus;
+    this.#maxQueueBytes = opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
+    this.#dialTimeoutMs = opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
+    this.#handshakeTimeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.#maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#seed = opts.seed ?? Number(BigInt.asUintN(32, opts.memberId ^ (opts.memberId >> 32n)));
+    this.#backoffMinMs = opts.backoffMinMs ?? 50;
+    this.#backoffMaxMs = opts.backoffMaxMs ?? 2000;
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  /** Listens on every listen URL (http:// only). Rejects, listening on none, if any fails. */
+  async start(): Promise<void> {
+    if (this.#started) throw new Error("peer transport already started");
+    this.#started = true;
+    const targets = this.#listenUrls.map((u) => ({ url: u, ...parsePeerUrl(u, "listen") }));
+    try {
+      for (const t of targets) {
+        const server = net.createServer({ noDelay: true }, (s) => this.#accept(s));
+        this.#servers.push(server);
+        await new Promise<void>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen({ host: t.host, port: t.port }, () => {
+            server.off("error", reject);
+            server.on("error", (e) => this.#log("warn", "peer listener error", { address: t.url, error: String(e) }));
+            resolve();
+          });
+        });
+        this.#log("info", "listening for peers", { address: t.url, "local-member-id": hex(this.#memberId) });
+      }
+    } catch (e) {
+      await this.#closeServers();
+      throw new Error(`cannot listen for peers: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** The URLs actually listened on (with the port the kernel chose for port 0). */
+  listenAddresses(): string[] {
+    return this.#servers.map((s) => {
+      const a = s.address();
+      if (a === null || typeof a === "string") return String(a);
+      return `http://${a.address.includes(":") ? `[${a.address}]` : a.address}:${a.port}`;
+    });
+  }
+
+  /** Closes listeners and every connection; queued messages are dropped, no callbacks follow. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const peer of this.#peers.values()) this.#forget(peer);
+    for (const s of this.#inbound) s.destroy();
+    this.#inbound.clear();
+    this.#inboundByPeer.clear();
+    await this.#closeServers();
+  }
+
+  async #closeServers(): Promise<void> {
+    const servers = this.#servers.splice(0);
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
+  }
+
+  // ---- membership --------------------------------------------------------------------------
+
+  addPeer(id: bigint, urls: string[]): void {
+    if (this.#peers.has(id)) return this.updatePeer(id, urls);
+    this.#checkUrls(id, urls);
+    const seed = (this.#seed ^ Number(BigInt.asUintN(32, id))) >>> 0;
+    this.#peers.set(id, new Peer(id, [...urls], new Backoff(seed, this.#backoffMinMs, this.#backoffMaxMs)));
+  }
+
+  updatePeer(id: bigint, urls: string[]): void {
+    const peer = this.#peers.get(id);
+    if (!peer) return this.addPeer(id, urls);
+    this.#checkUrls(id, urls);
+    peer.urls = [...urls];
+    peer.urlIndex = 0;
+    const conn = peer.conn;
+    if (conn && !urls.includes(conn.url)) {
+      // Reconnect to a current URL; what was queued stays queued.
+      this.#closeConn(peer, conn, !this.#stopped);
+      peer.nextDialAt = 0;
+      if (peer.queue.length > 0) this.#ensureConnection(peer);
+    }
+  }
+
+  removePeer(id: bigint): void {
+    const peer = this.#peers.get(id);
+    if (!peer) return;
+    this.#peers.delete(id);
+    this.#forget(peer);
+  }
+
+  #checkUrls(id: bigint, urls: string[]): void {
+    if (urls.length === 0) throw new Error(`peer ${hex(id)} has no URLs`);
+    for (const u of urls) parsePeerUrl(u, "dial");
+  }
+
+  /** Drops everything of a peer that is going away (removed, or the transport stops): no reports. */
+  #forget(peer: Peer): void {
+    peer.removed = true;
+    if (peer.timer) clearTimeout(peer.timer);
+    peer.timer = null;
+    if (peer.conn) this.#closeConn(peer, peer.conn, false);
+    peer.queue = [];
+    peer.queuedBytes = 0;
+  }
+
+  // ---- sending -----------------------------------------------------------------------------
+
+  /** Queues messages for their `to` peers and returns at once; never blocks on a slow peer. */
+  send(msgs: readonly Message[]): void {
+    if (this.#stopped) return;
+    const touched = new Set<Peer>();
+    for (const m of msgs) {
+      const peer = this.#peers.get(m.to);
+      const snap = m.type === MessageType.Snap;
+      if (!peer) {
+        this.#droppedUnknown++;
+        this.#log("debug", "ignored message send request; unknown remote peer target", { "message-type": messageTypeName(m.type), "unknown-target-peer-id": hex(m.to) });
+        if (snap) this.onSnapshotStatus?.(m.to, false);
+        continue;
+      }
+      let payload: Buffer;
+      try {
+        const u8 = encodeMessage(m);
+        payload = Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+      } catch (e) {
+        this.#log("error", "failed to encode raft message", { "message-type": messageTypeName(m.type), "remote-peer-id": hex(peer.id), error: String(e) });
+        this.#drop(peer, snap);
+        continue;
+      }
+      if (payload.length > this.#maxFrameBytes) {
+        this.#log("warn", "dropped raft message larger than the peer frame limit", { "message-type": messageTypeName(m.type), "remote-peer-id": hex(peer.id), bytes: payload.length, limit: this.#maxFrameBytes });
+        this.#drop(peer, snap);
+        continue;
+      }
+      const bytes = payload.length + FRAME_HEADER_BYTES;
+      // One message always fits an empty queue (a snapshot may exceed the bound on its own).
+      if (peer.queuedBytes > 0 && peer.queuedBytes + bytes > this.#maxQueueBytes) {
+        if (!peer.dropping) {
+          peer.dropping = true;
+          this.#log("warn", "dropped internal Raft message since sending buffer is full (overloaded network)", {
+            "message-type": messageTypeName(m.type),
+            "local-member-id": hex(this.#memberId),
+            "remote-peer-id": hex(peer.id),
+            "remote-peer-active": peer.active,
+            "queued-bytes": peer.queuedBytes,
+          });
+        }
+        this.#drop(peer, snap);
+        continue;
+      }
+      peer.queue.push({ payload, snap });
+      peer.queuedBytes += bytes;
+      touched.add(peer);
+    }
+    for (const peer of touched) this.#ensureConnection(peer);
+  }
+
+  #drop(peer: Peer, snap: boolean): void {
+    peer.droppedMsgs++;
+    if (snap) this.onSnapshotStatus?.(peer.id, false);
+  }
+
+  /** Drops the whole queue (after a failed dial: Raft retries; stale messages help nobody). */
+  #dropQueue(peer: Peer): void {
+    const q = peer.queue;
+    peer.queue = [];
+    peer.queuedBytes = 0;
+    for (const item of q) this.#drop(peer, item.snap);
+  }
+
+  #ensureConnection(peer: Peer): void {
+    if (peer.removed || this.#stopped) return;
+    const conn = peer.conn;
+    if (conn) {
+      if (conn.established) this.#scheduleFlush(peer);
+      return; // dialing: the handshake reply flushes
+    }
+    if (peer.timer) return;
+    const wait = peer.nextDialAt - now();
+    if (wait <= 0) return this.#dial(peer);
+    peer.timer = setTimeout(() => {
+      peer.timer = null;
+      if (!peer.conn && peer.queue.length > 0) this.#ensureConnection(peer);
+    }, Math.ceil(wait));
+  }
+
+  #scheduleFlush(peer: Peer): void {
+    if (peer.flushScheduled) return;
+    peer.flushScheduled = true;
+    queueMicrotask(() => {
+      peer.flushScheduled = false;
+      this.#flush(peer);
+    });
+  }
+
+  /** Everything queued goes out in one batch: small frames copied together, large payloads as they are. */
+  #flush(peer: Peer): void {
+    const conn = peer.conn;
+    if (!conn || !conn.established || conn.blocked || conn.closed || peer.queue.length === 0) return;
+    const items = peer.queue;
+    const bytes = peer.queuedBytes;
+    peer.queue = [];
+    peer.queuedBytes = 0;
+    peer.dropping = false;
+
+    const parts: Buffer[] = [];
+    let run: Buffer[] = [];
+    let snaps = 0;
+    for (const item of items) {
+      if (item.snap) snaps++;
+      const header = frameHeader(item.payload.length);
+      if (item.payload.length >= LARGE_PAYLOAD_BYTES) {
+        run.push(header);
+        parts.push(run.length === 1 ? header : Buffer.concat(run));
+        run = [];
+        parts.push(item.payload);
+      } else {
+        run.push(header, item.payload);
+      }
+    }
+    if (run.length > 0) parts.push(Buffer.concat(run));
+
+    let callback: ((err?: Error | null) => void) | undefined;
+    if (snaps > 0) {
+      const batch: SnapBatch = { count: snaps, done: false };
+      conn.snaps.add(batch);
+      callback = (err) => {
+        if (batch.done) return;
+        batch.done = true;
+        conn.snaps.delete(batch);
+        if (!this.#stopped && !peer.removed) for (let i = 0; i < batch.count; i++) this.onSnapshotStatus?.(peer.id, !err);
+      };
+    }
+    let writable = true;
+    for (let i = 0; i < parts.length; i++) writable = conn.socket.write(parts[i], i === parts.length - 1 ? callback : undefined);
+    if (!writable) conn.blocked = true;
+    peer.sentMsgs += items.length;
+    peer.sentBytes += bytes;
+  }
+
+  // ---- outbound connections ----------------------------------------------------------------
+
+  #dial(peer: Peer): void {
+    const url = peer.urls[peer.urlIndex % peer.urls.length];
+    const { host, port } = parsePeerUrl(url, "dial");
+    const socket = net.connect({ host, port });
+    socket.setNoDelay(true);
+    const conn = new OutConn(socket, url);
+    peer.conn = conn;
+    conn.timer = setTimeout(() => this.#connFailed(peer, conn, `dial timeout after ${this.#dialTimeoutMs} ms`), this.#dialTimeoutMs);
+    socket.setKeepAlive?.(true, 10_000);
+    socket.once("connect", () => {
+      conn.handshakeSentAt = now();
+      socket.write(encodeHandshakeFrame({ clusterId: this.#clusterId, from: this.#memberId, to: peer.id }));
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (conn.closed || conn.established) return; // nothing is expected after the handshake reply
+      try {
+        conn.reader.push(chunk, (payload) => {
+          this.#onHandshakeReply(peer, conn, payload);
+          return false;
+        });
+      } catch (e) {
+        this.#connFailed(peer, conn, `bad handshake reply: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    });
+    socket.on("drain", () => {
+      conn.blocked = false;
+      this.#flush(peer);
+    });
+    socket.on("error", (e: Error & { code?: string }) => {
+      conn.error ??= e.code ?? e.message;
+    });
+    socket.on("close", () => this.#connFailed(peer, conn, conn.error ?? "connection closed by peer"));
+  }
+
+  #onHandshakeReply(peer: Peer, conn: OutConn, payload: Buffer): void {
+    const h = decodeHandshake(payload);
+    if (typeof h === "string") return this.#connFailed(peer, conn, `bad handshake reply: ${h}`);
+    if (h.clusterId !== this.#clusterId) {
+      this.#log("warn", "cluster ID mismatch", {
+        "local-member-id": hex(this.#memberId),
+        "local-member-cluster-id": hex(this.#clusterId),
+        "remote-peer-id": hex(h.from),
+        "remote-peer-cluster-id": hex(h.clusterId),
+        "remote-peer-url": conn.url,
+      });
+      return this.#connFailed(peer, conn, `cluster ID mismatch (local ${hex(this.#clusterId)}, remote ${hex(h.clusterId)})`);
+    }
+    if (h.from !== peer.id || h.to !== this.#memberId) {
+      this.#log("warn", `peer URL ${conn.url} belongs to member ${hex(h.from)}, not member ${hex(peer.id)}`, {
+        "local-member-id": hex(this.#memberId),
+        "remote-peer-id": hex(peer.id),
+        "answering-member-id": hex(h.from),
+      });
+      return this.#connFailed(peer, conn, `member ID mismatch (expected ${hex(peer.id)}, reached ${hex(h.from)})`);
+    }
+    conn.established = true;
+    if (conn.timer) clearTimeout(conn.timer);
+    conn.timer = null;
+    peer.handshakeRttMs = now() - conn.handshakeSentAt;
+    peer.backoff.reset();
+    peer.failing = false;
+    if (!peer.active) {
+      peer.active = true;
+      this.#log("info", "peer became active", { "local-member-id": hex(this.#memberId), "remote-peer-id": hex(peer.id), "remote-peer-url": conn.url });
+    }
+    this.#flush(peer);
+  }
+
+  /** Closes an outbound connection; reports its unwritten snapshots as failed when asked to. */
+  #closeConn(peer: Peer, conn: OutConn, report: boolean): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    if (conn.timer) clearTimeout(conn.timer);
+    conn.timer = null;
+    conn.socket.destroy();
+    if (peer.conn === conn) peer.conn = null;
+    for (const batch of conn.snaps) {
+      batch.done = true;
+      if (report) for (let i = 0; i < batch.count; i++) this.onSnapshotStatus?.(peer.id, false);
+    }
+    conn.snaps.clear();
+  }
+
+  #connFailed(peer: Peer, conn: OutConn, reason: string): void {
+    if (conn.closed) return;
+    const reporting = !this.#stopped && !peer.removed;
+    this.#closeConn(peer, conn, reporting);
+    if (!reporting) return;
+    peer.lastError = reason;
+    const fields = { "local-member-id": hex(this.#memberId), "remote-peer-id": hex(peer.id), "remote-peer-url": conn.url, error: reason };
+    if (peer.active) {
+      peer.active = false;
+      this.#log("warn", "peer became inactive (message send to peer failed)", fields);
+    } else if (!peer.failing) {
+      this.#log("warn", "failed to connect to peer", fields);
+    } else {
+      this.#log("debug", "failed to connect to peer", fields);
+    }
+    peer.failing = true;
+    if (!conn.established) {
+      this.#dropQueue(peer);
+      peer.urlIndex++;
+    }
+    const t = now();
+    const delay = peer.backoff.next();
+    peer.nextDialAt = t + delay;
+    if (t >= peer.quietUntil) {
+      peer.quietUntil = t + delay;
+      this.onUnreachable?.(peer.id);
+    }
+    if (peer.queue.length > 0) this.#ensureConnection(peer);
+  }
+
+  // ---- inbound connections -----------------------------------------------------------------
+
+  #accept(socket: net.Socket): void {
+    if (this.#stopped) return void socket.destroy();
+    this.#inbound.add(socket);
+    socket.setNoDelay(true);
+    const remoteAddr = `${socket.remoteAddress}:${socket.remotePort}`;
+    const reader = new FrameReader(HANDSHAKE_MAX_FRAME_BYTES);
+    let remote: bigint | null = null;
+    let closed = false;
+    let wrongTo = false;
+    const close = (graceful = false) => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timer);
+      if (!graceful) return void socket.destroy();
+      socket.end(); // after the handshake reply; destroy if the dialer does not close its side
+      setTimeout(() => socket.destroy(), 1000).unref?.();
+    };
+    const timer = setTimeout(() => {
+      this.#log("warn", "peer connection sent no handshake in time; closing", { "remote-addr": remoteAddr, timeout: this.#handshakeTimeoutMs });
+      close();
+    }, this.#handshakeTimeoutMs);
+
+    const onFrame = (payload: Buffer): boolean => {
+      if (closed || this.#stopped) return false;
+      if (remote === null) {
+        if (!this.#acceptHandshake(socket, payload, remoteAddr)) {
+          close(true);
+          return false;
+        }
+        const h = decodeHandshake(payload) as { from: bigint };
+        remote = h.from;
+        clearTimeout(timer);
+        reader.maxFrameBytes = this.#maxFrameBytes;
+        const older = this.#inboundByPeer.get(remote);
+        if (older && older !== socket) older.destroy(); // the peer reconnected: its old stream is dead
+        this.#inboundByPeer.set(remote, socket);
+        return true;
+      }
+      if (payload.length === 0) return true; // keepalive
+      let m: Message;
+      try {
+        m = decodeMessage(payload);
+        if (!Number.isInteger(m.type) || m.type < 0 || m.type > MAX_MESSAGE_TYPE) throw new Error(`unknown message type ${m.type}`);
+      } catch (e) {
+        this.#log("warn", "failed to decode raft message from peer; closing connection", { "remote-peer-id": hex(remote), "remote-addr": remoteAddr, bytes: payload.length, error: e instanceof Error ? e.message : String(e) });
+        close();
+        return false;
+      }
+      if (m.to !== this.#memberId) {
+        if (!wrongTo) {
+          wrongTo = true;
+          this.#log("warn", `message for member ${hex(m.to)} received by member ${hex(this.#memberId)}; dropped`, { "remote-peer-id": hex(remote), "message-type": messageTypeName(m.type) });
+        }
+        return true;
+      }
+      this.#received.set(remote, (this.#received.get(remote) ?? 0) + 1);
+      try {
+        this.#onMessage(m);
+      } catch (e) {
+        this.#log("error", "raft message handler failed", { "remote-peer-id": hex(remote), "message-type": messageTypeName(m.type), error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+      }
+      return !closed && !this.#stopped;
+    };
+
+    socket.on("data", (chunk: Buffer) => {
+      if (closed) return;
+      try {
+        reader.push(chunk, onFrame);
+      } catch (e) {
+        if (!(e instanceof FrameTooLargeError)) throw e;
+        if (remote === null) {
+          this.#log("warn", "rejected peer connection: not an etcd-ts peer handshake", { "remote-addr": remoteAddr, error: e.message });
+        } else {
+          this.#log("warn", "peer frame too large; closing connection", { "remote-peer-id": hex(remote), "remote-addr": remoteAddr, bytes: e.frameBytes, limit: e.limitBytes });
+        }
+        close();
+      }
+    });
+    socket.on("error", () => {}); // the close that follows does the cleanup
+    socket.on("close", () => {
+      closed = true;
+      clearTimeout(timer);
+      this.#inbound.delete(socket);
+      if (remote !== null && this.#inboundByPeer.get(remote) === socket) this.#inboundByPeer.delete(remote);
+    });
+  }
+
+  /** Checks a dialer's handshake and answers it (also when refusing, so the dialer can log why). */
+  #acceptHandshake(socket: net.Socket, payload: Buffer, remoteAddr: string): boolean {
+    const h = decodeHandshake(payload);
+    if (typeof h === "string") {
+      this.#log("warn", "rejected peer connection: not an etcd-ts peer handshake", { "remote-addr": remoteAddr, error: h });
+      return false;
+    }
+    socket.write(encodeHandshakeFrame({ clusterId: this.#clusterId, from: this.#memberId, to: h.from }));
+    if (h.clusterId !== this.#clusterId) {
+      this.#log("warn", "cluster ID mismatch", {
+        "local-member-id": hex(this.#memberId),
+        "local-member-cluster-id": hex(this.#clusterId),
+        "remote-peer-id": hex(h.from),
+        "remote-peer-cluster-id": hex(h.clusterId),
+        "remote-addr": remoteAddr,
+      });
+      return false;
+    }
+    if (h.to !== this.#memberId) {
+      this.#log("warn", `message for member ${hex(h.to)} received by member ${hex(this.#memberId)}`, { "remote-peer-id": hex(h.from), "remote-addr": remoteAddr });
+      return false;
+    }
+    return true;
+  }
+
+  // ---- observation -------------------------------------------------------------------------
+
+  stats(): Map<bigint, PeerStats> {
+    const out = new Map<bigint, PeerStats>();
+    for (const p of this.#peers.values()) {
+      out.set(p.id, {
+        id: p.id,
+        urls: [...p.urls],
+        connected: p.conn?.established === true && !p.conn.closed,
+        queuedMsgs: p.queue.length,
+        queuedBytes: p.queuedBytes,
+        sentMsgs: p.sentMsgs,
+        sentBytes: p.sentBytes,
+        droppedMsgs: p.droppedMsgs,
+        receivedMsgs: this.#received.get(p.id) ?? 0,
+        handshakeRttMs: p.handshakeRttMs,
+        lastError: p.lastError,
+      });
+    }
+    return out;
+  }
+
+  /** Messages dropped because their `to` is not a known peer. */
+  get droppedUnknownMsgs(): number {
+    return this.#droppedUnknown;
+  }
+
+  /** Accepted connections currently open (handshake done or pending). */
+  get inboundConnections(): number {
+    return this.#inbound.size;
+  }
+}
