@@ -66,12 +66,12 @@ describe.if(run)("three-member cluster", () => {
     let rows: string[][] = [];
     for (let attempt = 0; attempt < 30 && (leaders !== 1 || indexes.size !== 1); attempt++) {
       if (attempt) await Bun.sleep(200);
-      rows = ctl(members[0]!, ["--endpoints", endpoints(), "endpoint", "status"]).trim().split("\n").map((l) => l.split(", "));
+      rows = ctl(endpoints(), ["endpoint", "status"]).trim().split("\n").map((l) => l.split(", "));
       leaders = rows.filter((r) => r[4] === "true").length;
       indexes = new Set(rows.map((r) => r[7]));
     }
     expect({ leaders, indexes: indexes.size, rows }).toEqual({ leaders: 1, indexes: 1, rows });
-    const hashes = ctl(members[0]!, ["--endpoints", endpoints(), "endpoint", "hashkv"]).trim().split("\n").map((l) => l.split(", ")[1]);
+    const hashes = ctl(endpoints(), ["endpoint", "hashkv"]).trim().split("\n").map((l) => l.split(", ")[1]);
     expect(new Set(hashes).size).toBe(1);
   });
 

@@ -104,8 +104,9 @@ export interface CtlResult {
   stderr: string;
 }
 
-export function etcdctl(m: Member, args: string[], input?: string): CtlResult {
-  const r = spawnSync("etcdctl", ["--endpoints", m.endpoint, "--dial-timeout", "3s", "--command-timeout", "10s", ...args], {
+export function etcdctl(m: Member | string, args: string[], input?: string): CtlResult {
+  const endpoints = typeof m === "string" ? m : m.endpoint;
+  const r = spawnSync("etcdctl", ["--endpoints", endpoints, "--dial-timeout", "3s", "--command-timeout", "10s", ...args], {
     encoding: "utf8",
     input,
     env: { ...process.env, ETCDCTL_API: "3" },
@@ -114,7 +115,8 @@ export function etcdctl(m: Member, args: string[], input?: string): CtlResult {
 }
 
 /** Runs etcdctl and fails with its stderr when it does not succeed. */
-export function ctl(m: Member, args: string[], input?: string): string {
+/** m is a member, or a comma-separated list of endpoints. */
+export function ctl(m: Member | string, args: string[], input?: string): string {
   const r = etcdctl(m, args, input);
   if (r.status !== 0) throw new Error(`etcdctl ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
   return r.stdout;
