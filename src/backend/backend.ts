@@ -1,5 +1,5 @@
 import { Database, type Statement } from "bun:sqlite";
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 
 export type { Statement };
@@ -115,6 +115,16 @@ export class Backend {
   checkpoint(): void {
     this.commit();
     this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+
+  /** A consistent copy of the whole database (committed state), as bytes: a Raft snapshot's payload. */
+  snapshotBytes(tmpPath: string): Uint8Array {
+    this.commit();
+    rmSync(tmpPath, { force: true });
+    this.#db.exec(`VACUUM INTO '${tmpPath.replaceAll("'", "''")}'`);
+    const bytes = readFileSync(tmpPath);
+    rmSync(tmpPath, { force: true });
+    return bytes;
   }
 
   /** Rewrites the file without free pages: etcd's defrag. Blocks this process while it runs. */

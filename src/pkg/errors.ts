@@ -62,6 +62,8 @@ export const Errors = {
   notLeader: e(GrpcCode.FailedPrecondition, "etcdserver: not leader"),
   leaderChanged: e(GrpcCode.Unavailable, "etcdserver: leader changed"),
   stopped: e(GrpcCode.Unavailable, "etcdserver: server stopped"),
+  badLeaderTransferee: e(GrpcCode.FailedPrecondition, "etcdserver: bad leader transferee"),
+  timeoutLeaderTransfer: e(GrpcCode.Unavailable, "etcdserver: request timed out, leader transfer took too long"),
   timeout: e(GrpcCode.Unavailable, "etcdserver: request timed out"),
   corrupt: e(GrpcCode.DataLoss, "etcdserver: corrupt cluster"),
   authNotEnabled: e(GrpcCode.FailedPrecondition, "etcdserver: authentication is not enabled"),

@@ -102,4 +102,28 @@ describe.if(run)("three-member cluster", () => {
   test("curl-style /health is true on every member", async () => {
     for (const m of live()) expect(await (await fetch(`${m.clientUrl}/health`)).json()).toEqual({ health: "true", reason: "" });
   });
+
+  test("move-leader hands leadership to the member named", async () => {
+    const rows = ctl(endpoints(), ["endpoint", "status"]).trim().split("\n").map((l) => l.split(", "));
+    const from = rows.find((r) => r[4] === "true")![1];
+    const to = rows.find((r) => r[4] !== "true")![1];
+    expect(ctl(endpoints(), ["move-leader", to])).toBe(`Leadership transferred from ${from} to ${to}\n`);
+    const after = ctl(endpoints(), ["endpoint", "status"]).trim().split("\n").map((l) => l.split(", "));
+    expect(after.filter((r) => r[4] === "true").map((r) => r[1])).toEqual([to]);
+  }, 30_000);
+
+  test("without a quorum a linearizable read fails with etcd's error, never a stale answer; serializable still answers", async () => {
+    await members[1]!.stop("SIGKILL");
+    await members[2]!.stop("SIGKILL");
+    members[1] = members[2] = null;
+    const alone = members[0]!;
+    const r = etcdctl(alone, ["get", "foo", "--print-value-only"]);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/etcdserver: (no leader|request timed out)/);
+    expect(ctl(alone, ["get", "foo", "--print-value-only", "--consistency=s"])).toBe("bar\n");
+    const w = etcdctl(alone, ["put", "foo", "lost?"]);
+    expect(w.status).not.toBe(0);
+    expect(w.stderr).toMatch(/etcdserver: (no leader|request timed out)/);
+  }, 60_000);
 });

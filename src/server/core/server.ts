@@ -319,6 +319,22 @@ export class EtcdServer {
     return { header: this.#clusterHeader(), members: this.#members };
   }
 
+  /** Hands leadership to another voter and waits until it leads (etcd's MoveLeader). */
+  async moveLeader(target: bigint, timeoutMs = this.#requestTimeoutMs()): Promise<{ header: Header }> {
+    const r = this.#node.raft;
+    if (r.state !== StateType.Leader) throw Errors.notLeader;
+    if (target === this.memberId) return { header: this.header() };
+    if (!r.voters.has(target)) throw Errors.badLeaderTransferee;
+    this.#node.transferLeader(target);
+    this.#wake?.();
+    const deadline = Date.now() + timeoutMs;
+    while (this.#node.raft.lead !== target) {
+      if (Date.now() > deadline || this.#stopped) throw Errors.timeoutLeaderTransfer;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    return { header: this.header() };
+  }
+
   #clusterHeader(): Header {
     return { ...this.header(), revision: 0n };
   }
@@ -395,6 +411,12 @@ export class EtcdServer {
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
+    // A leader leaving hands over first, so the others need not wait an election timeout (as etcd).
+    const r = this.#node.raft;
+    if (r.state === StateType.Leader && r.voters.size > 1) {
+      const target = [...r.prs].filter(([id]) => id !== this.memberId && r.voters.has(id)).sort((a, b) => b[1].match - a[1].match)[0]?.[0];
+      if (target !== undefined) await this.moveLeader(target, this.#opts.electionTimeoutMs ?? 1000).catch(() => {});
+    }
     this.#stopped = true;
     clearInterval(this.#ticker);
     this.#wake?.();

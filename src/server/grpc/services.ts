@@ -22,10 +22,7 @@ export function etcdHandlers(s: EtcdServer): Record<string, Handler> {
     "/etcdserverpb.Maintenance/Hash": unary(() => s.hash()),
     "/etcdserverpb.Maintenance/HashKV": unary((r) => s.hashKV(BigInt(r.revision ?? 0n))),
     "/etcdserverpb.Maintenance/Alarm": unary(() => ({ header: s.header(), alarms: [] })),
-    "/etcdserverpb.Maintenance/MoveLeader": unary((r) => {
-      if (BigInt(r.targetID ?? 0n) !== s.memberId) throw new EtcdError(GrpcCode.FailedPrecondition, "etcdserver: bad leader transferee");
-      return { header: s.header() };
-    }),
+    "/etcdserverpb.Maintenance/MoveLeader": unary((r) => s.moveLeader(BigInt(r.targetID ?? 0n))),
     "/etcdserverpb.Maintenance/Snapshot": notYet("snapshot save"),
     "/etcdserverpb.Maintenance/Downgrade": notYet("downgrade"),
 
