@@ -103,6 +103,8 @@ async function serve(config: Config, log: Logger): Promise<number> {
     await server.stop();
     throw new Error(`Cannot listen for peers on ${config.listenPeerUrls.join(",")} (--listen-peer-urls): ${(err as Error).message}`);
   }
+  transport.onClusterId = (id) => server.learnClusterId(id);
+  transport.onRemoved = () => server.removedFromCluster();
   server.setTransport(transport);
 
   const grpc = new GrpcServer(etcdHandlers(server), { maxRecvBytes: config.maxRequestBytes + GRPC_OVERHEAD_BYTES, log });

@@ -127,3 +127,44 @@ describe.if(run)("three-member cluster", () => {
     expect(w.stderr).toMatch(/etcdserver: (no leader|request timed out)/);
   }, 60_000);
 });
+
+describe.if(run)("membership changes with etcdctl", () => {
+  test("member add --learner, join with --initial-cluster-state existing, promote, remove", async () => {
+    const root = mkdtempSync(join(tmpdir(), "join-"));
+    const [c1, c2, p1, p2] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const url = (p: number) => `http://127.0.0.1:${p}`;
+    let first: Member | null = null;
+    let joiner: Member | null = null;
+    try {
+      first = await startMember({ dataDir: join(root, "a"), port: c1, peerPort: p1, args: ["--name", "a", "--initial-advertise-peer-urls", url(p1), "--initial-cluster", `a=${url(p1)}`] });
+      ctl(first, ["put", "before", "join"]);
+      const added = ctl(first, ["member", "add", "b", `--peer-urls=${url(p2)}`, "--learner"]);
+      const id = /Member ([0-9a-f]+) added to cluster/.exec(added)![1];
+      expect(added).toContain(`ETCD_INITIAL_CLUSTER_STATE="existing"`);
+      joiner = await startMember({
+        dataDir: join(root, "b"),
+        port: c2,
+        peerPort: p2,
+        args: ["--name", "b", "--initial-advertise-peer-urls", url(p2), "--initial-cluster", `a=${url(p1)},b=${url(p2)}`, "--initial-cluster-state", "existing"],
+      });
+      // The learner caught up from the log, published its name, and serves serializable reads.
+      expect(ctl(joiner, ["get", "before", "--print-value-only", "--consistency=s"])).toBe("join\n");
+      expect(ctl(first, ["member", "list"])).toContain(`${id}, started, b, ${url(p2)}, ${url(c2)}, true`);
+      expect(ctl(first, ["member", "promote", id])).toContain(`Member ${id} promoted`);
+      expect(ctl(first, ["member", "list"])).toContain(`${id}, started, b, ${url(p2)}, ${url(c2)}, false`);
+      ctl(first, ["put", "after", "promote"]);
+      expect(ctl(joiner, ["get", "after", "--print-value-only"])).toBe("promote\n");
+      expect(ctl(first, ["member", "remove", id])).toContain(`Member ${id} removed`);
+      expect(ctl(first, ["member", "list"]).trim().split("\n")).toHaveLength(1);
+      // The removed member shuts itself down, as etcd's does.
+      const code = await Promise.race([joiner.stop("SIGCONT"), Bun.sleep(10_000).then(() => "still running")]);
+      expect(code).not.toBe("still running");
+      expect(joiner.logs()).toContain("permanently removed from the cluster");
+      joiner = null;
+    } finally {
+      await joiner?.stop();
+      await first?.stop();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

@@ -71,7 +71,7 @@ const CATCH_UP_ENTRIES = 5000;
  */
 export class EtcdServer {
   readonly memberId: bigint;
-  readonly clusterId: bigint;
+  #clusterId: bigint;
   #members: MemberInfo[];
   #opts: ServerOptions;
   #backend: Backend;
@@ -112,7 +112,7 @@ export class EtcdServer {
     this.#node = parts.node;
     this.#members = parts.members;
     this.memberId = parts.memberId;
-    this.clusterId = parts.clusterId;
+    this.#clusterId = parts.clusterId;
     this.#applied = parts.applied;
     this.#fatal = fatal;
     // Unique across members and restarts: this member's low 16 bits, then the clock, then a counter.
@@ -146,18 +146,21 @@ export class EtcdServer {
     let clusterId: bigint;
     const storage = replayed.storage;
     const saved = backend.getMeta("members") as string | undefined;
+    const savedCluster = backend.getMeta("cluster_id") as string | undefined;
     if (replayed.metadata) {
       // A restart: membership and ids come from the data dir; the initial-* settings are ignored, as etcd does.
       memberId = replayed.metadata.memberId;
-      clusterId = replayed.metadata.clusterId;
+      clusterId = replayed.metadata.clusterId || (savedCluster ? BigInt(`0x${savedCluster}`) : 0n);
       members = saved ? membersFromJson(saved) : [];
     } else {
       const boot = bootstrapMembers(initialCluster, opts.initialClusterToken);
       const self = boot.members.find((m) => m.name === opts.name);
       if (!self) throw new Error(`--initial-cluster does not list this member's name '${opts.name}'`);
       memberId = self.id;
-      clusterId = boot.clusterId;
-      members = [];
+      // Joining an existing cluster: its id is learned from the first peer that calls (see learnClusterId).
+      clusterId = (opts.initialClusterState ?? "new") === "new" ? boot.clusterId : 0n;
+      // A joiner must answer the leader before the log tells it who is who: start from --initial-cluster.
+      members = (opts.initialClusterState ?? "new") === "new" ? [] : boot.members.filter((m) => m.id !== memberId);
       if ((opts.initialClusterState ?? "new") === "new") {
         // Bootstrap as etcd does: one committed conf change entry per initial member, in term 1.
         const ents: Entry[] = boot.members.map((m, i) => ({
@@ -208,6 +211,25 @@ export class EtcdServer {
       lastIndex: storage.lastIndex(),
     });
     return new EtcdServer(opts, { backend, store, wal, node, members, memberId, clusterId, applied }, fatal);
+  }
+
+  /** 0 until a member that joined an existing cluster has heard from it. */
+  get clusterId(): bigint {
+    return this.#clusterId;
+  }
+
+  /** A peer said this member was removed from the cluster: stop, as etcd does. */
+  removedFromCluster(): void {
+    if (this.#stopped) return;
+    setTimeout(() => this.#fatal(new Error("this member has been permanently removed from the cluster; shutting down")), 0);
+  }
+
+  /** A joining member learned its cluster's id from a peer: remember it in the WAL and the database. */
+  learnClusterId(id: bigint): void {
+    if (this.#clusterId !== 0n || id === 0n) return;
+    this.#clusterId = id;
+    this.#backend.batch(() => this.#backend.setMeta("cluster_id", hex(id)));
+    void this.#wal.append([metadataRecord(this.memberId, id)]).catch((err) => this.#fatal(err));
   }
 
   /** Attaches the peer transport and tells it the peers known so far. */
@@ -283,8 +305,10 @@ export class EtcdServer {
   async memberAdd(peerURLs: string[], isLearner: boolean): Promise<{ header: Header; member: MemberInfo; members: MemberInfo[] }> {
     if (peerURLs.length === 0 || peerURLs.some((u) => !/^https?:\/\/[^/]+:\d+$/.test(u))) throw Errors.memberBadURLs;
     for (const m of this.#members) if (m.peerURLs.some((u) => peerURLs.includes(u))) throw Errors.peerURLExist;
-    // As etcd: an added member's id also hashes the time, so re-adding the same URLs gives a new id.
-    const id = computeMemberId(peerURLs, this.#opts.initialClusterToken, Math.floor(Date.now() / 1000));
+    // The id a member started with these peer URLs computes for itself when it joins (with
+    // --initial-cluster-state existing), so no lookup is needed. (etcd also hashes the time here and
+    // lets the joiner ask its peers; re-adding removed URLs therefore reuses an id in etcd-ts.)
+    const id = computeMemberId(peerURLs, this.#opts.initialClusterToken);
     if (this.#members.some((m) => m.id === id)) throw Errors.memberExist;
     const member: MemberInfo = { id, name: "", peerURLs: [...peerURLs], clientURLs: [], isLearner };
     await this.#proposeConfChange(isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, id, member);
@@ -683,6 +707,8 @@ export class EtcdServer {
       }
       case ConfChangeType.RemoveNode:
         this.#members = this.#members.filter((m) => m.id !== cc.nodeId);
+        // As etcd: a member removed from the cluster stops (after this batch is durable).
+        if (cc.nodeId === this.memberId) this.removedFromCluster();
         break;
       case ConfChangeType.UpdateNode: {
         const m = memberFromContext(cc.context);

@@ -126,11 +126,15 @@ const now = () => performance.now();
 const messageTypeName = (t: number) => `Msg${Object.entries(MessageType).find(([, v]) => v === t)?.[0] ?? t}`;
 
 export class PeerTransport {
+  /** Called when a peer refuses this member because it was removed from the cluster. */
+  onRemoved: (() => void) | undefined;
+  /** Called once when a joining member (started with cluster id 0) learns the cluster id from a peer. */
+  onClusterId: ((id: bigint) => void) | undefined;
   onUnreachable: ((id: bigint) => void) | undefined;
   onSnapshotStatus: ((id: bigint, ok: boolean) => void) | undefined;
 
   readonly #memberId: bigint;
-  readonly #clusterId: bigint;
+  #clusterId: bigint;
   readonly #listenUrls: string[];
   readonly #onMessage: (m: Message) => void;
   readonly #log: Logger;
@@ -245,11 +249,17 @@ export class PeerTransport {
   }
 
   removePeer(id: bigint): void {
+    // A removed member that calls again is told so in the handshake (etcd answers it 410 Gone):
+    // close its current connection so that it has to call again.
+    this.#removedMembers.add(id);
+    this.#inboundByPeer.get(id)?.destroy();
     const peer = this.#peers.get(id);
     if (!peer) return;
     this.#peers.delete(id);
     this.#forget(peer);
   }
+
+  #removedMembers = new Set<bigint>();
 
   #checkUrls(id: bigint, urls: string[]): void {
     if (urls.length === 0) throw new Error(`peer ${hex(id)} has no URLs`);
@@ -450,6 +460,11 @@ export class PeerTransport {
       });
       return this.#connFailed(peer, conn, `cluster ID mismatch (local ${hex(this.#clusterId)}, remote ${hex(h.clusterId)})`);
     }
+    if (h.from === peer.id && h.to === 0n && h.clusterId === this.#clusterId) {
+      this.#log("warn", "this member was removed from the cluster (a peer refused it)", { "remote-peer-id": hex(h.from) });
+      this.onRemoved?.();
+      return this.#connFailed(peer, conn, "this member was removed from the cluster");
+    }
     if (h.from !== peer.id || h.to !== this.#memberId) {
       this.#log("warn", `peer URL ${conn.url} belongs to member ${hex(h.from)}, not member ${hex(peer.id)}`, {
         "local-member-id": hex(this.#memberId),
@@ -610,6 +625,18 @@ export class PeerTransport {
     const h = decodeHandshake(payload);
     if (typeof h === "string") {
       this.#log("warn", "rejected peer connection: not an etcd-ts peer handshake", { "remote-addr": remoteAddr, error: h });
+      return false;
+    }
+    if (this.#clusterId === 0n && h.to === this.#memberId && h.clusterId !== 0n) {
+      // A member joining an existing cluster learns the cluster id from the first peer that calls it.
+      this.#clusterId = h.clusterId;
+      this.#log("info", "learned the cluster ID from a peer", { "cluster-id": hex(h.clusterId), "remote-peer-id": hex(h.from) });
+      this.onClusterId?.(h.clusterId);
+    }
+    if (this.#removedMembers.has(h.from)) {
+      // Receiver id 0 in the reply: "you were removed from this cluster".
+      socket.write(encodeHandshakeFrame({ clusterId: this.#clusterId, from: this.#memberId, to: 0n }));
+      this.#log("warn", "rejected a connection from a removed member", { "remote-peer-id": hex(h.from), "remote-addr": remoteAddr });
       return false;
     }
     socket.write(encodeHandshakeFrame({ clusterId: this.#clusterId, from: this.#memberId, to: h.from }));
