@@ -168,3 +168,44 @@ describe.if(run)("membership changes with etcdctl", () => {
     }
   }, 60_000);
 });
+
+describe.if(run)("catching up by snapshot", () => {
+  test("a member stopped through more than --snapshot-count writes catches up from the leader's snapshot", async () => {
+    const root = mkdtempSync(join(tmpdir(), "snapcatch-"));
+    const names = ["s1", "s2", "s3"];
+    const clients = [await freePort(), await freePort(), await freePort()];
+    const peers = [await freePort(), await freePort(), await freePort()];
+    const cluster = names.map((n, j) => `${n}=http://127.0.0.1:${peers[j]}`).join(",");
+    const start = (i: number) =>
+      startMember({
+        dataDir: join(root, names[i]),
+        port: clients[i],
+        peerPort: peers[i],
+        args: ["--name", names[i], "--initial-advertise-peer-urls", `http://127.0.0.1:${peers[i]}`, "--initial-cluster", cluster, "--snapshot-count", "50"],
+      });
+    const ms: (Member | null)[] = await Promise.all([0, 1, 2].map(start));
+    try {
+      ctl(ms[0]!, ["put", "k-first", "v"]);
+      await ms[2]!.stop("SIGKILL");
+      ms[2] = null;
+      // 300 writes: the others checkpoint and compact their logs past what s3 has.
+      const survivor = ms[0]!;
+      for (let i = 0; i < 300; i++) ctl(survivor, ["put", `k${i}`, `v${i}`]);
+      ms[2] = await start(2);
+      let got = "";
+      for (let attempt = 0; attempt < 50 && got !== "v299\n"; attempt++) {
+        got = etcdctl(ms[2]!, ["get", "k299", "--print-value-only", "--consistency=s"]).stdout;
+        if (got !== "v299\n") await Bun.sleep(100);
+      }
+      expect(got).toBe("v299\n");
+      expect(ms[2]!.logs()).toContain("installed a snapshot from the leader");
+      expect(ctl(ms[2]!, ["get", "k-first", "--print-value-only", "--consistency=s"])).toBe("v\n");
+      const eps = ms.map((m) => m!.endpoint).join(",");
+      const hashes = ctl(eps, ["endpoint", "hashkv"]).trim().split("\n").map((l) => l.split(", ")[1]);
+      expect(new Set(hashes).size).toBe(1);
+    } finally {
+      for (const m of ms) await m?.stop();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 90_000);
+});

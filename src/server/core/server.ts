@@ -754,7 +754,8 @@ export class EtcdServer {
     const r = this.#node.raft;
     const storage = r.log.storage;
     const applied = Number(this.#applied);
-    const compactTo = applied - CATCH_UP_ENTRIES;
+    // Keep some entries for followers that lag a little; a small --snapshot-count asks for a small log.
+    const compactTo = applied - Math.min(CATCH_UP_ENTRIES, this.#opts.snapshotCount);
     if (compactTo > storage.snapshot.meta.index && compactTo < storage.lastIndex()) {
       const cs = r.confState();
       storage.createSnapshot(compactTo, cs, new Uint8Array(0));
