@@ -1,4 +1,5 @@
 import { accessSync, constants, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { Backend } from "../../backend/backend.ts";
@@ -397,6 +398,16 @@ export class EtcdServer {
       dbSizeInUse: BigInt(this.#backend.sizeInUse()),
       isLearner: r.learners.has(this.memberId),
     };
+  }
+
+  /** The whole database as of now (committed state), followed by its sha256 as etcd's snapshot stream ends. */
+  snapshotBytes(): Uint8Array {
+    const db = this.#backend.snapshotBytes(`${this.#backend.path}.snapshot-${process.pid}`);
+    const sum = createHash("sha256").update(db).digest();
+    const out = new Uint8Array(db.length + sum.length);
+    out.set(db);
+    out.set(sum, db.length);
+    return out;
   }
 
   async defrag(): Promise<{ header: Header }> {

@@ -23,7 +23,18 @@ export function etcdHandlers(s: EtcdServer): Record<string, Handler> {
     "/etcdserverpb.Maintenance/HashKV": unary((r) => s.hashKV(BigInt(r.revision ?? 0n))),
     "/etcdserverpb.Maintenance/Alarm": unary(() => ({ header: s.header(), alarms: [] })),
     "/etcdserverpb.Maintenance/MoveLeader": unary((r) => s.moveLeader(BigInt(r.targetID ?? 0n))),
-    "/etcdserverpb.Maintenance/Snapshot": notYet("snapshot save"),
+    "/etcdserverpb.Maintenance/Snapshot": {
+      kind: "serverStream",
+      async handle(_req, call, send) {
+        const bytes = s.snapshotBytes();
+        const CHUNK = 32 * 1024;
+        for (let off = 0; off < bytes.length; off += CHUNK) {
+          if (call.signal.aborted) return;
+          const blob = bytes.subarray(off, off + CHUNK);
+          await send({ header: s.header(), remainingBytes: BigInt(bytes.length - off - blob.length), blob });
+        }
+      },
+    },
     "/etcdserverpb.Maintenance/Downgrade": notYet("downgrade"),
 
     // etcd's Cluster service leaves the revision out of its headers.
