@@ -73,6 +73,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
       advertiseClientUrls: [...config.advertiseClientUrls],
       initialClusterToken: config.initialClusterToken,
       initialCluster: config.initialCluster,
+      quotaBackendBytes: config.quotaBackendBytes,
       initialClusterState: config.initialClusterState,
       heartbeatIntervalMs: config.heartbeatInterval,
       electionTimeoutMs: config.electionTimeout,
@@ -117,7 +118,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
   });
   const app = createHttpApp({
     hasLeader: () => server.isReady,
-    alarms: () => [],
+    alarms: () => server.alarmNames(),
     versions: () => ({ etcdserver: ETCD_API_VERSION, etcdcluster: ETCD_CLUSTER_VERSION, "etcd-ts": pkg.version }),
   });
   const h1 = http.createServer(getRequestListener(app.fetch));

@@ -49,6 +49,8 @@ export interface ServerOptions {
   initialClusterToken: string;
   /** name → peer URLs; defaults to this member alone. */
   initialCluster?: ReadonlyMap<string, readonly string[]>;
+  /** Database size at which writes stop with NOSPACE (etcd's --quota-backend-bytes). */
+  quotaBackendBytes?: number;
   initialClusterState?: "new" | "existing";
   heartbeatIntervalMs?: number;
   electionTimeoutMs?: number;
@@ -97,6 +99,8 @@ export class EtcdServer {
   #fatal: (err: unknown) => void;
   #published = false;
   #isReady = false;
+  /** Active alarms, replicated through Raft and stored with the data. */
+  #alarms: { memberID: bigint; alarm: number }[] = [];
   #readyResolve!: () => void;
   /** Resolves once this member's name and client URLs are applied: then it serves clients, as etcd. */
   readonly ready: Promise<void>;
@@ -116,6 +120,7 @@ export class EtcdServer {
     this.#clusterId = parts.clusterId;
     this.#applied = parts.applied;
     this.#fatal = fatal;
+    this.#alarms = loadAlarms(parts.backend);
     // Unique across members and restarts: this member's low 16 bits, then the clock, then a counter.
     this.#nextRequestId = ((parts.memberId & 0xffffn) << 48n) | ((BigInt(Date.now()) << 8n) & 0xffffffffffffn);
     this.#reads = new ReadBatcher((ctx) => this.#node.readIndex(ctx), () => this.#wake?.());
@@ -394,10 +399,24 @@ export class EtcdServer {
       raftIndex: BigInt(r.log.committed),
       raftTerm: BigInt(r.term),
       raftAppliedIndex: this.#applied,
-      errors: [] as string[],
+      // As etcd: each active alarm in AlarmMember's text form.
+      errors: this.#alarms.map((a) => `memberID:${a.memberID} alarm:${["NONE", "NOSPACE", "CORRUPT"][a.alarm] ?? a.alarm} `),
       dbSizeInUse: BigInt(this.#backend.sizeInUse()),
       isLearner: r.learners.has(this.memberId),
     };
+  }
+
+  /** Alarm list/activate/deactivate (etcd's Maintenance Alarm); changes go through Raft. */
+  async alarm(r: etcdserverpb.AlarmRequest.$Properties): Promise<{ header: Header; alarms: { memberID: bigint; alarm: number }[] }> {
+    const action = r.action ?? 0;
+    if (action === 0) return { header: this.header(), alarms: [...this.#alarms] };
+    const out = await this.#propose({ alarm: { action, memberID: BigInt(r.memberID ?? 0n), alarm: r.alarm ?? 0 } });
+    return { header: this.header(), alarms: (out as unknown as { alarms: { memberID: bigint; alarm: number }[] }).alarms };
+  }
+
+  /** Names of the active alarms ("NOSPACE", "CORRUPT"), for /health. */
+  alarmNames(): string[] {
+    return [...new Set(this.#alarms.map((a) => (a.alarm === AlarmType.NOSPACE ? "NOSPACE" : a.alarm === AlarmType.CORRUPT ? "CORRUPT" : "NONE")))];
   }
 
   /** The whole database as of now (committed state), followed by its sha256 as etcd's snapshot stream ends. */
@@ -473,6 +492,15 @@ export class EtcdServer {
     const data = encodeWithHeadroom(etcdserverpb.InternalRaftRequest, request);
     if (data.length > this.#opts.maxRequestBytes) throw Errors.requestTooLarge;
     if (this.#node.raft.lead === 0n) throw Errors.noLeader;
+    if (consumesSpace(body)) {
+      if (this.#alarms.some((a) => a.alarm === AlarmType.NOSPACE)) throw Errors.noSpace;
+      const quota = this.#opts.quotaBackendBytes ?? 0;
+      if (quota > 0 && this.#backend.size() + data.length > quota) {
+        // As etcd: raise the NOSPACE alarm for the whole cluster and refuse this write.
+        void this.#propose({ alarm: { action: 1, memberID: this.memberId, alarm: AlarmType.NOSPACE } }).catch(() => {});
+        throw Errors.noSpace;
+      }
+    }
     const done = this.#wait.register(id, Date.now() + this.#requestTimeoutMs());
     this.#proposed.set(data, request);
     this.#proposals.push(data);
@@ -739,6 +767,9 @@ export class EtcdServer {
   }
 
   #applyRequest(req: etcdserverpb.InternalRaftRequest.$Properties): ApplyResult {
+    // Under NOSPACE every member refuses the same writes: the alarm is in the log, so this is deterministic.
+    if (consumesSpace(req) && this.#alarms.some((a) => a.alarm === AlarmType.NOSPACE)) throw Errors.noSpace;
+    if (req.alarm) return this.#applyAlarm(req.alarm);
     if (req.put) return this.#store.write((txn) => applyPut(txn, req.put!, this.#leases));
     if (req.deleteRange) return this.#store.write((txn) => applyDeleteRange(txn, req.deleteRange!));
     if (req.txn) return applyTxn(this.#store, req.txn, this.#leases);
@@ -756,6 +787,24 @@ export class EtcdServer {
       return { header: { revision: this.#store.rev } };
     }
     throw new EtcdError(12, "etcdserver: unknown request in the log");
+  }
+
+  #applyAlarm(a: etcdserverpb.AlarmRequest.$Properties): ApplyResult {
+    const memberID = BigInt(a.memberID ?? 0n);
+    const alarm = a.alarm ?? 0;
+    let changed: { memberID: bigint; alarm: number }[] = [];
+    if (a.action === 1) {
+      if (!this.#alarms.some((x) => x.memberID === memberID && x.alarm === alarm)) {
+        this.#alarms.push({ memberID, alarm });
+        this.#opts.log("warn", "alarm raised", { memberID: hex(memberID), alarm });
+      }
+      changed = [{ memberID, alarm }];
+    } else if (a.action === 2) {
+      changed = this.#alarms.filter((x) => (memberID === 0n || x.memberID === memberID) && (alarm === 0 || x.alarm === alarm));
+      this.#alarms = this.#alarms.filter((x) => !changed.includes(x));
+    }
+    this.#backend.setMeta("alarms", JSON.stringify(this.#alarms.map((x) => ({ memberID: hex(x.memberID), alarm: x.alarm }))));
+    return { header: { revision: this.#store.rev }, alarms: changed } as ApplyResult;
   }
 
   /** Makes the database durable, records where the log may start, and releases what the WAL no longer needs. */
@@ -858,6 +907,25 @@ interface Waiter {
   resolve: (index: number) => void;
   reject: (err: unknown) => void;
   deadline: number;
+}
+
+const AlarmType = { NONE: 0, NOSPACE: 1, CORRUPT: 2 } as const;
+
+/** Requests that grow the database: refused under NOSPACE (deletes, compaction and reads go on). */
+function consumesSpace(r: etcdserverpb.InternalRaftRequest.$Properties): boolean {
+  if (r.put) return true;
+  if (r.txn) return !isTxnReadOnly(r.txn) && hasPut(r.txn);
+  return false;
+}
+
+function hasPut(t: etcdserverpb.TxnRequest.$Properties): boolean {
+  return [...(t.success ?? []), ...(t.failure ?? [])].some((op) => !!op.requestPut || (op.requestTxn ? hasPut(op.requestTxn) : false));
+}
+
+function loadAlarms(b: Backend): { memberID: bigint; alarm: number }[] {
+  const saved = b.getMeta("alarms") as string | undefined;
+  if (!saved) return [];
+  return (JSON.parse(saved) as { memberID: string; alarm: number }[]).map((x) => ({ memberID: BigInt(`0x${x.memberID}`), alarm: x.alarm }));
 }
 
 /** A conf change's context: {key, member} from this server, or (bootstrap, other tools) a bare member list. */

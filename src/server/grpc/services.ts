@@ -21,7 +21,7 @@ export function etcdHandlers(s: EtcdServer): Record<string, Handler> {
     "/etcdserverpb.Maintenance/Defragment": unary(() => s.defrag()),
     "/etcdserverpb.Maintenance/Hash": unary(() => s.hash()),
     "/etcdserverpb.Maintenance/HashKV": unary((r) => s.hashKV(BigInt(r.revision ?? 0n))),
-    "/etcdserverpb.Maintenance/Alarm": unary(() => ({ header: s.header(), alarms: [] })),
+    "/etcdserverpb.Maintenance/Alarm": unary((r) => s.alarm(r)),
     "/etcdserverpb.Maintenance/MoveLeader": unary((r) => s.moveLeader(BigInt(r.targetID ?? 0n))),
     "/etcdserverpb.Maintenance/Snapshot": {
       kind: "serverStream",
