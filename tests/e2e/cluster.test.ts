@@ -71,6 +71,8 @@ describe.if(run)("three-member cluster", () => {
       indexes = new Set(rows.map((r) => r[7]));
     }
     expect({ leaders, indexes: indexes.size, rows }).toEqual({ leaders: 1, indexes: 1, rows });
+    // --cluster finds every member's client URL through the member list.
+    expect(ctl(members[0]!, ["endpoint", "status", "--cluster"]).trim().split("\n")).toHaveLength(3);
     const hashes = ctl(endpoints(), ["endpoint", "hashkv"]).trim().split("\n").map((l) => l.split(", ")[1]);
     expect(new Set(hashes).size).toBe(1);
   });
