@@ -123,7 +123,7 @@ export class EtcdServer {
     this.#alarms = loadAlarms(parts.backend);
     // Unique across members and restarts: this member's low 16 bits, then the clock, then a counter.
     this.#nextRequestId = ((parts.memberId & 0xffffn) << 48n) | ((BigInt(Date.now()) << 8n) & 0xffffffffffffn);
-    this.#reads = new ReadBatcher((ctx) => this.#node.readIndex(ctx), () => this.#wake?.());
+    this.#reads = new ReadBatcher(hex(parts.memberId), (ctx) => this.#node.readIndex(ctx), () => this.#wake?.());
     this.ready = new Promise<void>((r) => (this.#readyResolve = r));
     this.#loop = this.#readyLoop();
     this.#ticker = setInterval(() => {
@@ -840,7 +840,11 @@ class ReadBatcher {
   /** A ReadIndex request unanswered this long is sent again (its answer, or the request, was lost). */
   static readonly RETRY_MS = 500;
 
-  constructor(issue: (ctx: Uint8Array) => void, wake: () => void) {
+  #prefix: string;
+
+  /** prefix: this member's id — the leader keys pending reads by context, so contexts must not collide. */
+  constructor(prefix: string, issue: (ctx: Uint8Array) => void, wake: () => void) {
+    this.#prefix = prefix;
     this.#issue = issue;
     this.#wake = wake;
   }
@@ -854,7 +858,7 @@ class ReadBatcher {
 
   #send(): void {
     if (this.#next.length === 0) return;
-    const ctx = `read-${++this.#seq}`;
+    const ctx = `${this.#prefix}-${++this.#seq}`;
     this.#inFlight = { ctx, waiters: this.#next, issuedAt: Date.now() };
     this.#next = [];
     try {
