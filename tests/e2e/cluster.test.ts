@@ -192,7 +192,14 @@ describe.if(run)("catching up by snapshot", () => {
       ms[2] = null;
       // 300 writes: the others checkpoint and compact their logs past what s3 has.
       const survivor = ms[0]!;
-      for (let i = 0; i < 300; i++) ctl(survivor, ["put", `k${i}`, `v${i}`]);
+      // If s3 led, the first write waits for the new election (bounded retries, as a client would).
+      let first = etcdctl(survivor, ["put", "k0", "v0"]);
+      for (let attempt = 0; attempt < 20 && first.status !== 0; attempt++) {
+        await Bun.sleep(250);
+        first = etcdctl(survivor, ["put", "k0", "v0"]);
+      }
+      expect(first.status).toBe(0);
+      for (let i = 1; i < 300; i++) ctl(survivor, ["put", `k${i}`, `v${i}`]);
       ms[2] = await start(2);
       let got = "";
       for (let attempt = 0; attempt < 50 && got !== "v299\n"; attempt++) {
