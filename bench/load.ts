@@ -4,19 +4,21 @@
 //
 //   bun bench/load.ts --port P --mode put|range|fill [--total N] [--clients C] [--conns K]
 //                     [--keyspace 10000] [--value-size 256] [--keys N --batch 100 --inflight 8]
-//                     [--max-seconds 90] [--seed 1] [--label text]
+//                     [--max-seconds 90] [--seed 1] [--label text] [--serializable 1|0]
+//   --ports P1,P2,P3 instead of --port: the --conns connections go round-robin to the endpoints
+//                     (connection i to endpoint i mod n), as for a cluster's client URLs.
 //
 // put:   --total Put requests on random keys of the key space (--clients concurrent, over --conns).
-// range: --total serializable single-key Range requests on random keys of the key space; every
-//        25th response is decoded and must hold exactly one key.
+// range: --total single-key Range requests on random keys of the key space, serializable unless
+//        --serializable 0 (then linearizable); every 25th response is decoded and must hold
+//        exactly one key.
 // fill:  --keys keys written with Txn requests of --batch puts each, --inflight Txns in flight.
 // Progress goes to stderr every 2 s; stdout gets "@start" and "@end" lines around the measured
 // part, then one JSON object with the result.
 import http2 from "node:http2";
 import { etcdserverpb } from "../src/proto/etcd.js";
 import { seededRandom } from "../src/pkg/prng.ts";
-
-type Mode = "put" | "range" | "fill";
+import type { LoadMode as Mode, LoadResult as Result } from "./common/loadgen.ts";
 
 function parseArgs(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -39,9 +41,10 @@ const num = (name: string, dflt: number): number => {
   return n;
 };
 
-const port = num("port", 0);
+const ports: number[] = args.ports !== undefined ? args.ports.split(",").map(Number) : [num("port", 0)];
 const mode = (args.mode ?? "put") as Mode;
-if (!port) throw new Error("--port is required");
+if (!ports.length || ports.some((p) => !Number.isInteger(p) || p <= 0)) throw new Error("--port or --ports is required");
+const serializable = num("serializable", 1) !== 0;
 if (!["put", "range", "fill"].includes(mode)) throw new Error(`--mode: put, range or fill, not ${mode}`);
 const clients = Math.max(1, Math.floor(num("clients", 100)));
 const conns = Math.max(1, Math.floor(num("conns", 10)));
@@ -144,7 +147,7 @@ function unary(session: http2.ClientHttp2Session, path: string, frame: Buffer, k
 async function connect(n: number): Promise<http2.ClientHttp2Session[]> {
   const out: http2.ClientHttp2Session[] = [];
   for (let i = 0; i < n; i++) {
-    const s = http2.connect(`http://127.0.0.1:${port}`);
+    const s = http2.connect(`http://127.0.0.1:${ports[i % ports.length]}`);
     s.on("error", (err) => process.stderr.write(`  [${label}] connection ${i} error: ${err.message}\n`));
     s.on("goaway", (code) => process.stderr.write(`  [${label}] connection ${i} got GOAWAY ${code}\n`));
     await new Promise<void>((resolve, reject) => {
@@ -154,25 +157,6 @@ async function connect(n: number): Promise<http2.ClientHttp2Session[]> {
     out.push(s);
   }
   return out;
-}
-
-interface Result {
-  mode: Mode;
-  label: string;
-  requested: number;
-  done: number;
-  ok: number;
-  errors: number;
-  firstErrors: string[];
-  timedOut: boolean;
-  elapsedMs: number;
-  /** Requests (put, range) or keys (fill) per second. */
-  rate: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  clientCpuMs: number;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -199,7 +183,7 @@ async function main(): Promise<Result> {
       const msg =
         mode === "put"
           ? etcdserverpb.PutRequest.encode({ key: keyOf(k), value: valueOf(k) }).finish()
-          : etcdserverpb.RangeRequest.encode({ key: keyOf(k), serializable: true }).finish();
+          : etcdserverpb.RangeRequest.encode({ key: keyOf(k), serializable }).finish();
       frames[k] = grpcFrame(msg);
     }
     const picks = new Uint32Array(requested);
@@ -302,6 +286,7 @@ async function main(): Promise<Result> {
     p50Ms: percentile(sorted, 50),
     p90Ms: percentile(sorted, 90),
     p99Ms: percentile(sorted, 99),
+    p999Ms: percentile(sorted, 99.9),
     maxMs: sorted.length ? sorted[sorted.length - 1] : NaN,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
   };

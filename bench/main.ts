@@ -1,6 +1,14 @@
 #!/usr/bin/env bun
-// npm run bench            — the server against the real etcd 3.4 (bench/run.ts)
-// npm run bench -- raft    — the Raft core alone, in memory (bench/raft.ts)
+// npm run bench                  — the server against the real etcd 3.4 (bench/run.ts)
+// npm run bench -- --members 3   — 3-member clusters of both, put and linearizable range (bench/cluster.ts)
+// npm run bench -- raft          — the Raft core alone, in memory (bench/raft.ts)
+const i = process.argv.findIndex((a) => a === "--members" || a.startsWith("--members="));
+const members = i < 0 ? 1 : Number(process.argv[i].includes("=") ? process.argv[i].split("=")[1] : process.argv[i + 1]);
 if (process.argv[2] === "raft") await import("./raft.ts");
-else await import("./run.ts");
+else if (members > 1) await import("./cluster.ts");
+else {
+  // --members 1 is the single-member bench, which knows no --members flag.
+  if (i >= 0) process.argv.splice(i, process.argv[i].includes("=") ? 1 : 2);
+  await import("./run.ts");
+}
 export {};
