@@ -74,6 +74,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
       initialClusterToken: config.initialClusterToken,
       initialCluster: config.initialCluster,
       quotaBackendBytes: config.quotaBackendBytes,
+      strictReconfigCheck: config.strictReconfigCheck,
       initialClusterState: config.initialClusterState,
       heartbeatIntervalMs: config.heartbeatInterval,
       electionTimeoutMs: config.electionTimeout,

@@ -51,6 +51,7 @@ export const Errors = {
   leaseExist: e(GrpcCode.FailedPrecondition, "etcdserver: lease already exists"),
   leaseTTLTooLarge: e(GrpcCode.OutOfRange, "etcdserver: too large lease TTL"),
   memberNotFound: e(GrpcCode.NotFound, "etcdserver: member not found"),
+  memberNotEnoughStarted: e(GrpcCode.FailedPrecondition, "etcdserver: re-configuration failed due to not enough started members"),
   memberExist: e(GrpcCode.FailedPrecondition, "etcdserver: member ID already exist"),
   peerURLExist: e(GrpcCode.FailedPrecondition, "etcdserver: Peer URLs already exists"),
   memberBadURLs: e(GrpcCode.InvalidArgument, "etcdserver: given member URLs are invalid"),

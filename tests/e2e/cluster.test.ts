@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ctl, etcdctl, freePort, haveEtcdctl, requireTool, startMember, type Member } from "./harness.ts";
+import { cleanup, ctl, etcdctl, freePort, haveEtcdctl, requireTool, startMember, type Member } from "./harness.ts";
 
 const run = requireTool("etcdctl", haveEtcdctl());
 
@@ -217,4 +217,23 @@ describe.if(run)("catching up by snapshot", () => {
       rmSync(root, { recursive: true, force: true });
     }
   }, 90_000);
+});
+
+describe.if(run)("--strict-reconfig-check", () => {
+  test("adding a voter is refused while too few voters have started", async () => {
+    const [c1, p1, p2, p3] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const url = (p: number) => `http://127.0.0.1:${p}`;
+    const m = await startMember({ port: c1, peerPort: p1, args: ["--name", "a", "--initial-advertise-peer-urls", url(p1), "--initial-cluster", `a=${url(p1)}`] });
+    try {
+      // A lone member may add its second voter (etcd's exception)...
+      expect(ctl(m, ["member", "add", "b", `--peer-urls=${url(p2)}`])).toContain("added to cluster");
+      // ...but with b not started, a third would leave 1 started voter of 3.
+      const r = etcdctl(m, ["member", "add", "c", `--peer-urls=${url(p3)}`]);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain("etcdserver: re-configuration failed due to not enough started members");
+    } finally {
+      await m.stop("SIGKILL");
+      cleanup(m);
+    }
+  }, 30_000);
 });

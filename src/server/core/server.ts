@@ -49,6 +49,8 @@ export interface ServerOptions {
   initialClusterToken: string;
   /** name → peer URLs; defaults to this member alone. */
   initialCluster?: ReadonlyMap<string, readonly string[]>;
+  /** Refuse membership changes that would leave fewer started voters than a quorum (default true). */
+  strictReconfigCheck?: boolean;
   /** Database size at which writes stop with NOSPACE (etcd's --quota-backend-bytes). */
   quotaBackendBytes?: number;
   initialClusterState?: "new" | "existing";
@@ -317,12 +319,18 @@ export class EtcdServer {
     const id = computeMemberId(peerURLs, this.#opts.initialClusterToken);
     if (this.#members.some((m) => m.id === id)) throw Errors.memberExist;
     const member: MemberInfo = { id, name: "", peerURLs: [...peerURLs], clientURLs: [], isLearner };
+    if (!isLearner) this.#checkStarted(this.#votingMembers().length + 1, this.#votingMembers());
     await this.#proposeConfChange(isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, id, member);
     return { header: this.#clusterHeader(), member, members: this.#members };
   }
 
   async memberRemove(id: bigint): Promise<{ header: Header; members: MemberInfo[] }> {
-    if (!this.#members.some((m) => m.id === id)) throw Errors.memberNotFound;
+    const target = this.#members.find((m) => m.id === id);
+    if (!target) throw Errors.memberNotFound;
+    if (!target.isLearner) {
+      const rest = this.#votingMembers().filter((m) => m.id !== id);
+      this.#checkStarted(rest.length, rest);
+    }
     await this.#proposeConfChange(ConfChangeType.RemoveNode, id, undefined);
     return { header: this.#clusterHeader(), members: this.#members };
   }
@@ -339,6 +347,7 @@ export class EtcdServer {
     const m = this.#members.find((x) => x.id === id);
     if (!m) throw Errors.memberNotFound;
     if (!m.isLearner) throw Errors.memberNotLearner;
+    this.#checkStarted(this.#votingMembers().length + 1, [...this.#votingMembers(), m]);
     const r = this.#node.raft;
     if (r.state === StateType.Leader) {
       // etcd's rule: a learner is promoted only once its log is within 90% of the leader's.
@@ -363,6 +372,21 @@ export class EtcdServer {
       await new Promise((res) => setTimeout(res, 10));
     }
     return { header: this.header() };
+  }
+
+  #votingMembers(): MemberInfo[] {
+    return this.#members.filter((m) => !m.isLearner);
+  }
+
+  /**
+   * --strict-reconfig-check (etcd's rule): after the change, the started voters (those that published
+   * their name) must still be a quorum of the voters — except when a lone member adds its second.
+   */
+  #checkStarted(votersAfter: number, counted: MemberInfo[]): void {
+    if (this.#opts.strictReconfigCheck === false) return;
+    const started = counted.filter((m) => m.name !== "").length;
+    if (votersAfter === 2 && started === 1) return;
+    if (started < Math.floor(votersAfter / 2) + 1) throw Errors.memberNotEnoughStarted;
   }
 
   #clusterHeader(): Header {
