@@ -28,6 +28,8 @@ import { computeMemberId } from "./member-id.ts";
 import { metadataRecord, readyRecords, replayWal, snapshotRecord } from "./raft-wal.ts";
 import { checkDelete, checkPut, checkRange, checkTxn } from "./validate.ts";
 import { WaitRegistry } from "./wait.ts";
+import { ReadBatcher } from "./read-batcher.ts";
+import { AlarmType, consumesSpace, loadAlarms } from "./alarms.ts";
 
 /** The etcd API level this server implements: clients gate features on it. */
 export const ETCD_API_VERSION = "3.5.0";
@@ -849,111 +851,6 @@ export class EtcdServer {
       if (removed.length) this.#opts.log("info", "purged WAL segments", { removed: removed.length, appliedIndex: this.#applied });
     }
   }
-}
-
-/**
- * Linearizable reads batched onto ReadIndex requests: reads that arrive while one is in flight share
- * the next one, so a burst of reads costs one heartbeat round.
- */
-class ReadBatcher {
-  #seq = 0;
-  #inFlight: { ctx: string; waiters: Waiter[]; issuedAt: number } | null = null;
-  #next: Waiter[] = [];
-  #issue: (ctx: Uint8Array) => void;
-  #wake: () => void;
-  /** A ReadIndex request unanswered this long is sent again (its answer, or the request, was lost). */
-  static readonly RETRY_MS = 500;
-
-  #prefix: string;
-
-  /** prefix: this member's id — the leader keys pending reads by context, so contexts must not collide. */
-  constructor(prefix: string, issue: (ctx: Uint8Array) => void, wake: () => void) {
-    this.#prefix = prefix;
-    this.#issue = issue;
-    this.#wake = wake;
-  }
-
-  read(deadline: number): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      this.#next.push({ resolve, reject, deadline });
-      if (!this.#inFlight) this.#send();
-    });
-  }
-
-  #send(): void {
-    if (this.#next.length === 0) return;
-    const ctx = `${this.#prefix}-${++this.#seq}`;
-    this.#inFlight = { ctx, waiters: this.#next, issuedAt: Date.now() };
-    this.#next = [];
-    try {
-      this.#issue(new TextEncoder().encode(ctx));
-    } catch (err) {
-      const w = this.#inFlight.waiters;
-      this.#inFlight = null;
-      for (const x of w) x.reject(err instanceof RaftError ? Errors.noLeader : err);
-      return;
-    }
-    this.#wake();
-  }
-
-  answered(ctx: Uint8Array, index: number): void {
-    const key = new TextDecoder().decode(ctx);
-    if (!this.#inFlight || this.#inFlight.ctx !== key) return;
-    const w = this.#inFlight.waiters;
-    this.#inFlight = null;
-    for (const x of w) x.resolve(index);
-    this.#send();
-  }
-
-  /** Sends the pending request again under a new context (after a leader change or a lost answer). */
-  retry(): void {
-    if (!this.#inFlight) return;
-    this.#next = [...this.#inFlight.waiters, ...this.#next];
-    this.#inFlight = null;
-    this.#send();
-  }
-
-  /** Called every tick: time out old reads and retry a request that went unanswered. */
-  tick(): void {
-    const now = Date.now();
-    const expired = (w: Waiter) => w.deadline < now;
-    for (const list of [this.#inFlight?.waiters ?? [], this.#next]) for (const w of list.filter(expired)) w.reject(Errors.timeout);
-    if (this.#inFlight) this.#inFlight.waiters = this.#inFlight.waiters.filter((w) => !expired(w));
-    this.#next = this.#next.filter((w) => !expired(w));
-    if (this.#inFlight && (this.#inFlight.waiters.length === 0 || now - this.#inFlight.issuedAt > ReadBatcher.RETRY_MS)) this.retry();
-  }
-
-  failAll(err: unknown): void {
-    const all = [...(this.#inFlight?.waiters ?? []), ...this.#next];
-    this.#inFlight = null;
-    this.#next = [];
-    for (const x of all) x.reject(err);
-  }
-}
-
-interface Waiter {
-  resolve: (index: number) => void;
-  reject: (err: unknown) => void;
-  deadline: number;
-}
-
-const AlarmType = { NONE: 0, NOSPACE: 1, CORRUPT: 2 } as const;
-
-/** Requests that grow the database: refused under NOSPACE (deletes, compaction and reads go on). */
-function consumesSpace(r: etcdserverpb.InternalRaftRequest.$Properties): boolean {
-  if (r.put) return true;
-  if (r.txn) return !isTxnReadOnly(r.txn) && hasPut(r.txn);
-  return false;
-}
-
-function hasPut(t: etcdserverpb.TxnRequest.$Properties): boolean {
-  return [...(t.success ?? []), ...(t.failure ?? [])].some((op) => !!op.requestPut || (op.requestTxn ? hasPut(op.requestTxn) : false));
-}
-
-function loadAlarms(b: Backend): { memberID: bigint; alarm: number }[] {
-  const saved = b.getMeta("alarms") as string | undefined;
-  if (!saved) return [];
-  return (JSON.parse(saved) as { memberID: string; alarm: number }[]).map((x) => ({ memberID: BigInt(`0x${x.memberID}`), alarm: x.alarm }));
 }
 
 /** A conf change's context: {key, member} from this server, or (bootstrap, other tools) a bare member list. */

@@ -1,0 +1,23 @@
+import type { Backend } from "../../backend/backend.ts";
+import type { etcdserverpb } from "../../proto/etcd.js";
+import { isTxnReadOnly } from "./kv-apply.ts";
+
+export const AlarmType = { NONE: 0, NOSPACE: 1, CORRUPT: 2 } as const;
+
+/** Requests that grow the database: refused under NOSPACE (deletes, compaction and reads go on). */
+export function consumesSpace(r: etcdserverpb.InternalRaftRequest.$Properties): boolean {
+  if (r.put) return true;
+  if (r.txn) return !isTxnReadOnly(r.txn) && hasPut(r.txn);
+  return false;
+}
+
+function hasPut(t: etcdserverpb.TxnRequest.$Properties): boolean {
+  return [...(t.success ?? []), ...(t.failure ?? [])].some((op) => !!op.requestPut || (op.requestTxn ? hasPut(op.requestTxn) : false));
+}
+
+export function loadAlarms(b: Backend): { memberID: bigint; alarm: number }[] {
+  const saved = b.getMeta("alarms") as string | undefined;
+  if (!saved) return [];
+  return (JSON.parse(saved) as { memberID: string; alarm: number }[]).map((x) => ({ memberID: BigInt(`0x${x.memberID}`), alarm: x.alarm }));
+}
+
