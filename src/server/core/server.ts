@@ -632,7 +632,7 @@ export class EtcdServer {
     for (const m of rd.messages) {
       // Raft's snapshot carries no data of its own: ship the whole database (whose consistent index is
       // at or past the snapshot's index, so the follower re-applies nothing twice).
-      if (m.type === MessageType.Snap && m.snapshot) m.snapshot = { ...m.snapshot, data: this.#backend.snapshotBytes(this.#backend.path + ".send") };
+      if (m.type === MessageType.Snap && m.snapshot) m.snapshot = { ...m.snapshot, data: this.#snapshotForPeers() };
     }
     if (rd.snapshot) this.#installSnapshot(rd.snapshot.data);
     // A leader may send in parallel with its own WAL write; a follower's answers wait for the fsync.
@@ -655,6 +655,20 @@ export class EtcdServer {
       // A read sent to the old leader will not be answered: ask the new one.
       if (rd.softState.lead !== 0n) this.#reads.retry();
     }
+  }
+
+  #peerSnapshot: { bytes: Uint8Array; at: number } | null = null;
+
+  /**
+   * The database copy sent to lagging followers, reused for a while: Raft re-sends a snapshot after a
+   * failed delivery, and copying the whole database each time would stall this member.
+   */
+  #snapshotForPeers(): Uint8Array {
+    const now = Date.now();
+    if (!this.#peerSnapshot || now - this.#peerSnapshot.at > 30_000) {
+      this.#peerSnapshot = { bytes: this.#backend.snapshotBytes(`${this.#backend.path}.send`), at: now };
+    }
+    return this.#peerSnapshot.bytes;
   }
 
   /** Replaces the database with the leader's (a follower that fell behind the leader's log). */
