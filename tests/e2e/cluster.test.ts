@@ -209,6 +209,10 @@ describe.if(run)("catching up by snapshot", () => {
       expect(got).toBe("v299\n");
       expect(ms[2]!.logs()).toContain("installed a snapshot from the leader");
       expect(ctl(ms[2]!, ["get", "k-first", "--print-value-only", "--consistency=s"])).toBe("v\n");
+      // It restarts from the installed database plus the WAL written since (kill -9, no clean stop).
+      await ms[2]!.stop("SIGKILL");
+      ms[2] = await start(2);
+      expect(ctl(ms[2]!, ["get", "k299", "--print-value-only", "--consistency=s"])).toBe("v299\n");
       const eps = ms.map((m) => m!.endpoint).join(",");
       const hashes = ctl(eps, ["endpoint", "hashkv"]).trim().split("\n").map((l) => l.split(", ")[1]);
       expect(new Set(hashes).size).toBe(1);

@@ -190,7 +190,14 @@ export class EtcdServer {
       }
     }
     const applied = (backend.getMeta("consistent_index") as bigint | undefined) ?? 0n;
-    if (BigInt(storage.lastIndex()) < applied) {
+    const installed = installedSnapshot(backend);
+    if (installed && installed.meta.index > storage.snapshot.meta.index && BigInt(storage.lastIndex()) < applied) {
+      // The database came from the leader as a snapshot and the crash came before the WAL said so.
+      storage.applySnapshot(installed);
+      await wal.append([snapshotRecord(installed.meta.index, installed.meta.term, installed.meta.confState.voters, installed.meta.confState.learners)]);
+      opts.log("info", "resuming from a snapshot installed before the restart", { snapshotIndex: installed.meta.index });
+    }
+    if (BigInt(storage.lastIndex()) < applied && !(installed && installed.meta.index === storage.snapshot.meta.index)) {
       throw new Error(
         `The WAL in '${walDir}' ends at index ${storage.lastIndex()} but the database has applied up to ${applied}: ` +
           "the WAL was removed or replaced. Restore the member from a snapshot.",
@@ -634,7 +641,7 @@ export class EtcdServer {
       // at or past the snapshot's index, so the follower re-applies nothing twice).
       if (m.type === MessageType.Snap && m.snapshot) m.snapshot = { ...m.snapshot, data: this.#snapshotForPeers() };
     }
-    if (rd.snapshot) this.#installSnapshot(rd.snapshot.data);
+    if (rd.snapshot) this.#installSnapshot(rd.snapshot);
     // A leader may send in parallel with its own WAL write; a follower's answers wait for the fsync.
     if (leader && rd.messages.length) this.#transport?.send(rd.messages);
     const records = readyRecords(rd);
@@ -671,13 +678,23 @@ export class EtcdServer {
     return this.#peerSnapshot.bytes;
   }
 
-  /** Replaces the database with the leader's (a follower that fell behind the leader's log). */
-  #installSnapshot(data: Uint8Array): void {
-    if (data.length === 0) throw new Error("received a Raft snapshot without database contents; refusing to install it");
+  /**
+   * Replaces the database with the leader's (a follower that fell behind the leader's log). The new
+   * file is stamped with the Raft snapshot it stands for before it is renamed into place, so a crash
+   * at any point leaves either the old database or the new one together with what Raft needs to
+   * resume from it (see start()).
+   */
+  #installSnapshot(snap: { data: Uint8Array; meta: { index: number; term: number; confState: { voters: bigint[]; learners: bigint[] } } }): void {
+    if (snap.data.length === 0) throw new Error("received a Raft snapshot without database contents; refusing to install it");
     const path = this.#backend.path;
-    this.#backend.close();
     const tmp = `${path}.incoming`;
-    writeFileSync(tmp, data);
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(tmp + suffix, { force: true });
+    writeFileSync(tmp, snap.data);
+    const incoming = new Backend(tmp);
+    incoming.batch(() => incoming.setMeta("raft_snapshot", JSON.stringify({ ...snap.meta, confState: { voters: snap.meta.confState.voters.map(hex), learners: snap.meta.confState.learners.map(hex) } })));
+    incoming.checkpoint();
+    incoming.close();
+    this.#backend.close();
     for (const suffix of ["-wal", "-shm"]) rmSync(path + suffix, { force: true });
     renameSync(tmp, path);
     this.#backend = new Backend(path);
@@ -685,8 +702,8 @@ export class EtcdServer {
     this.#applied = (this.#backend.getMeta("consistent_index") as bigint | undefined) ?? 0n;
     const saved = this.#backend.getMeta("members") as string | undefined;
     if (saved) this.#members = membersFromJson(saved);
-    this.#backend.checkpoint();
-    this.#opts.log("info", "installed a snapshot from the leader", { appliedIndex: this.#applied });
+    this.#alarms = loadAlarms(this.#backend);
+    this.#opts.log("info", "installed a snapshot from the leader", { snapshotIndex: snap.meta.index, appliedIndex: this.#applied });
   }
 
   #dropProposal(data: Uint8Array, err: unknown): void {
@@ -865,6 +882,15 @@ export class EtcdServer {
       if (removed.length) this.#opts.log("info", "purged WAL segments", { removed: removed.length, appliedIndex: this.#applied });
     }
   }
+}
+
+/** The Raft snapshot a database installed from the leader stands for, if any. */
+function installedSnapshot(b: Backend): { meta: { index: number; term: number; confState: { voters: bigint[]; learners: bigint[] } }; data: Uint8Array } | undefined {
+  const saved = b.getMeta("raft_snapshot") as string | undefined;
+  if (!saved) return undefined;
+  const m = JSON.parse(saved) as { index: number; term: number; confState: { voters: string[]; learners: string[] } };
+  const ids = (xs: string[]) => xs.map((x) => BigInt(`0x${x}`));
+  return { meta: { index: m.index, term: m.term, confState: { voters: ids(m.confState.voters), learners: ids(m.confState.learners) } }, data: new Uint8Array(0) };
 }
 
 /** A conf change's context: {key, member} from this server, or (bootstrap, other tools) a bare member list. */
