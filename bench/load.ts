@@ -19,6 +19,7 @@ import http2 from "node:http2";
 import { etcdserverpb } from "../src/proto/etcd.js";
 import { seededRandom } from "../src/pkg/prng.ts";
 import type { LoadMode as Mode, LoadResult as Result } from "./common/loadgen.ts";
+import { frame } from "../src/server/grpc/framing.ts";
 
 function parseArgs(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -72,15 +73,6 @@ function valueOf(i: number): Uint8Array {
   const tag = enc.encode(String(i));
   v.set(tag.subarray(0, Math.min(tag.length, v.length)));
   return v;
-}
-
-/** gRPC length-prefixed message: flag 0, 4-byte big-endian length, message. */
-function grpcFrame(msg: Uint8Array): Buffer {
-  const b = Buffer.allocUnsafe(5 + msg.length);
-  b[0] = 0;
-  b.writeUInt32BE(msg.length, 1);
-  b.set(msg, 5);
-  return b;
 }
 
 interface Reply {
@@ -184,7 +176,7 @@ async function main(): Promise<Result> {
         mode === "put"
           ? etcdserverpb.PutRequest.encode({ key: keyOf(k), value: valueOf(k) }).finish()
           : etcdserverpb.RangeRequest.encode({ key: keyOf(k), serializable }).finish();
-      frames[k] = grpcFrame(msg);
+      frames[k] = frame(msg);
     }
     const picks = new Uint32Array(requested);
     for (let i = 0; i < requested; i++) picks[i] = Math.floor(rand() * keyspace);
@@ -207,7 +199,7 @@ async function main(): Promise<Result> {
     frameFor = (i) => {
       const ops: etcdserverpb.RequestOp.$Properties[] = [];
       for (let k = i * batch; k < Math.min(keys, (i + 1) * batch); k++) ops.push({ requestPut: { key: keyOf(k), value: valueOf(k) } });
-      return grpcFrame(etcdserverpb.TxnRequest.encode({ success: ops }).finish());
+      return frame(etcdserverpb.TxnRequest.encode({ success: ops }).finish());
     };
   }
 

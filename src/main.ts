@@ -103,7 +103,8 @@ async function serve(config: Config, log: Logger): Promise<number> {
     await transport.start();
   } catch (err) {
     await server.stop();
-    throw new Error(`Cannot listen for peers on ${config.listenPeerUrls.join(",")} (--listen-peer-urls): ${(err as Error).message}`);
+    // The transport's message already says "cannot listen for peers …"; add which setting to change.
+    throw new Error(`${(err as Error).message} (--listen-peer-urls ${config.listenPeerUrls.join(",")})`);
   }
   transport.onClusterId = (id) => server.learnClusterId(id);
   transport.onRemoved = () => server.removedFromCluster();
@@ -138,6 +139,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
   }
   log("info", "ready to serve client requests", { memberId: server.memberId.toString(16) });
 
+  let stopped: () => void = () => {};
   const stop = () =>
     (stopping ??= (async () => {
       for (const l of listeners) l.close();
@@ -147,16 +149,11 @@ async function serve(config: Config, log: Logger): Promise<number> {
       await server.stop();
       await transport.stop();
       log("info", "stopped");
+      stopped();
     })());
-  const done = new Promise<void>((resolve) => {
-    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void stop().then(resolve));
-    void (async () => {
-      await new Promise<void>((r) => setInterval(() => stopping && r(), 200));
-      await stopping;
-      resolve();
-    })();
-  });
-  await done;
+  // A signal or a fatal error (which calls stop() itself) ends the server: wait for whichever comes.
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void stop());
+  await new Promise<void>((resolve) => (stopped = resolve));
   return exitCode;
 }
 

@@ -3,6 +3,7 @@
 // one length-prefixed message, answered by one message and a grpc-status trailer.
 import http2 from "node:http2";
 import { etcdserverpb } from "../../src/proto/etcd.js";
+import { frame } from "../../src/server/grpc/framing.ts";
 
 export class GrpcError extends Error {
   constructor(
@@ -11,14 +12,6 @@ export class GrpcError extends Error {
   ) {
     super(message);
   }
-}
-
-function frame(message: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + message.length);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
-  out.set(message, 5);
-  return out;
 }
 
 /** One HTTP/2 connection to a member's client port. */

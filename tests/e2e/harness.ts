@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { frame } from "../../src/server/grpc/framing.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const BINARY = join(ROOT, "dist/etcd");
@@ -157,10 +158,7 @@ export async function grpcUnary(m: Member, path: string, message: Uint8Array): P
           body: all.length >= 5 ? all.subarray(5) : new Uint8Array(0),
         });
       });
-      const frame = Buffer.alloc(5 + message.length);
-      frame.writeUInt32BE(message.length, 1);
-      frame.set(message, 5);
-      req.end(frame);
+      req.end(frame(message));
     });
   } finally {
     session.close();

@@ -74,6 +74,21 @@ describe("startup", () => {
     }
   });
 
+  test("a peer port in use is a startup error naming the setting", async () => {
+    const m = await startMember();
+    try {
+      const peerUrl = /"--listen-peer-urls",\s*"([^"]+)"/.exec(JSON.stringify(m.proc.spawnargs))![1];
+      const port = await freePort();
+      const r = run(["--data-dir", join(m.dataDir, "other"), "--listen-client-urls", `http://127.0.0.1:${port}`, "--advertise-client-urls", `http://127.0.0.1:${port}`, "--listen-peer-urls", peerUrl]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("cannot listen for peers");
+      expect(r.stderr).toContain(`--listen-peer-urls ${peerUrl}`);
+    } finally {
+      await m.stop();
+      cleanup(m);
+    }
+  });
+
   test("corruption inside the WAL stops startup with the file and offset; data survives a clean restart", async () => {
     const m = await startMember();
     const dataDir = m.dataDir;

@@ -30,17 +30,22 @@ export function membersFromJson(text: string): MemberInfo[] {
   return (JSON.parse(text) as (Omit<MemberInfo, "id"> & { id: string })[]).map((m) => ({ ...m, id: BigInt(`0x${m.id}`) }));
 }
 
-/** What a conf change carries about the member it adds (etcd puts the member in the context). */
-export function memberContext(m: MemberInfo): Uint8Array {
-  return new TextEncoder().encode(membersToJson([m]));
+/**
+ * A conf change's context: the member it concerns (etcd puts the member there too) and, for changes
+ * proposed by a Cluster RPC, the key its caller waits on.
+ */
+export function confContext(member: MemberInfo | undefined, key?: string): Uint8Array {
+  const m = member ? JSON.parse(membersToJson([member]))[0] : null;
+  return new TextEncoder().encode(JSON.stringify({ key, member: m }));
 }
 
-export function memberFromContext(ctx: Uint8Array | undefined): MemberInfo | undefined {
-  if (!ctx || ctx.length === 0) return undefined;
+export function parseConfContext(ctx: Uint8Array | undefined): { key?: string; member?: MemberInfo } {
+  if (!ctx || ctx.length === 0) return {};
   try {
-    return membersFromJson(new TextDecoder().decode(ctx))[0];
+    const v = JSON.parse(new TextDecoder().decode(ctx)) as { key?: string; member?: { id: string } | null };
+    return { key: v.key, member: v.member ? membersFromJson(JSON.stringify([v.member]))[0] : undefined };
   } catch {
-    return undefined;
+    return {};
   }
 }
 

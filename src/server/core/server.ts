@@ -6,6 +6,7 @@ import { Backend } from "../../backend/backend.ts";
 import { MvccStore } from "../../mvcc/store.ts";
 import { EtcdError, Errors, isEtcdError } from "../../pkg/errors.ts";
 import { crc32c } from "../../pkg/crc32c.ts";
+import { seededRandom } from "../../pkg/prng.ts";
 import { etcdserverpb, mvccpb } from "../../proto/etcd.js";
 import { encodeWithHeadroom } from "../../proto/encode.ts";
 import { Wal } from "../../wal/wal.ts";
@@ -23,7 +24,7 @@ import {
   type RangeOut,
   type TxnOut,
 } from "./kv-apply.ts";
-import { bootstrapMembers, hex, type MemberInfo, memberContext, memberFromContext, membersFromJson, membersToJson } from "./membership.ts";
+import { bootstrapMembers, confContext, hex, type MemberInfo, membersFromJson, membersToJson, parseConfContext } from "./membership.ts";
 import { computeMemberId } from "./member-id.ts";
 import { metadataRecord, readyRecords, replayWal, snapshotRecord } from "./raft-wal.ts";
 import { checkDelete, checkPut, checkRange, checkTxn } from "./validate.ts";
@@ -103,6 +104,8 @@ export class EtcdServer {
   #fatal: (err: unknown) => void;
   #published = false;
   #isReady = false;
+  /** Database size, refreshed once per applied batch: the quota check must not stat the file per write. */
+  #dbSize = 0;
   /** Active alarms, replicated through Raft and stored with the data. */
   #alarms: { memberID: bigint; alarm: number }[] = [];
   #readyResolve!: () => void;
@@ -125,6 +128,7 @@ export class EtcdServer {
     this.#applied = parts.applied;
     this.#fatal = fatal;
     this.#alarms = loadAlarms(parts.backend);
+    this.#dbSize = parts.backend.size();
     // Unique across members and restarts: this member's low 16 bits, then the clock, then a counter.
     this.#nextRequestId = ((parts.memberId & 0xffffn) << 48n) | ((BigInt(Date.now()) << 8n) & 0xffffffffffffn);
     this.#reads = new ReadBatcher(hex(parts.memberId), (ctx) => this.#node.readIndex(ctx), () => this.#wake?.());
@@ -177,7 +181,7 @@ export class EtcdServer {
           term: 1,
           index: i + 1,
           type: EntryType.ConfChange,
-          data: encodeConfChange({ type: ConfChangeType.AddNode, nodeId: m.id, context: memberContext({ ...m, name: "" }) }),
+          data: encodeConfChange({ type: ConfChangeType.AddNode, nodeId: m.id, context: confContext({ ...m, name: "" }) }),
         }));
         storage.append(ents);
         storage.hardState = { term: 1, vote: 0n, commit: ents.length };
@@ -207,7 +211,6 @@ export class EtcdServer {
     const electionTick = Math.max(2, Math.round((opts.electionTimeoutMs ?? 1000) / heartbeatMs));
     // Raft re-hands every committed entry after its snapshot; apply skips what the database holds and
     // feeds conf changes back to Raft, whose membership is otherwise not durable.
-    let seed = Number(memberId & 0x7fffffffn) ^ Date.now();
     const node = new RawNode({
       id: memberId,
       storage,
@@ -218,7 +221,8 @@ export class EtcdServer {
       checkQuorum: true,
       maxSizePerMsg: 1024 * 1024,
       maxInflightMsgs: 256,
-      random: () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296),
+      // Election timeouts must differ between members and between restarts of one member.
+      random: seededRandom(Number(memberId & 0x7fffffffn) ^ Date.now()),
     });
     opts.log("info", "server started", {
       memberId: hex(memberId),
@@ -330,7 +334,7 @@ export class EtcdServer {
     const member: MemberInfo = { id, name: "", peerURLs: [...peerURLs], clientURLs: [], isLearner };
     if (!isLearner) this.#checkStarted(this.#votingMembers().length + 1, this.#votingMembers());
     await this.#proposeConfChange(isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, id, member);
-    return { header: this.#clusterHeader(), member, members: this.#members };
+    return { header: this.clusterHeader(), member, members: this.#members };
   }
 
   async memberRemove(id: bigint): Promise<{ header: Header; members: MemberInfo[] }> {
@@ -341,7 +345,7 @@ export class EtcdServer {
       this.#checkStarted(rest.length, rest);
     }
     await this.#proposeConfChange(ConfChangeType.RemoveNode, id, undefined);
-    return { header: this.#clusterHeader(), members: this.#members };
+    return { header: this.clusterHeader(), members: this.#members };
   }
 
   async memberUpdate(id: bigint, peerURLs: string[]): Promise<{ header: Header; members: MemberInfo[] }> {
@@ -349,7 +353,7 @@ export class EtcdServer {
     if (!m) throw Errors.memberNotFound;
     for (const o of this.#members) if (o.id !== id && o.peerURLs.some((u) => peerURLs.includes(u))) throw Errors.peerURLExist;
     await this.#proposeConfChange(ConfChangeType.UpdateNode, id, { ...m, peerURLs: [...peerURLs] });
-    return { header: this.#clusterHeader(), members: this.#members };
+    return { header: this.clusterHeader(), members: this.#members };
   }
 
   async memberPromote(id: bigint): Promise<{ header: Header; members: MemberInfo[] }> {
@@ -364,7 +368,7 @@ export class EtcdServer {
       if (!pr || pr.match < 0.9 * r.log.lastIndex()) throw Errors.learnerNotReady;
     }
     await this.#proposeConfChange(ConfChangeType.AddNode, id, { ...m, isLearner: false });
-    return { header: this.#clusterHeader(), members: this.#members };
+    return { header: this.clusterHeader(), members: this.#members };
   }
 
   /** Hands leadership to another voter and waits until it leads (etcd's MoveLeader). */
@@ -398,7 +402,8 @@ export class EtcdServer {
     if (started < Math.floor(votersAfter / 2) + 1) throw Errors.memberNotEnoughStarted;
   }
 
-  #clusterHeader(): Header {
+  /** etcd's Cluster service leaves the revision out of its headers. */
+  clusterHeader(): Header {
     return { ...this.header(), revision: 0n };
   }
 
@@ -407,7 +412,7 @@ export class EtcdServer {
   async #proposeConfChange(type: ConfChangeType, nodeId: bigint, member: MemberInfo | undefined): Promise<void> {
     if (this.#node.raft.lead === 0n) throw Errors.noLeader;
     const key = `${type}:${hex(nodeId)}:${++this.#confSeq}`;
-    const context = new TextEncoder().encode(JSON.stringify({ key, member: member ? JSON.parse(new TextDecoder().decode(memberContext(member)))[0] : null }));
+    const context = confContext(member, key);
     const done = new Promise<void>((resolve, reject) => this.#confWaiters.set(key, { resolve, reject, deadline: Date.now() + this.#requestTimeoutMs() }));
     this.#confProposals.push(encodeConfChange({ type, nodeId, context }));
     this.#wake?.();
@@ -464,6 +469,7 @@ export class EtcdServer {
 
   async defrag(): Promise<{ header: Header }> {
     this.#backend.defrag();
+    this.#dbSize = this.#backend.size();
     return { header: this.header() };
   }
 
@@ -528,7 +534,7 @@ export class EtcdServer {
     if (consumesSpace(body)) {
       if (this.#alarms.some((a) => a.alarm === AlarmType.NOSPACE)) throw Errors.noSpace;
       const quota = this.#opts.quotaBackendBytes ?? 0;
-      if (quota > 0 && this.#backend.size() + data.length > quota) {
+      if (quota > 0 && this.#dbSize + data.length > quota) {
         // As etcd: raise the NOSPACE alarm for the whole cluster and refuse this write.
         void this.#propose({ alarm: { action: 1, memberID: this.memberId, alarm: AlarmType.NOSPACE } }).catch(() => {});
         throw Errors.noSpace;
@@ -767,6 +773,7 @@ export class EtcdServer {
       this.#backend.setMeta("consistent_index", this.#applied);
     });
     this.#sinceCheckpoint += entries.length;
+    this.#dbSize = this.#backend.size();
     for (const r of results) {
       if (r.ok) this.#wait.resolve(r.id, r.value as ApplyResult);
       else this.#wait.reject(r.id, r.value);
@@ -788,7 +795,6 @@ export class EtcdServer {
         queueMicrotask(w.resolve);
       }
     }
-    cc = { ...cc, context: member ? memberContext(member) : cc.context };
     const existing = this.#members.find((m) => m.id === cc.nodeId);
     switch (cc.type) {
       case ConfChangeType.AddNode:
@@ -796,7 +802,7 @@ export class EtcdServer {
         const learner = cc.type === ConfChangeType.AddLearnerNode;
         if (existing) existing.isLearner = learner && existing.isLearner;
         else {
-          const m = memberFromContext(cc.context) ?? { id: cc.nodeId, name: "", peerURLs: [], clientURLs: [], isLearner: learner };
+          const m = member ?? { id: cc.nodeId, name: "", peerURLs: [], clientURLs: [], isLearner: learner };
           this.#members.push({ ...m, id: cc.nodeId, isLearner: learner });
         }
         break;
@@ -807,8 +813,7 @@ export class EtcdServer {
         if (cc.nodeId === this.memberId) this.removedFromCluster();
         break;
       case ConfChangeType.UpdateNode: {
-        const m = memberFromContext(cc.context);
-        if (existing && m) existing.peerURLs = m.peerURLs;
+        if (existing && member) existing.peerURLs = member.peerURLs;
         break;
       }
     }
@@ -891,19 +896,6 @@ function installedSnapshot(b: Backend): { meta: { index: number; term: number; c
   const m = JSON.parse(saved) as { index: number; term: number; confState: { voters: string[]; learners: string[] } };
   const ids = (xs: string[]) => xs.map((x) => BigInt(`0x${x}`));
   return { meta: { index: m.index, term: m.term, confState: { voters: ids(m.confState.voters), learners: ids(m.confState.learners) } }, data: new Uint8Array(0) };
-}
-
-/** A conf change's context: {key, member} from this server, or (bootstrap, other tools) a bare member list. */
-function parseConfContext(ctx: Uint8Array | undefined): { key?: string; member?: MemberInfo } {
-  if (!ctx || ctx.length === 0) return {};
-  try {
-    const v = JSON.parse(new TextDecoder().decode(ctx));
-    if (Array.isArray(v)) return { member: memberFromContext(ctx) };
-    const member = v.member ? { ...v.member, id: BigInt(`0x${v.member.id}`) } : undefined;
-    return { key: v.key, member };
-  } catch {
-    return {};
-  }
 }
 
 function isTxnSerializable(r: etcdserverpb.TxnRequest.$Properties): boolean {

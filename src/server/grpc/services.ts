@@ -37,8 +37,7 @@ export function etcdHandlers(s: EtcdServer): Record<string, Handler> {
     },
     "/etcdserverpb.Maintenance/Downgrade": notYet("downgrade"),
 
-    // etcd's Cluster service leaves the revision out of its headers.
-    "/etcdserverpb.Cluster/MemberList": unary(() => ({ header: { ...s.header(), revision: 0n }, members: s.members.map(toMember) })),
+    "/etcdserverpb.Cluster/MemberList": unary(() => ({ header: s.clusterHeader(), members: s.members.map(toMember) })),
     "/etcdserverpb.Cluster/MemberAdd": unary(async (r) => {
       const out = await s.memberAdd([...(r.peerURLs ?? [])], !!r.isLearner);
       return { header: out.header, member: toMember(out.member), members: out.members.map(toMember) };
