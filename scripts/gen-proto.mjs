@@ -15,6 +15,7 @@ const files = [
   "etcdserverpb/raft_internal.proto",
   "raftpb/raft.proto",
   "walpb/record.proto",
+  "snappb/snap.proto",
   "v3lock/v3lock.proto",
   "v3election/v3election.proto",
 ].map((f) => join(root, "proto", f));

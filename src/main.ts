@@ -13,10 +13,36 @@ import { GrpcServer } from "./server/grpc/grpc-server.ts";
 import { H2Server } from "./server/grpc/h2/server.ts";
 import { etcdHandlers } from "./server/grpc/services.ts";
 import { createHttpApp } from "./server/http/app.ts";
+import { decodeMembersAnswer, encodePeerRequest } from "./server/core/peer-api.ts";
+import type { RemoteCluster } from "./server/core/server.ts";
+import { peerRequest } from "./server/peer/peer-request.ts";
 import { PeerTransport } from "./server/peer/peer-transport.ts";
 
 /** gRPC framing and headers on top of --max-request-bytes, as etcd allows. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+/**
+ * Asks the running members for the member list, as etcd's joiner does before it starts: the first
+ * URL that answers wins; a few rounds, since the cluster may be restarting too.
+ */
+async function fetchCluster(urls: string[], log: Logger): Promise<RemoteCluster> {
+  const errors: string[] = [];
+  for (let round = 0; round < 5; round++) {
+    for (const url of urls) {
+      try {
+        return decodeMembersAnswer(await peerRequest({ url, clusterId: 0n, from: 0n, to: 0n }, encodePeerRequest({ op: "members" }), 2000));
+      } catch (e) {
+        errors.push(`${url}: ${(e as Error).message}`);
+      }
+    }
+    log("warn", "could not reach any member to join; retrying", { urls, error: errors[errors.length - 1] });
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(
+    `cannot join the existing cluster: no member in --initial-cluster answered (${[...new Set(errors)].slice(-urls.length).join("; ")}). ` +
+      "Start this member once the cluster runs, or check --initial-cluster",
+  );
+}
 
 async function main(argv: string[]): Promise<number> {
   const invokedAs = basename(process.argv[1] ?? "");
@@ -81,6 +107,10 @@ async function serve(config: Config, log: Logger): Promise<number> {
       maxRequestBytes: config.maxRequestBytes,
       maxTxnOps: config.maxTxnOps,
       snapshotCount: config.snapshotCount,
+      fetchCluster: (urls) => fetchCluster(urls, log),
+      corruptCheckTimeMs: config.experimentalCorruptCheckTime,
+      maxWals: config.maxWals,
+      maxSnapshots: config.maxSnapshots,
       log,
     },
     (err) => {
@@ -97,6 +127,9 @@ async function serve(config: Config, log: Logger): Promise<number> {
     onMessage: (m) => server.receive(m),
     onUnreachable: (id) => server.reportUnreachable(id),
     onSnapshotStatus: (id, ok) => server.reportSnapshot(id, ok),
+    snapshotDir: server.snapshotDir,
+    onSnapshot: (m, path) => server.receiveSnapshot(m, path),
+    onRequest: (req) => server.answerPeer(req),
     log,
   });
   try {
@@ -106,7 +139,6 @@ async function serve(config: Config, log: Logger): Promise<number> {
     // The transport's message already says "cannot listen for peers …"; add which setting to change.
     throw new Error(`${(err as Error).message} (--listen-peer-urls ${config.listenPeerUrls.join(",")})`);
   }
-  transport.onClusterId = (id) => server.learnClusterId(id);
   transport.onRemoved = () => server.removedFromCluster();
   server.setTransport(transport);
 

@@ -36,6 +36,15 @@ function newestMtime(dir: string): number {
 }
 
 function ensureBuilt(): void {
+  if (process.env.BENCH_NO_BUILD === "1") {
+    // For a run against dist/etcd as it is while src/ holds someone's unfinished edits.
+    if (!fs.existsSync(DIST)) {
+      process.stderr.write("bench: BENCH_NO_BUILD=1 but dist/etcd is missing\n");
+      process.exit(1);
+    }
+    if (newestMtime(path.join(ROOT, "src")) > fs.statSync(DIST).mtimeMs) log("BENCH_NO_BUILD=1: src/ changed after dist/etcd was built; using dist/etcd as it is");
+    return;
+  }
   let why: string | null = null;
   if (!fs.existsSync(DIST)) why = "dist/etcd is missing";
   else if (newestMtime(path.join(ROOT, "src")) > fs.statSync(DIST).mtimeMs) why = "src/ changed after dist/etcd was built";
@@ -146,10 +155,15 @@ export function removeTmp(tmp: string, keep: boolean, logs: [file: string, name:
   tmpDirs.delete(tmp);
 }
 
-/** Starts the binary of `side` with args in cwd, stdout and stderr appended to logFile. */
-export function spawnServer(side: Side, etcd: string, args: string[], cwd: string, logFile: string, label: string, port: number): ServerProc {
+/**
+ * Starts the binary of `side` (etcd-ts: tsBinary, by default dist/etcd) with args in cwd, stdout and
+ * stderr appended to logFile.
+ */
+export function spawnServer(
+  side: Side, etcd: string, args: string[], cwd: string, logFile: string, label: string, port: number, tsBinary: string = DIST,
+): ServerProc {
   const fd = fs.openSync(logFile, "a");
-  const proc = spawn(side === "ts" ? DIST : etcd, args, { cwd, env: serverEnv(), stdio: ["ignore", fd, fd] });
+  const proc = spawn(side === "ts" ? tsBinary : etcd, args, { cwd, env: serverEnv(), stdio: ["ignore", fd, fd] });
   fs.closeSync(fd);
   if (!proc.pid) throw new Error(`could not start ${label}`);
   const srv: ServerProc = { label, proc, pid: proc.pid, port, logFile, exited: false, exitInfo: "" };
@@ -207,6 +221,19 @@ export async function stopServers<P extends ServerProc>(group: P[], name: (p: P)
     live.delete(p);
   }
   return failures;
+}
+
+/**
+ * SIGKILL to one server the bench started (through its ChildProcess, i.e. by its PID). The signal
+ * is sent before the first await, so a clock read just before the call is the kill instant. Resolves
+ * once the process has exited (throws after timeoutMs), and forgets it for the emergency cleanup.
+ */
+export async function killServer(p: ServerProc, timeoutMs = 5000): Promise<void> {
+  if (!p.exited) p.proc.kill("SIGKILL");
+  const deadline = Date.now() + timeoutMs;
+  while (!p.exited && Date.now() < deadline) await sleep(5);
+  if (!p.exited) throw new Error(`${p.label} (pid ${p.pid}) did not exit within ${timeoutMs} ms of SIGKILL`);
+  live.delete(p);
 }
 
 /** Kill what is still running (by PID) and remove the temp dirs, also on Ctrl-C. */

@@ -74,10 +74,14 @@ export function markdown(title: (when: string) => string, command: string, table
   ].join("\n");
 }
 
-/** Writes the report to bench/results.md and stdout; exits 1 if the run failed. */
-export function finish(md: string): void {
-  fs.writeFileSync(RESULTS, md);
-  log(`done in ${elapsed().trim()}; table written to bench/results.md`);
+/**
+ * Writes the report to bench/results.md (replacing it, or with append after what is there) and
+ * stdout; exits 1 if the run failed.
+ */
+export function finish(md: string, opts: { append?: boolean } = {}): void {
+  if (opts.append && fs.existsSync(RESULTS)) fs.appendFileSync(RESULTS, "\n---\n\n" + md);
+  else fs.writeFileSync(RESULTS, md);
+  log(`done in ${elapsed().trim()}; table ${opts.append ? "appended" : "written"} to bench/results.md`);
   process.stdout.write("\n" + md);
   if (failed) {
     process.stderr.write("\nbench: FAILED: some requests failed or a server misbehaved (see 'Problems noticed' above)\n");

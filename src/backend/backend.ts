@@ -1,5 +1,6 @@
 import { Database, type Statement } from "bun:sqlite";
-import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 
 export type { Statement };
@@ -117,14 +118,25 @@ export class Backend {
     this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
 
-  /** A consistent copy of the whole database (committed state), as bytes: a Raft snapshot's payload. */
-  snapshotBytes(tmpPath: string): Uint8Array {
+
+  /**
+   * Writes a compact copy of the committed state to path (for a lagging follower) and returns its
+   * size and sha256, read back in chunks so a large database never sits in memory whole.
+   */
+  snapshotTo(path: string): { size: number; sha256: Buffer } {
     this.commit();
-    rmSync(tmpPath, { force: true });
-    this.#db.exec(`VACUUM INTO '${tmpPath.replaceAll("'", "''")}'`);
-    const bytes = readFileSync(tmpPath);
-    rmSync(tmpPath, { force: true });
-    return bytes;
+    rmSync(path, { force: true });
+    this.#db.exec(`VACUUM INTO '${path.replaceAll("'", "''")}'`);
+    const hash = createHash("sha256");
+    const fd = openSync(path, "r");
+    try {
+      const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+      let size = 0;
+      for (let n; (n = readSync(fd, buf, 0, buf.length, size)) > 0; size += n) hash.update(buf.subarray(0, n));
+      return { size, sha256: hash.digest() };
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Rewrites the file without free pages: etcd's defrag. Blocks this process while it runs. */

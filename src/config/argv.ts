@@ -62,7 +62,7 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
     if (setting === undefined) {
       if (isExperimentalFlag(name)) {
         throw new ConfigError(
-          `Flag ${quote(written)} is not supported: etcd-ts implements no experimental features, remove it`,
+          `Flag ${quote(written)} is not supported: etcd-ts supports no experimental feature but --experimental-corrupt-check-time, remove it`,
           written,
         );
       }

@@ -48,7 +48,7 @@ function fromEnvFile(text: string, path: string): Map<string, RawValue> {
     const meaning = meaningOfEnvKey(entry.key);
     if (meaning === "ignore") continue;
     if (meaning === "experimental") {
-      throw new ConfigError(`Setting ${entry.key} in ${at} is not supported: etcd-ts implements no experimental features, remove it`, setting);
+      throw new ConfigError(`Setting ${entry.key} in ${at} is not supported: etcd-ts supports no experimental feature but --experimental-corrupt-check-time, remove it`, setting);
     }
     if (meaning === "unknown") {
       throw new ConfigError(`Unknown setting ${quote(entry.key)} in ${at}: run 'etcd --help' to list the supported settings`, setting);
@@ -71,7 +71,7 @@ function fromYaml(text: string, path: string): Map<string, RawValue> {
     const found = settingByFlag(entry.key);
     if (found === undefined) {
       if (isExperimentalFlag(entry.key)) {
-        throw new ConfigError(`Key ${quote(entry.key)} in ${at} is not supported: etcd-ts implements no experimental features, remove it`, setting);
+        throw new ConfigError(`Key ${quote(entry.key)} in ${at} is not supported: etcd-ts supports no experimental feature but --experimental-corrupt-check-time, remove it`, setting);
       }
       throw new ConfigError(`Unknown key ${quote(entry.key)} in ${at}: run 'etcd --help' to list the supported settings`, setting);
     }

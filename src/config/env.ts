@@ -42,7 +42,7 @@ export function readEnv(env: Readonly<Record<string, string | undefined>>): Map<
     if (meaning === "ignore") continue;
     if (meaning === "experimental") {
       throw new ConfigError(
-        `Environment variable ${key} is not supported: etcd-ts implements no experimental features, unset it`,
+        `Environment variable ${key} is not supported: etcd-ts supports no experimental feature but --experimental-corrupt-check-time, unset it`,
         key,
       );
     }

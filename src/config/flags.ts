@@ -15,7 +15,7 @@ import {
 // The table of settings: one row per etcd flag, carrying everything the
 // parsers, the precedence logic and --help need, so adding a flag is one edit.
 
-export type Group = "Member" | "Clustering" | "Security" | "Logging" | "Profiling and monitoring" | "Unsafe" | "Config file";
+export type Group = "Member" | "Clustering" | "Security" | "Logging" | "Profiling and monitoring" | "Experimental" | "Unsafe" | "Config file";
 
 /** The resolved values a computed default may depend on; these have plain defaults themselves. */
 export type DefaultInputs = Pick<ConfigSettings, "name" | "initialAdvertisePeerUrls">;
@@ -309,6 +309,13 @@ export const SETTINGS: readonly Setting[] = Object.freeze([
     parse: urls("http://10.0.0.1:2381", { allowEmpty: true, listening: true }),
   }),
 
+  row("experimental-corrupt-check-time", "experimentalCorruptCheckTime", {
+    group: "Experimental",
+    description: "Duration between the leader's checks that every member holds the same history (HashKV compared; a member that differs raises the CORRUPT alarm). 0s disables.",
+    default: "5m",
+    parse: parseDuration,
+  }),
+
   row("force-new-cluster", "forceNewCluster", bool("Unsafe", "Force to create a new one-member cluster from the existing data.", false)),
 ]);
 
@@ -329,7 +336,7 @@ export function settingByField(field: SettingField): Setting {
   return found;
 }
 
-/** etcd's experimental-* flags; named separately so the error can say "not supported" rather than "unknown". */
+/** etcd's other experimental-* flags; named separately so the error can say "not supported" rather than "unknown". */
 export function isExperimentalFlag(flag: string): boolean {
   return flag.startsWith("experimental-");
 }

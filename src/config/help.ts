@@ -1,10 +1,11 @@
 import { SETTINGS, type Group, type Setting } from "./flags";
 
-const GROUP_ORDER: readonly Group[] = ["Member", "Clustering", "Security", "Logging", "Profiling and monitoring", "Unsafe"];
+const GROUP_ORDER: readonly Group[] = ["Member", "Clustering", "Security", "Logging", "Profiling and monitoring", "Experimental", "Unsafe"];
 
 // Extra lines under a group heading, for what the group does not (yet) offer.
 const GROUP_NOTES: Partial<Record<Group, string>> = {
   Security: "TLS flags (--cert-file, --key-file, --client-cert-auth, --trusted-ca-file, --peer-*) are not supported yet.",
+  Experimental: "Other --experimental-* flags of etcd are not supported.",
   Unsafe: "Use with caution: these can break a cluster.",
 };
 

@@ -203,10 +203,13 @@ describe("environment", () => {
     expect(load([], { ETCDCTL_API: "3", ETCDCTL_ENDPOINTS: "x", ETCD_UNSUPPORTED_ARCH: "arm", ETCD_VERSION: "3.4.0" }).name).toBe("default");
   });
 
-  test("experimental variables are refused as unsupported", () => {
-    const error = configError(() => load([], { ETCD_EXPERIMENTAL_CORRUPT_CHECK_TIME: "1m" }));
+  test("experimental variables are refused as unsupported, except the corruption check period", () => {
+    const error = configError(() => load([], { ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK: "true" }));
     expect(error.message).toContain("is not supported");
-    expect(error.setting).toBe("ETCD_EXPERIMENTAL_CORRUPT_CHECK_TIME");
+    expect(error.setting).toBe("ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK");
+    expect(load([], { ETCD_EXPERIMENTAL_CORRUPT_CHECK_TIME: "1m" }).experimentalCorruptCheckTime).toBe(60_000);
+    expect(load(["--experimental-corrupt-check-time=0s"], {}).experimentalCorruptCheckTime).toBe(0);
+    expect(load([], {}).experimentalCorruptCheckTime).toBe(300_000);
   });
 });
 

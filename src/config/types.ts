@@ -79,6 +79,10 @@ export interface ConfigSettings {
   /** Empty when unset. */
   listenMetricsUrls: readonly string[];
 
+  // Experimental
+  /** Milliseconds; 0 disables the leader's periodic cross-member HashKV check. */
+  experimentalCorruptCheckTime: number;
+
   // Unsafe
   forceNewCluster: boolean;
 

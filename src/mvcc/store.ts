@@ -135,13 +135,38 @@ export class MvccStore {
     });
   }
 
-  /** Visits every retained revision ≤ rev in revision order (for HashKV). */
-  forEachRevision(rev: bigint, fn: (kv: KeyValue, tombstone: boolean) => void): void {
-    const stmt = this.#stmt(
-      "hash",
-      "SELECT key, value, create_rev, rev, version, lease, tomb FROM hist WHERE rev <= ?1 ORDER BY id",
-    );
-    for (const r of stmt.values(rev) as [...Row, bigint][]) fn(toKv(r.slice(0, 6) as Row), r[6] === 1n);
+  /**
+   * HashKV: a CRC-32 over every retained revision ≤ rev in revision order (key, value, create and
+   * mod revision, version, lease, tombstone), equal on members with equal history. Read in pages of
+   * pageRows with a yield between them, so a large history never stalls the process; rows ≤ rev
+   * never change except by compaction, which makes this throw (the caller may ask again).
+   */
+  async hashKV(rev: bigint, pageRows = 20_000): Promise<{ hash: number; compactRevision: bigint }> {
+    const compactRevision = this.#compactRev;
+    const head = Buffer.alloc(41);
+    let hash = 0;
+    for (let after = -1n; ; ) {
+      const rows = this.#stmt(
+        "hash-page",
+        "SELECT id, key, value, create_rev, rev, version, lease, tomb FROM hist WHERE id > ?1 AND rev <= ?2 ORDER BY id LIMIT ?3",
+      ).values(after, rev, pageRows) as [bigint, Uint8Array, Uint8Array | null, bigint, bigint, bigint, bigint, bigint][];
+      for (const [, key, stored, createRev, modRev, version, lease, tomb] of rows) {
+        const value = stored ?? EMPTY;
+        head.writeBigInt64BE(createRev, 0);
+        head.writeBigInt64BE(modRev, 8);
+        head.writeBigInt64BE(tomb === 1n ? 0n : version, 16);
+        head.writeBigInt64BE(lease, 24);
+        head.writeUInt32BE(key.length, 32);
+        head.writeUInt32BE(value.length, 36);
+        head[40] = tomb === 1n ? 1 : 0;
+        hash = Bun.hash.crc32(value, Bun.hash.crc32(key, Bun.hash.crc32(head, hash)));
+      }
+      if (rows.length < pageRows) break;
+      after = rows[rows.length - 1][0];
+      await new Promise<void>((r) => setImmediate(r));
+      if (this.#compactRev !== compactRevision) throw Errors.compacted;
+    }
+    return { hash: hash >>> 0, compactRevision };
   }
 
   // ---- internal, used by WriteTxn ----

@@ -3251,6 +3251,32 @@ export namespace walpb {
     }
 }
 
+export namespace snappb {
+
+    interface Isnapshot extends snappb.snapshot.$Properties {
+    }
+
+    class snapshot {
+        constructor(properties?: snappb.snapshot.$Properties);
+        $unknowns?: Uint8Array[];
+        crc: number;
+        data: Uint8Array;
+        static create(properties: snappb.snapshot.$Shape): snappb.snapshot & snappb.snapshot.$Shape;
+        static create(properties?: snappb.snapshot.$Properties): snappb.snapshot;
+        static encode(message: snappb.snapshot.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): snappb.snapshot & snappb.snapshot.$Shape;
+    }
+
+    namespace snapshot {
+        interface $Properties {
+            crc?: (number|null);
+            data?: (Uint8Array|null);
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = snappb.snapshot.$Properties;
+    }
+}
+
 export namespace v3lockpb {
 
     interface ILockRequest extends v3lockpb.LockRequest.$Properties {

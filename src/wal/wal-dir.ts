@@ -1,7 +1,7 @@
 import { mkdir, readdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { WalCorruptError } from "./errors";
-import { fsyncDir } from "./fsync-dir";
+import { fsyncDir } from "../pkg/fsync-dir.ts";
 import { parseSegmentName, type SegmentId } from "./segment-name";
 
 const WAL_DIR_MODE = 0o700;

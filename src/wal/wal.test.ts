@@ -361,6 +361,126 @@ test("purge deletes only whole segments below uptoIndex and keeps everything >= 
   });
 });
 
+/** Reopens `dir` and checks that it replays `written` from its first surviving record to the end. */
+async function expectSuffixReplays(dir: string, written: WalRecord[], mustKeepFrom: bigint): Promise<void> {
+  const records = await reopenRecords(dir);
+  expect(records.length).toBeGreaterThan(0);
+  expect(records[0].index!).toBeLessThanOrEqual(mustKeepFrom);
+  expect(records).toEqual(written.slice(Number(records[0].index!) - 1));
+}
+
+test("purge with maxSegments deletes released segments oldest first, only while more than maxSegments files exist", async () => {
+  await withTempDir(async (dir) => {
+    const written = await writeIndexedWal(dir, 200, 2048);
+    const names = await segmentNames(dir);
+    expect(names.length).toBeGreaterThan(10);
+    // Segments 0..5 are released: every record in them is below the first index of segment 6.
+    const uptoIndex = parseSegmentName(names[6])!.firstIndex;
+
+    const { wal } = await Wal.open(dir, { log: quiet });
+    // Two files over the limit: the two oldest go, although four more are released.
+    expect(await wal.purge(uptoIndex, { maxSegments: names.length - 2 })).toEqual(names.slice(0, 2));
+    expect(await segmentNames(dir)).toEqual(names.slice(2));
+    expect(wal.stats().segments).toBe(names.length - 2);
+    // Already at the limit: nothing more goes.
+    expect(await wal.purge(uptoIndex, { maxSegments: names.length - 2 })).toEqual([]);
+    await wal.close();
+    await expectSuffixReplays(dir, written, uptoIndex);
+  });
+});
+
+test("purge with maxSegments 3 and everything but the newest 3 released leaves exactly those 3", async () => {
+  await withTempDir(async (dir) => {
+    const written = await writeIndexedWal(dir, 200, 2048);
+    const names = await segmentNames(dir);
+    expect(names.length - 3).toBeGreaterThanOrEqual(6);
+    const uptoIndex = parseSegmentName(names.at(-3)!)!.firstIndex;
+
+    const { wal } = await Wal.open(dir, { log: quiet });
+    expect(await wal.purge(uptoIndex, { maxSegments: 3 })).toEqual(names.slice(0, -3));
+    await wal.close();
+    expect(await segmentNames(dir)).toEqual(names.slice(-3));
+    await expectSuffixReplays(dir, written, uptoIndex);
+  });
+});
+
+test("purge never deletes a segment still needed, even with maxSegments 1", async () => {
+  await withTempDir(async (dir) => {
+    const written = await writeIndexedWal(dir, 200, 2048);
+    const names = await segmentNames(dir);
+    // Only segments 0..2 are released; segment 3 holds uptoIndex - 1.
+    const uptoIndex = parseSegmentName(names[3])!.firstIndex;
+
+    const { wal } = await Wal.open(dir, { log: quiet });
+    expect(await wal.purge(uptoIndex, { maxSegments: 1 })).toEqual(names.slice(0, 3));
+    expect(await segmentNames(dir)).toEqual(names.slice(3));
+    // Nothing else is released, however far over the limit the directory is.
+    expect(await wal.purge(uptoIndex, { maxSegments: 1 })).toEqual([]);
+    expect(await wal.purge(uptoIndex - 1n, { maxSegments: 1 })).toEqual([]);
+    await wal.close();
+    expect(await segmentNames(dir)).toEqual(names.slice(3));
+    await expectSuffixReplays(dir, written, uptoIndex);
+  });
+});
+
+test("purge with maxSegments 0 keeps every file; without the option every released file goes", async () => {
+  await withTempDir(async (dir) => {
+    await writeIndexedWal(dir, 100, 2048);
+    const names = await segmentNames(dir);
+    expect(names.length).toBeGreaterThan(3);
+
+    const { wal } = await Wal.open(dir, { log: quiet });
+    expect(await wal.purge(0xffff_ffff_ffff_ffffn, { maxSegments: 0 })).toEqual([]);
+    expect(await segmentNames(dir)).toEqual(names);
+    expect(await wal.purge(0xffff_ffff_ffff_ffffn)).toEqual(names.slice(0, -1));
+    expect(await segmentNames(dir)).toEqual(names.slice(-1));
+    await wal.close();
+  });
+});
+
+test("purge with maxSegments bounds the directory while the log keeps growing", async () => {
+  await withTempDir(async (dir) => {
+    const random = seededRandom(21);
+    const { wal } = await Wal.open(dir, { segmentBytes: 2048, log: quiet });
+    const written: WalRecord[] = [];
+    const deleted: string[] = [];
+    let everSeen = 0;
+    for (let i = 1; i <= 300; i++) {
+      const record = makeRecord(BigInt(i), 100, random);
+      written.push(record);
+      await wal.append([record]);
+      // As the server's checkpoint: everything below the newest 20 entries is released.
+      if (i % 10 === 0) {
+        everSeen = Math.max(everSeen, (await segmentNames(dir)).length);
+        deleted.push(...(await wal.purge(BigInt(Math.max(0, i - 20)), { maxSegments: 3 })));
+        const names = await segmentNames(dir);
+        expect(names.length).toBeLessThanOrEqual(3);
+        expect(wal.stats().segments).toBe(names.length);
+        expect(names.some((name) => deleted.includes(name))).toBe(false);
+      }
+    }
+    await wal.close();
+    expect(everSeen).toBe(4);
+    expect(deleted.length).toBeGreaterThan(10);
+    // Deleted oldest first, in sequence order.
+    expect(deleted).toEqual([...deleted].sort());
+    await expectSuffixReplays(dir, written, 280n);
+  });
+});
+
+test("purge refuses a maxSegments that is not a non-negative integer", async () => {
+  await withTempDir(async (dir) => {
+    await writeIndexedWal(dir, 50, 2048);
+    const names = await segmentNames(dir);
+    const { wal } = await Wal.open(dir, { log: quiet });
+    for (const maxSegments of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await expect(wal.purge(1000n, { maxSegments })).rejects.toThrow(RangeError);
+    }
+    expect(await segmentNames(dir)).toEqual(names);
+    await wal.close();
+  });
+});
+
 test("a failed fdatasync fails every pending and later append with the original error", async () => {
   await withTempDir(async (dir) => {
     const random = seededRandom(3);

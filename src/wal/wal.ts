@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { failpoint, initFailpoints } from "../pkg/failpoint";
 import { WalClosedError } from "./errors";
 import { encodeRecords } from "./frame";
-import { fsyncDir } from "./fsync-dir";
+import { fsyncDir } from "../pkg/fsync-dir.ts";
 import { GroupCommit } from "./group-commit";
 import { assertValidRecord, isUint64, MAX_UINT64, type WalRecord } from "./record";
 import { encodeSegmentHeader, SEGMENT_HEADER_BYTES } from "./segment-header";
@@ -24,6 +24,12 @@ export type WalOptions = { segmentBytes?: number; log?: WalLog };
 export type WalRepair = { segment: string; offset: number; droppedBytes: number };
 export type WalOpenResult = { wal: Wal; records: WalRecord[]; repaired: WalRepair | null };
 export type WalStats = { segments: number; bytes: number; fsyncs: number; lastFsyncMs: number };
+/**
+ * How much of what a purge releases it deletes. Without `maxSegments`, every released segment goes.
+ * With it, released segments are deleted, oldest first, only while more than `maxSegments` segment
+ * files exist (etcd's --max-wals); 0 means no limit, so nothing is deleted.
+ */
+export type WalPurgeOptions = { maxSegments?: number };
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 // Below this, the header alone would take a noticeable share of each segment.
@@ -153,17 +159,23 @@ export class Wal {
   }
 
   /**
-   * Deletes the oldest segments whose records all have index < uptoIndex,
+   * Releases the oldest segments whose records all have index < uptoIndex,
    * judged by the next segment's first index, so every record with
-   * index >= uptoIndex survives. Never deletes the segment being written.
+   * index >= uptoIndex survives, and deletes them (all of them, or only as
+   * many as `opts.maxSegments` asks). Never deletes the segment being written.
+   * Resolves to the names deleted, oldest first.
    */
-  purge(uptoIndex: bigint): Promise<string[]> {
+  purge(uptoIndex: bigint, opts: WalPurgeOptions = {}): Promise<string[]> {
     if (this.#closing !== null) return Promise.reject(new WalClosedError("purge"));
     if (typeof uptoIndex !== "bigint" || !isUint64(uptoIndex)) {
       return Promise.reject(new RangeError(`purge expects a uint64 bigint index, got ${String(uptoIndex)}`));
     }
+    const { maxSegments } = opts;
+    if (maxSegments !== undefined && (!Number.isSafeInteger(maxSegments) || maxSegments < 0)) {
+      return Promise.reject(new RangeError(`purge expects maxSegments to be an integer >= 0, got ${String(maxSegments)}`));
+    }
     // Serialized so two purges never race on the same oldest segment.
-    const run = this.#purgeChain.then(() => this.#purgeNow(uptoIndex));
+    const run = this.#purgeChain.then(() => this.#purgeNow(uptoIndex, maxSegments));
     this.#purgeChain = run.catch(() => undefined);
     return run;
   }
@@ -236,10 +248,14 @@ export class Wal {
     return this.#lastIndex < MAX_UINT64 ? this.#lastIndex + 1n : MAX_UINT64;
   }
 
-  async #purgeNow(uptoIndex: bigint): Promise<string[]> {
+  async #purgeNow(uptoIndex: bigint, maxSegments: number | undefined): Promise<string[]> {
     const deleted: string[] = [];
-    // Only ever a prefix, and never the last segment.
-    while (this.#segments.length > 1 && this.#segments[1].id.firstIndex <= uptoIndex) {
+    // 0 is etcd's "unlimited": released segments stay until a later purge with a limit.
+    if (maxSegments === 0) return deleted;
+    const keepAtLeast = Math.max(1, maxSegments ?? 1);
+    // Only ever a prefix, and never the last segment: released segments form a
+    // prefix, so stopping at the first needed one is etcd's stop at a locked file.
+    while (this.#segments.length > keepAtLeast && this.#segments[1].id.firstIndex <= uptoIndex) {
       const victim = this.#segments[0];
       try {
         await unlink(join(this.dir, victim.name));
@@ -252,7 +268,10 @@ export class Wal {
       // crash can never leave a gap in the sequence (open() rejects gaps).
       await fsyncDir(this.dir);
     }
-    if (deleted.length > 0) this.#log("info", `purged ${deleted.length} WAL segment(s) below index ${uptoIndex}: ${deleted.join(", ")}`);
+    if (deleted.length > 0) {
+      const limit = maxSegments === undefined ? "" : ` (over the limit of ${maxSegments} segment files)`;
+      this.#log("info", `purged ${deleted.length} WAL segment(s) below index ${uptoIndex}${limit}: ${deleted.join(", ")}`);
+    }
     return deleted;
   }
 

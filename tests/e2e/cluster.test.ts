@@ -1,11 +1,30 @@
 // The tutorial's three-member static cluster on loopback ports, driven with the real etcdctl 3.4.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { Database } from "bun:sqlite";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanup, ctl, etcdctl, freePort, haveEtcdctl, requireTool, startMember, type Member } from "./harness.ts";
+import { BINARY, cleanup, ctl, etcdctl, freePort, haveEtcdctl, requireTool, startMember, type Member } from "./harness.ts";
 
 const run = requireTool("etcdctl", haveEtcdctl());
+
+/** Three members on fresh loopback ports in a temp dir; start(i) (re)starts member i with `extra` flags. */
+async function trio(prefix: string, extra: string[]) {
+  const root = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const names = [1, 2, 3].map((i) => `${prefix}${i}`);
+  const clients = [await freePort(), await freePort(), await freePort()];
+  const peers = [await freePort(), await freePort(), await freePort()];
+  const cluster = names.map((n, j) => `${n}=http://127.0.0.1:${peers[j]}`).join(",");
+  const start = (i: number, until: "health" | "live" = "health") =>
+    startMember({
+      dataDir: join(root, names[i]),
+      port: clients[i],
+      peerPort: peers[i],
+      args: ["--name", names[i], "--initial-advertise-peer-urls", `http://127.0.0.1:${peers[i]}`, "--initial-cluster", cluster, ...extra],
+      until,
+    });
+  return { root, names, start };
+}
 
 describe.if(run)("three-member cluster", () => {
   const names = ["niub1", "niub2", "niub3"];
@@ -163,6 +182,30 @@ describe.if(run)("membership changes with etcdctl", () => {
       expect(code).not.toBe("still running");
       expect(joiner.logs()).toContain("permanently removed from the cluster");
       joiner = null;
+
+      // A member replaced at the same address (the usual repair): the new one gets a new id, since the
+      // removed id is refused for good, and learns it from its peers when it joins.
+      const readded = ctl(first, ["member", "add", "b2", `--peer-urls=${url(p2)}`]);
+      const id2 = /Member ([0-9a-f]+) added to cluster/.exec(readded)![1];
+      expect(id2).not.toBe(id);
+      joiner = await startMember({
+        dataDir: join(root, "b2"),
+        port: c2,
+        peerPort: p2,
+        args: ["--name", "b2", "--initial-advertise-peer-urls", url(p2), "--initial-cluster", `a=${url(p1)},b2=${url(p2)}`, "--initial-cluster-state", "existing"],
+      });
+      expect(ctl(joiner, ["get", "after", "--print-value-only"])).toBe("promote\n");
+      expect(ctl(first, ["member", "list"])).toContain(`${id2}, started, b2, ${url(p2)}, ${url(c2)}, false`);
+      await joiner.stop();
+      joiner = null;
+
+      // Joining without having been added: the error says what to do.
+      const p3 = await freePort();
+      const stray = Bun.spawnSync([BINARY, "--name", "c", "--data-dir", join(root, "c"), "--listen-client-urls", url(await freePort()), "--advertise-client-urls", url(await freePort()),
+        "--listen-peer-urls", url(p3), "--initial-advertise-peer-urls", url(p3), "--initial-cluster", `a=${url(p1)},c=${url(p3)}`, "--initial-cluster-state", "existing"], { timeout: 20_000 });
+      expect(stray.exitCode).not.toBe(0);
+      expect(stray.stderr.toString()).toContain(`the cluster has no member with peer URLs ${url(p3)}`);
+      expect(stray.stderr.toString()).toContain(`etcdctl member add c --peer-urls=${url(p3)}`);
     } finally {
       await joiner?.stop();
       await first?.stop();
@@ -173,19 +216,8 @@ describe.if(run)("membership changes with etcdctl", () => {
 
 describe.if(run)("catching up by snapshot", () => {
   test("a member stopped through more than --snapshot-count writes catches up from the leader's snapshot", async () => {
-    const root = mkdtempSync(join(tmpdir(), "snapcatch-"));
-    const names = ["s1", "s2", "s3"];
-    const clients = [await freePort(), await freePort(), await freePort()];
-    const peers = [await freePort(), await freePort(), await freePort()];
-    const cluster = names.map((n, j) => `${n}=http://127.0.0.1:${peers[j]}`).join(",");
-    const start = (i: number) =>
-      startMember({
-        dataDir: join(root, names[i]),
-        port: clients[i],
-        peerPort: peers[i],
-        args: ["--name", names[i], "--initial-advertise-peer-urls", `http://127.0.0.1:${peers[i]}`, "--initial-cluster", cluster, "--snapshot-count", "50"],
-      });
-    const ms: (Member | null)[] = await Promise.all([0, 1, 2].map(start));
+    const { root, names, start } = await trio("s", ["--snapshot-count", "50", "--max-snapshots", "2"]);
+    const ms: (Member | null)[] = await Promise.all([0, 1, 2].map((i) => start(i)));
     try {
       ctl(ms[0]!, ["put", "k-first", "v"]);
       await ms[2]!.stop("SIGKILL");
@@ -200,6 +232,9 @@ describe.if(run)("catching up by snapshot", () => {
       }
       expect(first.status).toBe(0);
       for (let i = 1; i < 300; i++) ctl(survivor, ["put", `k${i}`, `v${i}`]);
+      // Some bulk, so the database crosses several 1 MiB chunks on its way.
+      const bulk = "x".repeat(200_000);
+      for (let i = 0; i < 20; i++) ctl(survivor, ["put", `bulk${i}`], bulk);
       ms[2] = await start(2);
       let got = "";
       for (let attempt = 0; attempt < 50 && got !== "v299\n"; attempt++) {
@@ -208,6 +243,16 @@ describe.if(run)("catching up by snapshot", () => {
       }
       expect(got).toBe("v299\n");
       expect(ms[2]!.logs()).toContain("installed a snapshot from the leader");
+      expect(ms[2]!.logs()).toContain("received database snapshot");
+      expect(ms.some((m) => m!.logs().includes("sent database snapshot"))).toBe(true);
+      expect(ctl(ms[2]!, ["get", "bulk19", "--print-value-only", "--consistency=s"])).toBe(`${bulk}\n`);
+      // Raft snapshot files as etcd keeps them, no more than --max-snapshots; no transfer leftovers.
+      const snapDir = join(root, names[0], "member", "snap");
+      const files = readdirSync(snapDir);
+      const snaps = files.filter((f) => /^[0-9a-f]{16}-[0-9a-f]{16}\.snap$/.test(f));
+      expect(snaps.length).toBeGreaterThanOrEqual(1);
+      expect(snaps.length).toBeLessThanOrEqual(2);
+      expect(readdirSync(join(root, names[2], "member", "snap")).filter((f) => /^(received-|receiving-)/.test(f))).toEqual([]);
       expect(ctl(ms[2]!, ["get", "k-first", "--print-value-only", "--consistency=s"])).toBe("v\n");
       // It restarts from the installed database plus the WAL written since (kill -9, no clean stop).
       await ms[2]!.stop("SIGKILL");
@@ -240,4 +285,45 @@ describe.if(run)("--strict-reconfig-check", () => {
       cleanup(m);
     }
   }, 30_000);
+});
+
+describe.if(run)("corruption check", () => {
+  test("a member whose history differs gets the CORRUPT alarm: writes stop cluster-wide with etcd's error, reads go on", async () => {
+    const { root, names, start } = await trio("c", ["--experimental-corrupt-check-time", "1s"]);
+    const ms: (Member | null)[] = await Promise.all([0, 1, 2].map((i) => start(i)));
+    try {
+      for (let i = 0; i < 10; i++) ctl(ms[0]!, ["put", `k${i}`, `v${i}`]);
+      const victimId = /^([0-9a-f]+), started, c3,/m.exec(ctl(ms[0]!, ["member", "list"]))![1];
+      // Healthy members agree: a few checks pass without an alarm.
+      await Bun.sleep(2500);
+      expect(ctl(ms[0]!, ["alarm", "list"])).toBe("");
+      // Damage one value in c3's database while it is stopped (a bit flip on its disk, say).
+      await ms[2]!.stop();
+      const db = new Database(join(root, "c3", "member", "snap", "db"));
+      db.run("UPDATE hist SET value = ?1 WHERE id = (SELECT max(id) FROM hist WHERE key = ?2)", [new TextEncoder().encode("rotten"), new TextEncoder().encode("k3")]);
+      db.close();
+      ms[2] = await start(2, "live"); // /health turns false with the alarm, maybe before it is first asked
+      let alarms = "";
+      for (let i = 0; i < 100 && !alarms.includes("CORRUPT"); i++) {
+        await Bun.sleep(100);
+        alarms = ctl(ms[0]!, ["alarm", "list"]);
+      }
+      // The majority (c1, c2) agree, so c3 is the one named.
+      expect(alarms).toBe(`memberID:${BigInt(`0x${victimId}`)} alarm:CORRUPT \n`);
+      for (const m of ms) {
+        const put = etcdctl(m!, ["put", "after", "x"]);
+        expect(put.status).not.toBe(0);
+        expect(put.stderr).toContain("etcdserver: corrupt cluster");
+      }
+      expect(etcdctl(ms[0]!, ["del", "k1"]).stderr).toContain("etcdserver: corrupt cluster");
+      expect(ctl(ms[0]!, ["get", "k3", "--print-value-only"])).toBe("v3\n");
+      expect(ctl(ms[2]!, ["get", "k3", "--print-value-only", "--consistency=s"])).toBe("rotten\n");
+      const health = await fetch(`${ms[0]!.clientUrl}/health`);
+      expect(((await health.json()) as { health: string }).health).toBe("false");
+      expect(ms.some((m) => m!.logs().includes("found data inconsistency with peers"))).toBe(true);
+    } finally {
+      for (const m of ms) await m?.stop();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

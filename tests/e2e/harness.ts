@@ -41,7 +41,17 @@ export interface Member {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startMember(opts: { dataDir?: string; args?: string[]; env?: Record<string, string>; port?: number; peerPort?: number } = {}): Promise<Member> {
+export interface StartOptions {
+  dataDir?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  port?: number;
+  peerPort?: number;
+  /** What "started" means: /health true (default), or only /livez (serving, whatever its alarms). */
+  until?: "health" | "live";
+}
+
+export async function startMember(opts: StartOptions = {}): Promise<Member> {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run 'npm run build' first`);
   return launch("etcd-ts", BINARY, { ...opts, dataDir: opts.dataDir ?? mkdtempSync(join(tmpdir(), "etcd-ts-e2e-")) });
 }
@@ -50,7 +60,7 @@ export async function startMember(opts: { dataDir?: string; args?: string[]; env
 async function launch(
   what: string,
   command: string,
-  opts: { dataDir: string; args?: string[]; env?: Record<string, string>; port?: number; peerPort?: number },
+  opts: StartOptions & { dataDir: string },
 ): Promise<Member> {
   const dataDir = opts.dataDir;
   const port = opts.port ?? (await freePort());
@@ -86,7 +96,7 @@ async function launch(
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode} at start:\n${out}`);
     try {
-      const res = await fetch(`${clientUrl}/health`);
+      const res = await fetch(`${clientUrl}/${opts.until === "live" ? "livez" : "health"}`);
       if (res.ok) return m;
     } catch {}
     await Bun.sleep(50);

@@ -6,9 +6,9 @@
 // P_i to reach i and the proxy forwards to R_i. All traffic INTO member i therefore crosses proxy i.
 //
 // Directed links. The peer transport (src/server/peer) opens one connection per ordered pair: the
-// dialer A sends a 42-byte handshake frame (u32be length 38 | "etcd-ts-peer/1" | u64be cluster id |
-// u64be sender id | u64be receiver id), the acceptor B answers with its own handshake, and after that
-// only A→B Raft messages flow (the connection is one-way). The proxy reads the sender id from that
+// dialer A sends a handshake frame (src/server/peer/handshake.ts: magic, connection kind, cluster id,
+// sender id, receiver id), the acceptor B answers with its own handshake, and after that only A→B
+// traffic flows on a Raft stream (snapshot and request connections carry one answer back). The proxy reads the sender id from that
 // first frame (it never parses anything else), so proxy B can tell which member a connection comes
 // from and apply a fault to the directed link A→B only. It also learns B's own id from the
 // receiver field. Bytes that arrive before the handshake is complete are held, not forwarded.
@@ -30,10 +30,10 @@
 // A delay applies to the chunks as the proxy reads them (a large burst is held as one chunk), and
 // held bytes are buffered in memory without backpressure.
 import net from "node:net";
+import { decodeHandshake, HANDSHAKE_BYTES } from "../../src/server/peer/handshake.ts";
 
 const HOST = "127.0.0.1";
-const HANDSHAKE_FRAME_BYTES = 4 + 38;
-const MAGIC = Buffer.from("etcd-ts-peer/1", "ascii");
+const HANDSHAKE_FRAME_BYTES = 4 + HANDSHAKE_BYTES;
 
 export interface LinkFault {
   /** blackhole bytes from the dialing member into the target */
@@ -234,11 +234,11 @@ export class FaultProxy {
     c.identified = true;
     const head = Buffer.concat(c.pending);
     c.pending = [];
-    if (head.readUInt32BE(0) === 38 && head.subarray(4, 4 + MAGIC.length).equals(MAGIC)) {
-      c.from = head.readBigUInt64BE(4 + MAGIC.length + 8);
-      const to = head.readBigUInt64BE(4 + MAGIC.length + 16);
+    const h = head.readUInt32BE(0) === HANDSHAKE_BYTES ? decodeHandshake(head.subarray(4, HANDSHAKE_FRAME_BYTES)) : "not a handshake";
+    if (typeof h !== "string" && h.from !== 0n) {
+      c.from = h.from;
       this.#sources.add(c.from);
-      if (to !== 0n) this.#targetId = to;
+      if (h.to !== 0n) this.#targetId = h.to;
     }
     if (this.faultFor(c.from).blockUp) {
       // A blackholed dial: nothing reaches the target and no reply comes back; the dialer times out.

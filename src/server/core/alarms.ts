@@ -11,6 +11,11 @@ export function consumesSpace(r: etcdserverpb.InternalRaftRequest.$Properties): 
   return false;
 }
 
+/** Requests refused under CORRUPT, as etcd's corrupt applier does (reads and alarms go on). */
+export function refusedWhenCorrupt(r: etcdserverpb.InternalRaftRequest.$Properties): boolean {
+  return !!(r.put || r.deleteRange || r.txn || r.compaction || r.leaseGrant || r.leaseRevoke);
+}
+
 function hasPut(t: etcdserverpb.TxnRequest.$Properties): boolean {
   return [...(t.success ?? []), ...(t.failure ?? [])].some((op) => !!op.requestPut || (op.requestTxn ? hasPut(op.requestTxn) : false));
 }

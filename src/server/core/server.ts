@@ -1,7 +1,7 @@
-import { accessSync, constants, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { accessSync, constants, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Backend } from "../../backend/backend.ts";
 import { MvccStore } from "../../mvcc/store.ts";
 import { EtcdError, Errors, isEtcdError } from "../../pkg/errors.ts";
@@ -9,6 +9,7 @@ import { crc32c } from "../../pkg/crc32c.ts";
 import { seededRandom } from "../../pkg/prng.ts";
 import { etcdserverpb, mvccpb } from "../../proto/etcd.js";
 import { encodeWithHeadroom } from "../../proto/encode.ts";
+import { Snapshotter } from "../../snap/snapshotter.ts";
 import { Wal } from "../../wal/wal.ts";
 import { decodeConfChange, encodeConfChange } from "../../raft/codec.ts";
 import { RawNode, type Ready } from "../../raft/raw-node.ts";
@@ -26,21 +27,40 @@ import {
 } from "./kv-apply.ts";
 import { bootstrapMembers, confContext, hex, type MemberInfo, membersFromJson, membersToJson, parseConfContext } from "./membership.ts";
 import { computeMemberId } from "./member-id.ts";
+import { findCorruptMembers } from "./corrupt-check.ts";
+import { answerPeerRequest, decodeHashAnswer, encodePeerRequest } from "./peer-api.ts";
 import { metadataRecord, readyRecords, replayWal, snapshotRecord } from "./raft-wal.ts";
 import { checkDelete, checkPut, checkRange, checkTxn } from "./validate.ts";
 import { WaitRegistry } from "./wait.ts";
 import { ReadBatcher } from "./read-batcher.ts";
-import { AlarmType, consumesSpace, loadAlarms } from "./alarms.ts";
+import { AlarmType, consumesSpace, loadAlarms, refusedWhenCorrupt } from "./alarms.ts";
 
 /** The etcd API level this server implements: clients gate features on it. */
 export const ETCD_API_VERSION = "3.5.0";
 export const ETCD_CLUSTER_VERSION = "3.5.0";
 
-/** Sends Raft messages to peers (server/peer implements it over TCP; a single member needs none). */
+/** A database copy for a lagging follower: the file, and what the receiver checks it against. */
+export interface PeerSnapshot {
+  path: string;
+  size: number;
+  sha256: Buffer;
+}
+
+/** Talks to peers (server/peer implements it over TCP; a single member needs none). */
 export interface Transport {
   send(msgs: Message[]): void;
+  /** Ships a Snap message's database; the outcome comes back through reportSnapshot. */
+  sendSnapshot(m: Message, db: PeerSnapshot): void;
+  /** One request to a peer, answered by its answerPeer. */
+  request(id: NodeId, body: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   addPeer(id: NodeId, urls: string[]): void;
   removePeer(id: NodeId): void;
+}
+
+/** What a joining member learns from the cluster before it starts (etcd asks its peers' /members). */
+export interface RemoteCluster {
+  clusterId: bigint;
+  members: MemberInfo[];
 }
 
 export interface ServerOptions {
@@ -62,6 +82,13 @@ export interface ServerOptions {
   maxRequestBytes: number;
   maxTxnOps: number;
   snapshotCount: number;
+  /** How a member started with --initial-cluster-state existing asks its peers for the cluster. */
+  fetchCluster?: (peerUrls: string[]) => Promise<RemoteCluster>;
+  /** WAL segments and .snap files kept (etcd's --max-wals, --max-snapshots; 0 keeps all). Default 5. */
+  maxWals?: number;
+  maxSnapshots?: number;
+  /** Period of the leader's cross-member HashKV comparison (0: off). */
+  corruptCheckTimeMs?: number;
   log: (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -126,6 +153,7 @@ export class EtcdServer {
     this.memberId = parts.memberId;
     this.#clusterId = parts.clusterId;
     this.#applied = parts.applied;
+    this.#snapshotter = new Snapshotter(dirname(parts.backend.path), { log: (level, msg) => opts.log(level, msg) });
     this.#fatal = fatal;
     this.#alarms = loadAlarms(parts.backend);
     this.#dbSize = parts.backend.size();
@@ -140,7 +168,11 @@ export class EtcdServer {
       this.#sweepTimeouts();
       this.#wake?.();
     }, opts.heartbeatIntervalMs ?? 100);
+    if ((opts.corruptCheckTimeMs ?? 0) > 0) this.#corruptTimer = setInterval(() => void this.checkCorruption(), opts.corruptCheckTimeMs);
   }
+
+  #corruptTimer: ReturnType<typeof setInterval> | undefined;
+  #snapshotter: Snapshotter;
 
   static async start(opts: ServerOptions, fatal: (err: unknown) => void): Promise<EtcdServer> {
     const memberDir = join(opts.dataDir, "member");
@@ -149,6 +181,7 @@ export class EtcdServer {
     const walDir = opts.walDir || join(memberDir, "wal");
     ensureWritableDir(walDir);
     const backend = new Backend(join(memberDir, "snap", "db"));
+    removeLeftoverSnapshots(join(memberDir, "snap"));
     const store = new MvccStore(backend);
     const { wal, records, repaired } = await Wal.open(walDir, { log: (level, msg) => opts.log(level, msg) });
     if (repaired) opts.log("warn", "repaired a torn WAL tail", { ...repaired });
@@ -170,11 +203,18 @@ export class EtcdServer {
       const boot = bootstrapMembers(initialCluster, opts.initialClusterToken);
       const self = boot.members.find((m) => m.name === opts.name);
       if (!self) throw new Error(`--initial-cluster does not list this member's name '${opts.name}'`);
-      memberId = self.id;
-      // Joining an existing cluster: its id is learned from the first peer that calls (see learnClusterId).
-      clusterId = (opts.initialClusterState ?? "new") === "new" ? boot.clusterId : 0n;
-      // A joiner must answer the leader before the log tells it who is who: start from --initial-cluster.
-      members = (opts.initialClusterState ?? "new") === "new" ? [] : boot.members.filter((m) => m.id !== memberId);
+      if ((opts.initialClusterState ?? "new") === "existing") {
+        // Joining: the cluster assigned this member's id when it was added; ask the peers for it.
+        const joined = await joinExisting(opts, initialCluster);
+        memberId = joined.memberId;
+        clusterId = joined.clusterId;
+        // A joiner must answer the leader before the log tells it who is who.
+        members = joined.members.filter((m) => m.id !== memberId);
+      } else {
+        memberId = self.id;
+        clusterId = boot.clusterId;
+        members = [];
+      }
       if ((opts.initialClusterState ?? "new") === "new") {
         // Bootstrap as etcd does: one committed conf change entry per initial member, in term 1.
         const ents: Entry[] = boot.members.map((m, i) => ({
@@ -234,7 +274,11 @@ export class EtcdServer {
     return new EtcdServer(opts, { backend, store, wal, node, members, memberId, clusterId, applied }, fatal);
   }
 
-  /** 0 until a member that joined an existing cluster has heard from it. */
+  /** Where database snapshots from the leader are received (beside the database). */
+  get snapshotDir(): string {
+    return dirname(this.#backend.path);
+  }
+
   get clusterId(): bigint {
     return this.#clusterId;
   }
@@ -243,14 +287,6 @@ export class EtcdServer {
   removedFromCluster(): void {
     if (this.#stopped) return;
     setTimeout(() => this.#fatal(new Error("this member has been permanently removed from the cluster; shutting down")), 0);
-  }
-
-  /** A joining member learned its cluster's id from a peer: remember it in the WAL and the database. */
-  learnClusterId(id: bigint): void {
-    if (this.#clusterId !== 0n || id === 0n) return;
-    this.#clusterId = id;
-    this.#backend.batch(() => this.#backend.setMeta("cluster_id", hex(id)));
-    void this.#wal.append([metadataRecord(this.memberId, id)]).catch((err) => this.#fatal(err));
   }
 
   /** Attaches the peer transport and tells it the peers known so far. */
@@ -278,6 +314,30 @@ export class EtcdServer {
       if (!(err instanceof RaftError)) throw err;
     }
     this.#wake?.();
+  }
+
+  /**
+   * A database snapshot arrived from the leader (already verified and fsynced at path). Raft gets
+   * the message with a reference to the file as its data; #installSnapshot takes the file if Raft
+   * accepts it.
+   */
+  receiveSnapshot(m: Message, path: string): void {
+    if (this.#stopped || !m.snapshot) return;
+    this.receive({ ...m, snapshot: { ...m.snapshot, data: new TextEncoder().encode(SNAPSHOT_FILE_REF + path) } });
+  }
+
+  /** Answers a peer's request (peer-api.ts): the member list for a joiner, HashKV for the corruption check. */
+  async answerPeer(req: { from: bigint; clusterId: bigint; body: Uint8Array }): Promise<Uint8Array> {
+    return answerPeerRequest(req, {
+      clusterId: () => this.#clusterId,
+      members: () => this.#members,
+      hashKV: async (rev) => {
+        // The leader hashed its state at rev; this member may not have applied it yet.
+        for (let waited = 0; this.#store.rev < rev && waited < 2000 && !this.#stopped; waited += 10) await new Promise((r) => setTimeout(r, 10));
+        const h = await this.hashKV(rev);
+        return { hash: h.hash, compactRevision: h.compactRevision, revision: rev };
+      },
+    });
   }
 
   get members(): MemberInfo[] {
@@ -326,10 +386,9 @@ export class EtcdServer {
   async memberAdd(peerURLs: string[], isLearner: boolean): Promise<{ header: Header; member: MemberInfo; members: MemberInfo[] }> {
     if (peerURLs.length === 0 || peerURLs.some((u) => !/^https?:\/\/[^/]+:\d+$/.test(u))) throw Errors.memberBadURLs;
     for (const m of this.#members) if (m.peerURLs.some((u) => peerURLs.includes(u))) throw Errors.peerURLExist;
-    // The id a member started with these peer URLs computes for itself when it joins (with
-    // --initial-cluster-state existing), so no lookup is needed. (etcd also hashes the time here and
-    // lets the joiner ask its peers; re-adding removed URLs therefore reuses an id in etcd-ts.)
-    const id = computeMemberId(peerURLs, this.#opts.initialClusterToken);
+    // As etcd, the time goes into the id: a member removed and added again at the same URLs gets a
+    // new id (a removed id is refused for good). The joiner learns it from its peers (joinExisting).
+    const id = computeMemberId(peerURLs, this.#opts.initialClusterToken, Math.floor(Date.now() / 1000));
     if (this.#members.some((m) => m.id === id)) throw Errors.memberExist;
     const member: MemberInfo = { id, name: "", peerURLs: [...peerURLs], clientURLs: [], isLearner };
     if (!isLearner) this.#checkStarted(this.#votingMembers().length + 1, this.#votingMembers());
@@ -457,14 +516,31 @@ export class EtcdServer {
     return [...new Set(this.#alarms.map((a) => (a.alarm === AlarmType.NOSPACE ? "NOSPACE" : a.alarm === AlarmType.CORRUPT ? "CORRUPT" : "NONE")))];
   }
 
-  /** The whole database as of now (committed state), followed by its sha256 as etcd's snapshot stream ends. */
-  snapshotBytes(): Uint8Array {
-    const db = this.#backend.snapshotBytes(`${this.#backend.path}.snapshot-${process.pid}`);
-    const sum = createHash("sha256").update(db).digest();
-    const out = new Uint8Array(db.length + sum.length);
-    out.set(db);
-    out.set(sum, db.length);
-    return out;
+  #snapshotSeq = 0;
+
+  /**
+   * The whole database as of now (committed state) in chunks, followed by its sha256 as etcd's
+   * snapshot stream ends; `remaining` counts the bytes still to come after each chunk. Read from a
+   * compact copy that is unlinked once open, so neither memory nor a stopped client leaves anything.
+   */
+  async *snapshotChunks(chunkBytes: number): AsyncGenerator<{ chunk: Uint8Array; remaining: number }> {
+    const path = `${this.#backend.path}.snapshot-${process.pid}-${++this.#snapshotSeq}`;
+    const { size, sha256 } = this.#backend.snapshotTo(path);
+    const file = await open(path, "r");
+    rmSync(path, { force: true });
+    try {
+      const total = size + sha256.length;
+      for (let off = 0; off < size; ) {
+        const buf = Buffer.allocUnsafe(Math.min(chunkBytes, size - off));
+        const { bytesRead } = await file.read(buf, 0, buf.length, off);
+        if (bytesRead === 0) throw new Error(`snapshot copy ${path} ended early at ${off} of ${size} bytes`);
+        off += bytesRead;
+        yield { chunk: buf.subarray(0, bytesRead), remaining: total - off };
+      }
+      yield { chunk: sha256, remaining: 0 };
+    } finally {
+      await file.close();
+    }
   }
 
   async defrag(): Promise<{ header: Header }> {
@@ -473,20 +549,48 @@ export class EtcdServer {
     return { header: this.header() };
   }
 
-  /** HashKV: a CRC32C over every retained revision up to rev, equal on members with equal history. */
-  hashKV(rev: bigint): { header: Header; hash: number; compactRevision: bigint } {
+  /** HashKV: a CRC-32 over every retained revision up to rev (0: now), equal on members with equal history. */
+  async hashKV(rev: bigint): Promise<{ header: Header; hash: number; compactRevision: bigint }> {
     const at = rev === 0n ? this.#store.rev : rev;
     if (at > this.#store.rev) throw Errors.futureRev;
     if (at < this.#store.compactRev) throw Errors.compacted;
-    let h = crc32c(new TextEncoder().encode("key"));
-    this.#store.forEachRevision(at, (kv, tomb) => {
-      h = crc32c(mvccpb.KeyValue.encode({ ...kv, version: tomb ? 0n : kv.version }).finish(), h);
-    });
-    return { header: this.header(), hash: h >>> 0, compactRevision: this.#store.compactRev };
+    const h = await this.#store.hashKV(at);
+    // As etcd, the header carries the revision that was hashed.
+    return { header: this.header(at), hash: h.hash, compactRevision: h.compactRevision };
   }
 
-  hash(): { header: Header; hash: number } {
-    return { header: this.header(), hash: this.hashKV(0n).hash };
+  async hash(): Promise<{ header: Header; hash: number }> {
+    const h = await this.hashKV(0n);
+    return { header: h.header, hash: h.hash };
+  }
+
+  #checkingCorruption = false;
+
+  /** The leader compares every member's HashKV at its current revision; disagreeing members get CORRUPT. */
+  async checkCorruption(): Promise<bigint[]> {
+    const transport = this.#transport;
+    if (this.#checkingCorruption || this.#stopped || !transport || this.#node.raft.state !== StateType.Leader) return [];
+    if (this.#alarms.some((a) => a.alarm === AlarmType.CORRUPT)) return [];
+    this.#checkingCorruption = true;
+    try {
+      const bad = await findCorruptMembers(
+        {
+          self: this.memberId,
+          peers: () => this.#members.filter((m) => m.id !== this.memberId).map((m) => m.id),
+          localHash: async (rev) => ({ ...(await this.#store.hashKV(rev)), revision: rev }),
+          peerHash: async (id, rev) => decodeHashAnswer(await transport.request(id, encodePeerRequest({ op: "hashkv", revision: String(rev) }), 5000)),
+          log: this.#opts.log,
+        },
+        this.#store.rev,
+      );
+      for (const id of bad) await this.#propose({ alarm: { action: 1, memberID: id, alarm: AlarmType.CORRUPT } });
+      return bad;
+    } catch (e) {
+      this.#opts.log("warn", "corruption check did not complete", { error: e instanceof Error ? e.message : String(e) });
+      return [];
+    } finally {
+      this.#checkingCorruption = false;
+    }
   }
 
   get hasLeader(): boolean {
@@ -512,11 +616,13 @@ export class EtcdServer {
     }
     this.#stopped = true;
     clearInterval(this.#ticker);
+    clearInterval(this.#corruptTimer);
     this.#wake?.();
     await this.#loop.catch(() => {});
     this.#wait.rejectAll(Errors.stopped);
     this.#reads.failAll(Errors.stopped);
     await this.#wal.close();
+    this.#dropPeerSnapshot();
     this.#backend.close();
   }
 
@@ -642,10 +748,11 @@ export class EtcdServer {
 
   async #handleReady(rd: Ready): Promise<void> {
     const leader = this.#node.raft.state === StateType.Leader;
-    for (const m of rd.messages) {
+    if (rd.messages.some((m) => m.type === MessageType.Snap)) {
       // Raft's snapshot carries no data of its own: ship the whole database (whose consistent index is
-      // at or past the snapshot's index, so the follower re-applies nothing twice).
-      if (m.type === MessageType.Snap && m.snapshot) m.snapshot = { ...m.snapshot, data: this.#snapshotForPeers() };
+      // at or past the snapshot's index, so the follower re-applies nothing twice) on its own connection.
+      for (const m of rd.messages) if (m.type === MessageType.Snap) this.#transport?.sendSnapshot(m, this.#snapshotForPeers());
+      rd = { ...rd, messages: rd.messages.filter((m) => m.type !== MessageType.Snap) };
     }
     if (rd.snapshot) this.#installSnapshot(rd.snapshot);
     // A leader may send in parallel with its own WAL write; a follower's answers wait for the fsync.
@@ -670,18 +777,27 @@ export class EtcdServer {
     }
   }
 
-  #peerSnapshot: { bytes: Uint8Array; at: number } | null = null;
+  #peerSnapshot: { db: PeerSnapshot; at: number } | null = null;
+  #peerSnapshotSeq = 0;
 
   /**
    * The database copy sent to lagging followers, reused for a while: Raft re-sends a snapshot after a
-   * failed delivery, and copying the whole database each time would stall this member.
+   * failed delivery, and copying the whole database each time would stall this member. A replaced
+   * copy is unlinked at once; a transfer still reading it holds it open.
    */
-  #snapshotForPeers(): Uint8Array {
+  #snapshotForPeers(): PeerSnapshot {
     const now = Date.now();
     if (!this.#peerSnapshot || now - this.#peerSnapshot.at > 30_000) {
-      this.#peerSnapshot = { bytes: this.#backend.snapshotBytes(`${this.#backend.path}.send`), at: now };
+      this.#dropPeerSnapshot();
+      const path = `${this.#backend.path}.send-${++this.#peerSnapshotSeq}`;
+      this.#peerSnapshot = { db: { path, ...this.#backend.snapshotTo(path) }, at: now };
     }
-    return this.#peerSnapshot.bytes;
+    return this.#peerSnapshot.db;
+  }
+
+  #dropPeerSnapshot(): void {
+    if (this.#peerSnapshot) rmSync(this.#peerSnapshot.db.path, { force: true });
+    this.#peerSnapshot = null;
   }
 
   /**
@@ -691,11 +807,15 @@ export class EtcdServer {
    * resume from it (see start()).
    */
   #installSnapshot(snap: { data: Uint8Array; meta: { index: number; term: number; confState: { voters: bigint[]; learners: bigint[] } } }): void {
-    if (snap.data.length === 0) throw new Error("received a Raft snapshot without database contents; refusing to install it");
     const path = this.#backend.path;
+    const received = new TextDecoder().decode(snap.data);
+    // Only files the peer transport stored in this member's snap directory (receiveSnapshot).
+    if (!received.startsWith(SNAPSHOT_FILE_REF) || dirname(received.slice(SNAPSHOT_FILE_REF.length)) !== dirname(path)) {
+      throw new Error("received a Raft snapshot without a database file; refusing to install it");
+    }
     const tmp = `${path}.incoming`;
     for (const suffix of ["", "-wal", "-shm"]) rmSync(tmp + suffix, { force: true });
-    writeFileSync(tmp, snap.data);
+    renameSync(received.slice(SNAPSHOT_FILE_REF.length), tmp);
     const incoming = new Backend(tmp);
     incoming.batch(() => incoming.setMeta("raft_snapshot", JSON.stringify({ ...snap.meta, confState: { voters: snap.meta.confState.voters.map(hex), learners: snap.meta.confState.learners.map(hex) } })));
     incoming.checkpoint();
@@ -709,6 +829,7 @@ export class EtcdServer {
     const saved = this.#backend.getMeta("members") as string | undefined;
     if (saved) this.#members = membersFromJson(saved);
     this.#alarms = loadAlarms(this.#backend);
+    removeLeftoverSnapshots(dirname(path));
     this.#opts.log("info", "installed a snapshot from the leader", { snapshotIndex: snap.meta.index, appliedIndex: this.#applied });
   }
 
@@ -831,6 +952,7 @@ export class EtcdServer {
   #applyRequest(req: etcdserverpb.InternalRaftRequest.$Properties): ApplyResult {
     // Under NOSPACE every member refuses the same writes: the alarm is in the log, so this is deterministic.
     if (consumesSpace(req) && this.#alarms.some((a) => a.alarm === AlarmType.NOSPACE)) throw Errors.noSpace;
+    if (refusedWhenCorrupt(req) && this.#alarms.some((a) => a.alarm === AlarmType.CORRUPT)) throw Errors.corrupt;
     if (req.alarm) return this.#applyAlarm(req.alarm);
     if (req.put) return this.#store.write((txn) => applyPut(txn, req.put!, this.#leases));
     if (req.deleteRange) return this.#store.write((txn) => applyDeleteRange(txn, req.deleteRange!));
@@ -883,10 +1005,59 @@ export class EtcdServer {
       storage.createSnapshot(compactTo, cs, new Uint8Array(0));
       storage.compact(compactTo);
       await this.#wal.append([snapshotRecord(compactTo, storage.snapshot.meta.term, cs.voters, cs.learners)]);
-      const removed = await this.#wal.purge(BigInt(compactTo));
-      if (removed.length) this.#opts.log("info", "purged WAL segments", { removed: removed.length, appliedIndex: this.#applied });
+      // As etcd's member/snap/*.snap: the Raft snapshot (index, term, voters) with the membership;
+      // the state itself is the database beside it.
+      const term = BigInt(storage.snapshot.meta.term);
+      await this.#snapshotter.save({ metadata: { index: BigInt(compactTo), term, confState: { voters: cs.voters, learners: cs.learners } }, data: new TextEncoder().encode(membersToJson(this.#members)) });
+      const maxSnapshots = this.#opts.maxSnapshots ?? 5;
+      const purgedSnaps = maxSnapshots > 0 ? await this.#snapshotter.purge(maxSnapshots) : [];
+      const removed = await this.#wal.purge(BigInt(compactTo), { maxSegments: this.#opts.maxWals ?? 5 });
+      if (removed.length || purgedSnaps.length) this.#opts.log("info", "purged old files", { wals: removed.length, snapshots: purgedSnaps.length, appliedIndex: this.#applied });
     }
   }
+}
+
+/** Prefix of a Raft snapshot's data that names a received database file instead of holding it. */
+const SNAPSHOT_FILE_REF = "etcd-ts-snapshot-file:";
+
+/** Database copies made for peers or received from them: none is needed after a restart or an install. */
+function removeLeftoverSnapshots(snapDir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(snapDir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (/^(db\.send-\d+|received-.*\.db|receiving-.*\.part)$/.test(n)) rmSync(join(snapDir, n), { force: true });
+}
+
+/**
+ * A member started with --initial-cluster-state existing: its id is the one MemberAdd gave its peer
+ * URLs, and the running members tell it (etcd reads its peers' member lists the same way).
+ */
+async function joinExisting(opts: ServerOptions, initialCluster: ReadonlyMap<string, readonly string[]>): Promise<{ memberId: bigint; clusterId: bigint; members: MemberInfo[] }> {
+  const own = [...opts.initialAdvertisePeerUrls].sort();
+  const peerUrls = [...initialCluster.values()].flat().filter((u) => !own.includes(u));
+  if (!opts.fetchCluster) throw new Error("joining an existing cluster needs the peer transport");
+  if (peerUrls.length === 0) {
+    throw new Error("--initial-cluster-state existing: --initial-cluster lists no running member to join; list the cluster's members and this one");
+  }
+  const remote = await opts.fetchCluster(peerUrls);
+  const self = remote.members.find((m) => [...m.peerURLs].sort().join(",") === own.join(","));
+  const urls = own.join(",");
+  if (!self) {
+    throw new Error(
+      `the cluster has no member with peer URLs ${urls} (this member's --initial-advertise-peer-urls): ` +
+        `add it first with 'etcdctl member add ${opts.name} --peer-urls=${urls}', then start it with --initial-cluster-state existing`,
+    );
+  }
+  if (self.name !== "") {
+    throw new Error(
+      `member ${hex(self.id)} (${self.name}) with peer URLs ${urls} has already been bootstrapped and this data dir is empty: ` +
+        `to replace it, 'etcdctl member remove ${hex(self.id)}' and 'etcdctl member add ${opts.name} --peer-urls=${urls}' first`,
+    );
+  }
+  return { memberId: self.id, clusterId: remote.clusterId, members: remote.members };
 }
 
 /** The Raft snapshot a database installed from the leader stands for, if any. */

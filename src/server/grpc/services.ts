@@ -26,12 +26,10 @@ export function etcdHandlers(s: EtcdServer): Record<string, Handler> {
     "/etcdserverpb.Maintenance/Snapshot": {
       kind: "serverStream",
       async handle(_req, call, send) {
-        const bytes = s.snapshotBytes();
-        const CHUNK = 32 * 1024;
-        for (let off = 0; off < bytes.length; off += CHUNK) {
+        // etcd's chunk size: etcdctl prints progress per chunk.
+        for await (const { chunk, remaining } of s.snapshotChunks(32 * 1024)) {
           if (call.signal.aborted) return;
-          const blob = bytes.subarray(off, off + CHUNK);
-          await send({ header: s.header(), remainingBytes: BigInt(bytes.length - off - blob.length), blob });
+          await send({ header: s.header(), remainingBytes: BigInt(remaining), blob: chunk });
         }
       },
     },

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { seededRandom } from "../../pkg/prng.ts";
 import { Backoff } from "./backoff.ts";
 import { FrameReader, FrameTooLargeError, frameHeader } from "./frame.ts";
-import { decodeHandshake, encodeHandshakeFrame, HANDSHAKE_BYTES } from "./handshake.ts";
+import { ConnKind, decodeHandshake, encodeHandshakeFrame, HANDSHAKE_BYTES } from "./handshake.ts";
 import { parsePeerUrl } from "./url.ts";
 
 function frames(payloads: Buffer[]): Buffer {
@@ -46,16 +46,20 @@ test("a header announcing more than the limit throws; onFrame false stops and di
   expect(r2.bufferedBytes).toBe(0);
 });
 
-test("handshake record round-trips 64-bit ids and rejects anything else", () => {
-  const h = { clusterId: 0xcdf818194e3a8c32n, from: 0x8e9e05c52164694dn, to: 0xfd422379fda50e48n };
+test("handshake record round-trips 64-bit ids and the connection kind, and rejects anything else", () => {
+  const h = { kind: ConnKind.Snapshot, clusterId: 0xcdf818194e3a8c32n, from: 0x8e9e05c52164694dn, to: 0xfd422379fda50e48n };
   const frame = encodeHandshakeFrame(h);
   expect(frame.readUInt32BE(0)).toBe(HANDSHAKE_BYTES);
-  expect(frame.subarray(4, 18).toString()).toBe("etcd-ts-peer/1");
+  expect(frame.subarray(4, 18).toString()).toBe("etcd-ts-peer/2");
   expect(decodeHandshake(frame.subarray(4))).toEqual(h);
-  expect(typeof decodeHandshake(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n012345"))).toBe("string");
+  expect(decodeHandshake(encodeHandshakeFrame({ ...h, kind: undefined }).subarray(4))).toEqual({ ...h, kind: ConnKind.Stream });
+  expect(typeof decodeHandshake(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n0123456"))).toBe("string");
   const wrongMagic = Buffer.from(frame.subarray(4));
-  wrongMagic[13] = 0x32; // etcd-ts-peer/2
+  wrongMagic[13] = 0x31; // etcd-ts-peer/1, the previous protocol
   expect(typeof decodeHandshake(wrongMagic)).toBe("string");
+  const wrongKind = Buffer.from(frame.subarray(4));
+  wrongKind[14] = 9;
+  expect(decodeHandshake(wrongKind)).toBe("unknown peer connection kind 9");
 });
 
 test("backoff doubles from 50 ms to 2 s with at most 25 % jitter, replays from its seed, resets", () => {

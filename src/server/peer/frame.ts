@@ -2,7 +2,10 @@
 // After the handshake (handshake.ts) each payload is one raftpb.Message; an empty frame is a no-op.
 
 export const FRAME_HEADER_BYTES = 4;
-/** Snapshots travel whole as Snap messages, so the default limit is generous. */
+/**
+ * A Raft message. Snapshots travel in chunks on their own connections; one entry can still be as
+ * large as --max-request-bytes allows, so the bound stays generous.
+ */
 export const DEFAULT_MAX_FRAME_BYTES = 512 * 1024 * 1024;
 
 export class FrameTooLargeError extends Error {

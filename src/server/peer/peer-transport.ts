@@ -6,15 +6,19 @@
 // URLs and hands every decoded message to onMessage. A connection is one-way after the handshake.
 //
 // Wire (handshake.ts, frame.ts): u32be length + payload frames. First frame each way: the
-// 38-byte handshake record (magic, cluster id, sender id, receiver id). Then the dialer sends one
-// raftpb.Message per frame. The acceptor sends nothing after its handshake reply.
+// 39-byte handshake record (magic, kind, cluster id, sender id, receiver id). On a Stream
+// connection the dialer then sends one raftpb.Message per frame and the acceptor nothing more.
+// Snapshots (snapshot-stream.ts) and requests (peer-request.ts) each get a connection of their own,
+// so a database being shipped never delays heartbeats.
 import net from "node:net";
 import type { Logger } from "../../pkg/logger.ts";
 import { decodeMessage, encodeMessage } from "../../raft/codec.ts";
 import { type Message, MessageType } from "../../raft/types.ts";
 import { Backoff } from "./backoff.ts";
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameReader, FrameTooLargeError, frameHeader } from "./frame.ts";
-import { decodeHandshake, encodeHandshakeFrame, HANDSHAKE_MAX_FRAME_BYTES } from "./handshake.ts";
+import { ConnKind, decodeHandshake, encodeHandshakeFrame, type Handshake, HANDSHAKE_MAX_FRAME_BYTES } from "./handshake.ts";
+import { MAX_REQUEST_FRAME_BYTES, peerRequest } from "./peer-request.ts";
+import { SNAPSHOT_MAX_FRAME_BYTES, type SnapshotSource, SnapshotReceiver, sendSnapshot } from "./snapshot-stream.ts";
 import { parsePeerUrl } from "./url.ts";
 
 export const DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
@@ -33,15 +37,23 @@ export interface PeerTransportOptions {
   log: Logger;
   /** A send to this peer failed (refused, reset, timed out, handshake refused); at most once per backoff period. */
   onUnreachable?: (id: bigint) => void;
-  /** A Snap message to this peer was handed to the kernel (true) or was lost (false). */
+  /** A snapshot sent to this peer was stored and verified there (true) or was lost (false). */
   onSnapshotStatus?: (id: bigint, ok: boolean) => void;
+  /** Where snapshots from peers are received; required to accept them. */
+  snapshotDir?: string;
+  /** A snapshot arrived: the Snap message (no data) and the verified database file, now the callee's. */
+  onSnapshot?: (m: Message, path: string) => void;
+  /** Answers a peer's request (see peer-request.ts); `from` is 0 for a member still joining. */
+  onRequest?: (req: { from: bigint; clusterId: bigint; body: Buffer }) => Uint8Array | Promise<Uint8Array>;
+  /** A snapshot transfer with no progress for this long fails. Default 30 s. */
+  snapshotIdleTimeoutMs?: number;
   /** Bound of each peer's send queue; when full, newer messages to that peer are dropped. Default 64 MiB. */
   maxQueueBytes?: number;
   /** TCP connect plus handshake reply. Default 1 s. */
   dialTimeoutMs?: number;
   /** How long an accepted connection may take to send its handshake. Default 5 s. */
   handshakeTimeoutMs?: number;
-  /** Largest frame accepted or sent. Default 512 MiB. */
+  /** Largest Raft message frame accepted or sent. Default 512 MiB. */
   maxFrameBytes?: number;
   /** Seed of the reconnect jitter; default derived from the member id. */
   seed?: number;
@@ -128,8 +140,6 @@ const messageTypeName = (t: number) => `Msg${Object.entries(MessageType).find(([
 export class PeerTransport {
   /** Called when a peer refuses this member because it was removed from the cluster. */
   onRemoved: (() => void) | undefined;
-  /** Called once when a joining member (started with cluster id 0) learns the cluster id from a peer. */
-  onClusterId: ((id: bigint) => void) | undefined;
   onUnreachable: ((id: bigint) => void) | undefined;
   onSnapshotStatus: ((id: bigint, ok: boolean) => void) | undefined;
 
@@ -145,6 +155,12 @@ export class PeerTransport {
   readonly #seed: number;
   readonly #backoffMinMs: number;
   readonly #backoffMaxMs: number;
+  readonly #snapshotDir: string | undefined;
+  readonly #onSnapshot: PeerTransportOptions["onSnapshot"];
+  readonly #onRequest: PeerTransportOptions["onRequest"];
+  readonly #snapshotIdleTimeoutMs: number;
+  /** snapshot transfers in flight, by receiving peer */
+  readonly #snapSends = new Map<bigint, AbortController>();
 
   readonly #peers = new Map<bigint, Peer>();
   readonly #servers: net.Server[] = [];
@@ -170,6 +186,10 @@ export class PeerTransport {
     this.#seed = opts.seed ?? Number(BigInt.asUintN(32, opts.memberId ^ (opts.memberId >> 32n)));
     this.#backoffMinMs = opts.backoffMinMs ?? 50;
     this.#backoffMaxMs = opts.backoffMaxMs ?? 2000;
+    this.#snapshotDir = opts.snapshotDir;
+    this.#onSnapshot = opts.onSnapshot;
+    this.#onRequest = opts.onRequest;
+    this.#snapshotIdleTimeoutMs = opts.snapshotIdleTimeoutMs ?? 30_000;
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -213,6 +233,7 @@ export class PeerTransport {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const peer of this.#peers.values()) this.#forget(peer);
+    for (const ac of this.#snapSends.values()) ac.abort();
     for (const s of this.#inbound) s.destroy();
     this.#inbound.clear();
     this.#inboundByPeer.clear();
@@ -269,6 +290,7 @@ export class PeerTransport {
   /** Drops everything of a peer that is going away (removed, or the transport stops): no reports. */
   #forget(peer: Peer): void {
     peer.removed = true;
+    this.#snapSends.get(peer.id)?.abort();
     if (peer.timer) clearTimeout(peer.timer);
     peer.timer = null;
     if (peer.conn) this.#closeConn(peer, peer.conn, false);
@@ -285,6 +307,11 @@ export class PeerTransport {
     for (const m of msgs) {
       const peer = this.#peers.get(m.to);
       const snap = m.type === MessageType.Snap;
+      if (snap && peer) {
+        this.#log("error", "a snapshot must go through sendSnapshot, not send; dropped", { "remote-peer-id": hex(peer.id) });
+        this.#drop(peer, snap);
+        continue;
+      }
       if (!peer) {
         this.#droppedUnknown++;
         this.#log("debug", "ignored message send request; unknown remote peer target", { "message-type": messageTypeName(m.type), "unknown-target-peer-id": hex(m.to) });
@@ -409,6 +436,60 @@ export class PeerTransport {
     if (!writable) conn.blocked = true;
     peer.sentMsgs += items.length;
     peer.sentBytes += bytes;
+  }
+
+  /**
+   * Ships a database to a peer on a connection of its own, in chunks; onSnapshotStatus reports
+   * whether the peer stored and verified it. One transfer per peer at a time: while one is in
+   * flight, another request for the same peer is ignored (the one in flight will report).
+   */
+  sendSnapshot(m: Message, src: SnapshotSource): void {
+    if (this.#stopped) return;
+    const peer = this.#peers.get(m.to);
+    if (!peer || !m.snapshot) {
+      this.onSnapshotStatus?.(m.to, false);
+      return;
+    }
+    if (this.#snapSends.has(peer.id)) return;
+    const ac = new AbortController();
+    this.#snapSends.set(peer.id, ac);
+    const url = peer.urls[peer.urlIndex % peer.urls.length];
+    const bare = encodeMessage({ ...m, snapshot: { ...m.snapshot, data: new Uint8Array(0) } });
+    const fields = { "remote-peer-id": hex(peer.id), "snapshot-index": m.snapshot.meta.index, bytes: src.size };
+    this.#log("info", "sending database snapshot", fields);
+    const started = now();
+    const opts = { url, clusterId: this.#clusterId, from: this.#memberId, to: peer.id, dialTimeoutMs: this.#dialTimeoutMs, idleTimeoutMs: this.#snapshotIdleTimeoutMs, signal: ac.signal };
+    sendSnapshot(opts, bare, src)
+      .then(
+        () => {
+          this.#log("info", "sent database snapshot", { ...fields, "took-ms": Math.round(now() - started) });
+          return true;
+        },
+        (e: Error & { removed?: boolean }) => {
+          if (e.removed) this.onRemoved?.();
+          if (!ac.signal.aborted) this.#log("warn", "failed to send database snapshot", { ...fields, error: e.message });
+          return false;
+        },
+      )
+      .then((ok) => {
+        if (this.#snapSends.get(peer.id) === ac) this.#snapSends.delete(peer.id);
+        if (!this.#stopped && !peer.removed) this.onSnapshotStatus?.(peer.id, ok);
+      });
+  }
+
+  /** Sends a request to a peer (trying each of its URLs) and resolves with its answer. */
+  async request(id: bigint, body: Uint8Array, timeoutMs: number): Promise<Buffer> {
+    const peer = this.#peers.get(id);
+    if (!peer) throw new Error(`unknown peer ${hex(id)}`);
+    let last: unknown;
+    for (const url of peer.urls) {
+      try {
+        return await peerRequest({ url, clusterId: this.#clusterId, from: this.#memberId, to: id }, body, timeoutMs);
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last;
   }
 
   // ---- outbound connections ----------------------------------------------------------------
@@ -540,6 +621,8 @@ export class PeerTransport {
     const remoteAddr = `${socket.remoteAddress}:${socket.remotePort}`;
     const reader = new FrameReader(HANDSHAKE_MAX_FRAME_BYTES);
     let remote: bigint | null = null;
+    let kind: ConnKind = ConnKind.Stream;
+    let receiver: SnapshotReceiver | null = null;
     let closed = false;
     let wrongTo = false;
     const close = (graceful = false) => {
@@ -558,18 +641,34 @@ export class PeerTransport {
     const onFrame = (payload: Buffer): boolean => {
       if (closed || this.#stopped) return false;
       if (remote === null) {
-        if (!this.#acceptHandshake(socket, payload, remoteAddr)) {
+        const h = this.#acceptHandshake(socket, payload, remoteAddr);
+        if (!h) {
           close(true);
           return false;
         }
-        const h = decodeHandshake(payload) as { from: bigint };
         remote = h.from;
+        kind = h.kind;
         clearTimeout(timer);
+        if (kind === ConnKind.Snapshot) {
+          reader.maxFrameBytes = SNAPSHOT_MAX_FRAME_BYTES;
+          receiver = this.#snapshotReceiver(socket, h.from, remoteAddr);
+          return true;
+        }
+        if (kind === ConnKind.Request) {
+          reader.maxFrameBytes = MAX_REQUEST_FRAME_BYTES;
+          return true;
+        }
         reader.maxFrameBytes = this.#maxFrameBytes;
         const older = this.#inboundByPeer.get(remote);
         if (older && older !== socket) older.destroy(); // the peer reconnected: its old stream is dead
         this.#inboundByPeer.set(remote, socket);
+        this.#peerCalled(remote);
         return true;
+      }
+      if (receiver) return receiver.onFrame(payload);
+      if (kind === ConnKind.Request) {
+        this.#answer(socket, remote, payload, remoteAddr);
+        return false;
       }
       if (payload.length === 0) return true; // keepalive
       let m: Message;
@@ -580,6 +679,11 @@ export class PeerTransport {
         this.#log("warn", "failed to decode raft message from peer; closing connection", { "remote-peer-id": hex(remote), "remote-addr": remoteAddr, bytes: payload.length, error: e instanceof Error ? e.message : String(e) });
         close();
         return false;
+      }
+      if (m.type === MessageType.Snap) {
+        // Snapshots come on connections of their own, verified; one inline would carry no database.
+        this.#log("warn", "dropped a snapshot message sent on the Raft stream", { "remote-peer-id": hex(remote) });
+        return true;
       }
       if (m.to !== this.#memberId) {
         if (!wrongTo) {
@@ -613,6 +717,7 @@ export class PeerTransport {
     });
     socket.on("error", () => {}); // the close that follows does the cleanup
     socket.on("close", () => {
+      receiver?.closed();
       closed = true;
       clearTimeout(timer);
       this.#inbound.delete(socket);
@@ -621,26 +726,22 @@ export class PeerTransport {
   }
 
   /** Checks a dialer's handshake and answers it (also when refusing, so the dialer can log why). */
-  #acceptHandshake(socket: net.Socket, payload: Buffer, remoteAddr: string): boolean {
+  #acceptHandshake(socket: net.Socket, payload: Buffer, remoteAddr: string): Required<Handshake> | null {
     const h = decodeHandshake(payload);
     if (typeof h === "string") {
       this.#log("warn", "rejected peer connection: not an etcd-ts peer handshake", { "remote-addr": remoteAddr, error: h });
-      return false;
+      return null;
     }
-    if (this.#clusterId === 0n && h.to === this.#memberId && h.clusterId !== 0n) {
-      // A member joining an existing cluster learns the cluster id from the first peer that calls it.
-      this.#clusterId = h.clusterId;
-      this.#log("info", "learned the cluster ID from a peer", { "cluster-id": hex(h.clusterId), "remote-peer-id": hex(h.from) });
-      this.onClusterId?.(h.clusterId);
-    }
-    if (this.#removedMembers.has(h.from)) {
+    // A member joining an existing cluster asks for the member list before it knows the cluster or its own id.
+    const joining = h.kind === ConnKind.Request && h.clusterId === 0n && h.from === 0n;
+    if (h.from !== 0n && this.#removedMembers.has(h.from)) {
       // Receiver id 0 in the reply: "you were removed from this cluster".
-      socket.write(encodeHandshakeFrame({ clusterId: this.#clusterId, from: this.#memberId, to: 0n }));
+      socket.write(encodeHandshakeFrame({ kind: h.kind, clusterId: this.#clusterId, from: this.#memberId, to: 0n }));
       this.#log("warn", "rejected a connection from a removed member", { "remote-peer-id": hex(h.from), "remote-addr": remoteAddr });
-      return false;
+      return null;
     }
-    socket.write(encodeHandshakeFrame({ clusterId: this.#clusterId, from: this.#memberId, to: h.from }));
-    if (h.clusterId !== this.#clusterId) {
+    socket.write(encodeHandshakeFrame({ kind: h.kind, clusterId: this.#clusterId, from: this.#memberId, to: h.from }));
+    if (h.clusterId !== this.#clusterId && !joining) {
       this.#log("warn", "cluster ID mismatch", {
         "local-member-id": hex(this.#memberId),
         "local-member-cluster-id": hex(this.#clusterId),
@@ -648,13 +749,65 @@ export class PeerTransport {
         "remote-peer-cluster-id": hex(h.clusterId),
         "remote-addr": remoteAddr,
       });
-      return false;
+      return null;
     }
-    if (h.to !== this.#memberId) {
+    if (h.to !== this.#memberId && !(h.kind === ConnKind.Request && h.to === 0n)) {
       this.#log("warn", `message for member ${hex(h.to)} received by member ${hex(this.#memberId)}`, { "remote-peer-id": hex(h.from), "remote-addr": remoteAddr });
-      return false;
+      return null;
     }
-    return true;
+    if (h.kind === ConnKind.Snapshot && (!this.#snapshotDir || !this.#onSnapshot)) {
+      this.#log("warn", "refused a snapshot: this member takes no snapshots from peers", { "remote-peer-id": hex(h.from) });
+      return null;
+    }
+    if (h.kind === ConnKind.Request && !this.#onRequest) return null;
+    return h;
+  }
+
+  /**
+   * A peer dialed us, so it is up: if our own dials to it were failing, retry now instead of when
+   * the backoff says (up to 2 s after a restarted member is back, otherwise).
+   */
+  #peerCalled(id: bigint): void {
+    const peer = this.#peers.get(id);
+    if (!peer || !peer.failing || peer.conn) return;
+    peer.backoff.reset();
+    peer.nextDialAt = 0;
+    if (peer.timer) clearTimeout(peer.timer);
+    peer.timer = null;
+    if (peer.queue.length > 0) this.#ensureConnection(peer);
+  }
+
+  #snapshotReceiver(socket: net.Socket, from: bigint, remoteAddr: string): SnapshotReceiver {
+    const fields = { "remote-peer-id": hex(from), "remote-addr": remoteAddr };
+    this.#log("info", "receiving database snapshot", fields);
+    const started = now();
+    return new SnapshotReceiver({
+      dir: this.#snapshotDir as string,
+      from,
+      memberId: this.#memberId,
+      socket,
+      onSnapshot: (m, path) => {
+        this.#log("info", "received database snapshot", { ...fields, "snapshot-index": m.snapshot?.meta.index, "took-ms": Math.round(now() - started) });
+        if (this.#stopped) return;
+        this.#received.set(from, (this.#received.get(from) ?? 0) + 1);
+        this.#onSnapshot?.(m, path);
+      },
+      onError: (reason) => this.#log("warn", "failed to receive database snapshot", { ...fields, error: reason }),
+    });
+  }
+
+  #answer(socket: net.Socket, from: bigint, body: Buffer, remoteAddr: string): void {
+    Promise.resolve()
+      .then(() => (this.#onRequest as NonNullable<PeerTransportOptions["onRequest"]>)({ from, clusterId: this.#clusterId, body }))
+      .then(
+        (answer) => {
+          if (!socket.destroyed) socket.end(Buffer.concat([frameHeader(answer.length), answer]));
+        },
+        (e) => {
+          this.#log("warn", "failed to answer a peer request", { "remote-peer-id": hex(from), "remote-addr": remoteAddr, error: e instanceof Error ? e.message : String(e) });
+          socket.destroy();
+        },
+      );
   }
 
   // ---- observation -------------------------------------------------------------------------
