@@ -1,6 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Backend } from "./backend.ts";
@@ -56,5 +57,43 @@ test("a crash before the periodic commit loses whole batches only, never part of
   // commitBatchesMax 5: batches 0–9 were committed, 10 and 11 were still open at the crash.
   for (let i = 0; i < 10; i++) expect([b.getMeta(`x${i}`), b.getMeta(`y${i}`)]).toEqual([BigInt(i), BigInt(i)]);
   expect([b.getMeta("x10"), b.getMeta("y10")]).toEqual([undefined, undefined]);
+  b.close();
+});
+
+test("copyTo: a consistent, compact copy made page by page while writes go on; checkpoints wait it out", async () => {
+  const dir = tempDir();
+  const b = new Backend(join(dir, "db"));
+  b.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)");
+  b.exec("CREATE TABLE w (k BLOB PRIMARY KEY, v INTEGER) WITHOUT ROWID");
+  b.exec("CREATE INDEX t_v ON t (v)");
+  const ins = b.prepare("INSERT INTO t (v) VALUES (?1)");
+  const insW = b.prepare("INSERT INTO w (k, v) VALUES (?1, ?2)");
+  b.batch(() => {
+    for (let i = 0; i < 2500; i++) ins.run(Buffer.from(`v${i}`));
+    for (let i = 0; i < 700; i++) insW.run(Buffer.from(`k${String(i).padStart(4, "0")}`), BigInt(i));
+    b.setMeta("revision", 42n);
+  });
+  const copying = b.copyTo(join(dir, "copy"), { pageRows: 100 });
+  // The copy yields between pages: writes made meanwhile are not in it, and a checkpoint cannot
+  // finish (and says so at once rather than blocking) while the copy reads.
+  await new Promise((r) => setImmediate(r));
+  b.batch(() => ins.run(Buffer.from("later")));
+  const started = performance.now();
+  expect(b.checkpoint()).toBe(false);
+  expect(performance.now() - started).toBeLessThan(500);
+  const { size, sha256 } = await copying;
+  expect(b.checkpoint()).toBe(true);
+
+  const bytes = readFileSync(join(dir, "copy"));
+  expect(size).toBe(bytes.length);
+  expect(sha256.equals(createHash("sha256").update(bytes).digest())).toBe(true);
+  const c = new Backend(join(dir, "copy"));
+  expect(c.prepare<[bigint]>("SELECT count(*) FROM t").values()[0][0]).toBe(2500n);
+  expect(c.prepare<[bigint]>("SELECT count(*) FROM w").values()[0][0]).toBe(700n);
+  expect(c.prepare<[Uint8Array]>("SELECT v FROM t WHERE id = 2500").values()[0][0]).toEqual(new Uint8Array(Buffer.from("v2499")));
+  expect(c.prepare<[bigint]>("SELECT v FROM w WHERE k = ?1").values(Buffer.from("k0699") as never)[0][0]).toBe(699n);
+  expect(c.getMeta("revision")).toBe(42n);
+  expect(c.prepare<[string]>("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 't_v'").values()).toHaveLength(1);
+  c.close();
   b.close();
 });

@@ -112,27 +112,77 @@ export class Backend {
     return (pages - free) * pageSize;
   }
 
-  /** Makes every committed transaction durable in the main file (fsync). */
-  checkpoint(): void {
+  /**
+   * Makes every committed transaction durable in the main file (fsync). False when a reader (a copy
+   * in progress, see copyTo) kept it from finishing: then nothing may rely on it.
+   */
+  checkpoint(): boolean {
     this.commit();
-    this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    const [busy, logPages, done] = (this.#db.query("PRAGMA wal_checkpoint(TRUNCATE)").values()[0] as unknown[]).map(Number);
+    return busy === 0 && logPages === done;
   }
 
 
   /**
-   * Writes a compact copy of the committed state to path (for a lagging follower) and returns its
-   * size and sha256, read back in chunks so a large database never sits in memory whole.
+   * Writes a compact copy of the committed state to path and returns its size and sha256 — the
+   * database a lagging follower or `etcdctl snapshot save` receives. It is read through a second,
+   * read-only connection (one consistent snapshot of the file) a page of rows at a time, yielding to
+   * the event loop between pages, so copying a large database never stalls Raft heartbeats or clients.
    */
-  snapshotTo(path: string): { size: number; sha256: Buffer } {
-    this.commit();
+  async copyTo(path: string, opts: { pageRows?: number } = {}): Promise<{ size: number; sha256: Buffer }> {
+    const pageRows = opts.pageRows ?? 5000;
+    this.commit(); // the copy sees what is committed
     rmSync(path, { force: true });
-    this.#db.exec(`VACUUM INTO '${path.replaceAll("'", "''")}'`);
+    const src = new Database(this.path, { readonly: true, strict: true, safeIntegers: true });
+    let out: Database | null = null;
+    try {
+      src.exec("BEGIN");
+      const tables = src.query("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").values() as [string, string][];
+      const indexes = src.query("SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").values() as [string][];
+      out = new Database(path, { create: true, strict: true, safeIntegers: true });
+      out.exec("PRAGMA journal_mode = OFF");
+      out.exec("PRAGMA synchronous = OFF");
+      for (const [, sql] of tables) out.exec(sql);
+      for (const [name, sql] of tables) {
+        const q = (id: string) => `"${id.replaceAll('"', '""')}"`;
+        const cols = (src.query(`PRAGMA table_info(${q(name)})`).values() as [unknown, string, unknown, unknown, unknown, bigint][]);
+        const pk = cols.filter((c) => Number(c[5]) > 0);
+        // Rowid tables page by rowid; WITHOUT ROWID ones by their (single-column) primary key.
+        const withoutRowid = /WITHOUT\s+ROWID\s*$/i.test(sql);
+        if (withoutRowid && pk.length !== 1) throw new Error(`copyTo: table ${name} has a composite primary key`);
+        const order = withoutRowid ? q(pk[0][1]) : "rowid";
+        const names = cols.map((c) => q(c[1]));
+        const select = src.prepare(`SELECT ${order}, ${names.join(", ")} FROM ${q(name)} WHERE ?1 IS NULL OR ${order} > ?1 ORDER BY ${order} LIMIT ?2`);
+        const insert = out.prepare(`INSERT INTO ${q(name)} (${names.join(", ")}) VALUES (${names.map((_, i) => `?${i + 1}`).join(", ")})`);
+        for (let after: unknown = null; ; ) {
+          const rows = select.values(after as never, pageRows) as unknown[][];
+          out.transaction(() => {
+            for (const r of rows) insert.run(...(r.slice(1) as never[]));
+          })();
+          if (rows.length < pageRows) break;
+          after = rows[rows.length - 1][0];
+          await new Promise<void>((r) => setImmediate(r));
+        }
+      }
+      for (const [sql] of indexes) out.exec(sql);
+      out.close();
+      out = null;
+    } finally {
+      out?.close();
+      try {
+        src.exec("ROLLBACK");
+      } catch {}
+      src.close();
+    }
     const hash = createHash("sha256");
     const fd = openSync(path, "r");
     try {
       const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
       let size = 0;
-      for (let n; (n = readSync(fd, buf, 0, buf.length, size)) > 0; size += n) hash.update(buf.subarray(0, n));
+      for (let n, reads = 1; (n = readSync(fd, buf, 0, buf.length, size)) > 0; size += n, reads++) {
+        hash.update(buf.subarray(0, n));
+        if (reads % 4 === 0) await new Promise<void>((r) => setImmediate(r)); // 16 MiB at a time
+      }
       return { size, sha256: hash.digest() };
     } finally {
       closeSync(fd);

@@ -525,7 +525,7 @@ export class EtcdServer {
    */
   async *snapshotChunks(chunkBytes: number): AsyncGenerator<{ chunk: Uint8Array; remaining: number }> {
     const path = `${this.#backend.path}.snapshot-${process.pid}-${++this.#snapshotSeq}`;
-    const { size, sha256 } = this.#backend.snapshotTo(path);
+    const { size, sha256 } = await this.#backend.copyTo(path);
     const file = await open(path, "r");
     rmSync(path, { force: true });
     try {
@@ -751,7 +751,7 @@ export class EtcdServer {
     if (rd.messages.some((m) => m.type === MessageType.Snap)) {
       // Raft's snapshot carries no data of its own: ship the whole database (whose consistent index is
       // at or past the snapshot's index, so the follower re-applies nothing twice) on its own connection.
-      for (const m of rd.messages) if (m.type === MessageType.Snap) this.#transport?.sendSnapshot(m, this.#snapshotForPeers());
+      for (const m of rd.messages) if (m.type === MessageType.Snap) this.#sendSnapshot(m);
       rd = { ...rd, messages: rd.messages.filter((m) => m.type !== MessageType.Snap) };
     }
     if (rd.snapshot) this.#installSnapshot(rd.snapshot);
@@ -777,26 +777,44 @@ export class EtcdServer {
     }
   }
 
-  #peerSnapshot: { db: PeerSnapshot; at: number } | null = null;
+  #peerSnapshot: { db: Promise<PeerSnapshot>; path: string; at: number; applied: bigint } | null = null;
   #peerSnapshotSeq = 0;
+
+  /** Ships the database to a follower that needs a snapshot; the copy is made without stalling this member. */
+  #sendSnapshot(m: Message): void {
+    this.#snapshotForPeers(BigInt(m.snapshot?.meta.index ?? 0)).then(
+      (db) => this.#transport?.sendSnapshot(m, db),
+      (err) => {
+        this.#opts.log("warn", "could not copy the database for a snapshot", { "remote-peer-id": hex(m.to), error: err instanceof Error ? err.message : String(err) });
+        if (!this.#stopped) this.reportSnapshot(m.to, false);
+      },
+    );
+  }
 
   /**
    * The database copy sent to lagging followers, reused for a while: Raft re-sends a snapshot after a
-   * failed delivery, and copying the whole database each time would stall this member. A replaced
+   * failed delivery, and copying the whole database each time would cost this member. A replaced
    * copy is unlinked at once; a transfer still reading it holds it open.
    */
-  #snapshotForPeers(): PeerSnapshot {
+  #snapshotForPeers(index: bigint): Promise<PeerSnapshot> {
     const now = Date.now();
-    if (!this.#peerSnapshot || now - this.#peerSnapshot.at > 30_000) {
+    // A copy older than the snapshot's index would leave the follower without the entries between.
+    if (!this.#peerSnapshot || now - this.#peerSnapshot.at > 30_000 || this.#peerSnapshot.applied < index) {
       this.#dropPeerSnapshot();
       const path = `${this.#backend.path}.send-${++this.#peerSnapshotSeq}`;
-      this.#peerSnapshot = { db: { path, ...this.#backend.snapshotTo(path) }, at: now };
+      const applied = this.#applied; // copyTo copies what is applied now (it commits before its first await)
+      const db = this.#backend.copyTo(path).then((d) => ({ path, ...d }));
+      this.#peerSnapshot = { db, path, at: now, applied };
+      db.catch(() => {
+        if (this.#peerSnapshot?.path === path) this.#peerSnapshot = null;
+        rmSync(path, { force: true });
+      });
     }
     return this.#peerSnapshot.db;
   }
 
   #dropPeerSnapshot(): void {
-    if (this.#peerSnapshot) rmSync(this.#peerSnapshot.db.path, { force: true });
+    if (this.#peerSnapshot) rmSync(this.#peerSnapshot.path, { force: true });
     this.#peerSnapshot = null;
   }
 
@@ -817,6 +835,11 @@ export class EtcdServer {
     for (const suffix of ["", "-wal", "-shm"]) rmSync(tmp + suffix, { force: true });
     renameSync(received.slice(SNAPSHOT_FILE_REF.length), tmp);
     const incoming = new Backend(tmp);
+    const covers = (incoming.getMeta("consistent_index") as bigint | undefined) ?? 0n;
+    if (covers < BigInt(snap.meta.index)) {
+      incoming.close();
+      throw new Error(`the leader's database covers index ${covers}, short of its snapshot's ${snap.meta.index}; refusing to install it`);
+    }
     incoming.batch(() => incoming.setMeta("raft_snapshot", JSON.stringify({ ...snap.meta, confState: { voters: snap.meta.confState.voters.map(hex), learners: snap.meta.confState.learners.map(hex) } })));
     incoming.checkpoint();
     incoming.close();
@@ -994,7 +1017,9 @@ export class EtcdServer {
   /** Makes the database durable, records where the log may start, and releases what the WAL no longer needs. */
   async #checkpoint(): Promise<void> {
     this.#sinceCheckpoint = 0;
-    this.#backend.checkpoint();
+    // A copy being made for a follower can keep the checkpoint from finishing; the log then stays
+    // whole (and the WAL unpurged) until the next one, since the database may not be durable yet.
+    if (!this.#backend.checkpoint()) return;
     const r = this.#node.raft;
     const storage = r.log.storage;
     const applied = Number(this.#applied);
