@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 // Load generator for bench/run.ts: gRPC unary calls over h2c (node:http2, prior knowledge) with
 // pre-encoded protobuf messages, so the client stays cheap and does the same work for both servers.
+// The call itself is unaryFramed of common/grpc.ts, which bench/failover.ts uses too.
 //
 //   bun bench/load.ts --port P --mode put|range|fill [--total N] [--clients C] [--conns K]
 //                     [--keyspace 10000] [--value-size 256] [--keys N --batch 100 --inflight 8]
@@ -20,6 +21,7 @@ import { etcdserverpb } from "../src/proto/etcd.js";
 import { seededRandom } from "../src/pkg/prng.ts";
 import type { LoadMode as Mode, LoadResult as Result } from "./common/loadgen.ts";
 import { frame } from "../src/server/grpc/framing.ts";
+import { CallError, unaryFramed, type UnaryOptions } from "./common/grpc.ts";
 
 function parseArgs(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -73,67 +75,6 @@ function valueOf(i: number): Uint8Array {
   const tag = enc.encode(String(i));
   v.set(tag.subarray(0, Math.min(tag.length, v.length)));
   return v;
-}
-
-interface Reply {
-  body: Buffer | null;
-}
-
-class CallError extends Error {}
-
-function unary(session: http2.ClientHttp2Session, path: string, frame: Buffer, keepBody: boolean): Promise<Reply> {
-  return new Promise<Reply>((resolve, reject) => {
-    let req: http2.ClientHttp2Stream;
-    try {
-      req = session.request(
-        { ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" },
-        { endStream: false },
-      );
-    } catch (err) {
-      reject(new CallError(`request failed: ${(err as Error).message}`));
-      return;
-    }
-    let status: string | undefined;
-    let message: string | undefined;
-    let httpStatus: number | undefined;
-    const chunks: Buffer[] = [];
-    let settled = false;
-    // A plain timer: the stream's own setTimeout adds a listener to the session per call under Bun.
-    const timer = setTimeout(() => {
-      settle(new CallError(`timeout after ${callTimeoutMs} ms`));
-      req.close(http2.constants.NGHTTP2_CANCEL);
-    }, callTimeoutMs);
-    const settle = (err: Error | null) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (err) reject(err);
-      else resolve({ body: keepBody ? Buffer.concat(chunks) : null });
-    };
-    req.on("response", (h) => {
-      httpStatus = Number(h[":status"]);
-      // Trailers-only responses carry grpc-status in the headers.
-      if (h["grpc-status"] !== undefined) {
-        status = String(h["grpc-status"]);
-        message = h["grpc-message"] === undefined ? undefined : String(h["grpc-message"]);
-      }
-    });
-    req.on("trailers", (t) => {
-      status = String(t["grpc-status"]);
-      message = t["grpc-message"] === undefined ? undefined : String(t["grpc-message"]);
-    });
-    req.on("data", (c: Buffer) => {
-      if (keepBody) chunks.push(c);
-    });
-    req.on("error", (err) => settle(new CallError(`stream error: ${err.message}`)));
-    req.on("close", () => {
-      if (httpStatus !== 200) settle(new CallError(`HTTP status ${httpStatus ?? "none"} (rst ${req.rstCode})`));
-      else if (status !== "0")
-        settle(new CallError(`grpc-status ${status ?? "missing"}${message ? `: ${decodeURIComponent(message)}` : ""}`));
-      else settle(null);
-    });
-    req.end(frame);
-  });
 }
 
 async function connect(n: number): Promise<http2.ClientHttp2Session[]> {
@@ -225,7 +166,8 @@ async function main(): Promise<Result> {
     );
   }, 2000);
 
-  const keepBody = check !== null;
+  // One options object for all calls (none built per call); bodies are kept only when checked.
+  const callOptions: UnaryOptions = { timeoutMs: callTimeoutMs, keepBody: check !== null };
   async function worker(w: number): Promise<void> {
     const session = sessions[w % sessions.length];
     while (next < requested) {
@@ -237,8 +179,8 @@ async function main(): Promise<Result> {
       const frame = frameFor(i);
       const start = performance.now();
       try {
-        const reply = await unary(session, path, frame, keepBody);
-        const bad = check && reply.body ? check(i, reply.body) : null;
+        const body = await unaryFramed(session, path, frame, callOptions);
+        const bad = check && body ? check(i, body) : null;
         if (bad) throw new CallError(bad);
         lat[done] = performance.now() - start;
         ok++;

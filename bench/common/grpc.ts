@@ -1,7 +1,7 @@
-// A few gRPC unary calls over h2c (node:http2, prior knowledge) for the benches that need single,
-// deadline-bounded requests rather than load (bench/failover.ts): connect with a deadline, one call
-// with a deadline (also sent as grpc-timeout), Put and Maintenance Status. bench/load.ts keeps its
-// own tuned copy of the call for the load phases.
+// gRPC unary calls over h2c (node:http2, prior knowledge), the one implementation for the benches:
+// bench/load.ts sends pre-encoded frames through unaryFramed (no per-call encoding, the body kept
+// only when asked for); bench/failover.ts uses connectH2, unaryCall (deadline also sent as
+// grpc-timeout), put and status for single, deadline-bounded requests.
 import http2 from "node:http2";
 import { etcdserverpb } from "../../src/proto/etcd.js";
 import { frame } from "../../src/server/grpc/framing.ts";
@@ -29,13 +29,32 @@ export function connectH2(port: number, timeoutMs: number): Promise<http2.Client
   });
 }
 
-/** One unary call; resolves with the response message (without the 5-byte frame header). */
-export function unaryCall(session: http2.ClientHttp2Session, path: string, message: Uint8Array, timeoutMs: number): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
+/** How unaryFramed runs a call. Callers on a hot path make one and pass it to every call. */
+export interface UnaryOptions {
+  /** Deadline of the call (a plain client-side timer); the call fails with CallError after it. */
+  timeoutMs: number;
+  /** Also send the deadline to the server as grpc-timeout. */
+  sendTimeout?: boolean;
+  /** Keep the response body and resolve with it; otherwise its data is dropped and the call resolves with null. */
+  keepBody?: boolean;
+}
+
+const drop = (_: Buffer): void => {};
+
+/**
+ * One unary call with an already framed request (framing.ts frame()). Resolves with the whole
+ * response body, frame header included, if o.keepBody (else null) when the call ends with HTTP 200
+ * and grpc-status 0; rejects with CallError otherwise or after o.timeoutMs.
+ */
+export function unaryFramed(session: http2.ClientHttp2Session, path: string, framed: Uint8Array, o: UnaryOptions): Promise<Buffer | null> {
+  return new Promise<Buffer | null>((resolve, reject) => {
+    const timeoutMs = o.timeoutMs;
     let req: http2.ClientHttp2Stream;
     try {
       req = session.request(
-        { ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", "grpc-timeout": `${Math.max(1, Math.floor(timeoutMs))}m` },
+        o.sendTimeout
+          ? { ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", "grpc-timeout": `${Math.max(1, Math.floor(timeoutMs))}m` }
+          : { ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" },
         { endStream: false },
       );
     } catch (err) {
@@ -45,7 +64,7 @@ export function unaryCall(session: http2.ClientHttp2Session, path: string, messa
     let status: string | undefined;
     let grpcMessage: string | undefined;
     let httpStatus: number | undefined;
-    const chunks: Buffer[] = [];
+    const chunks: Buffer[] | null = o.keepBody ? [] : null;
     let settled = false;
     // A plain timer: the stream's own setTimeout adds a listener to the session per call under Bun.
     const timer = setTimeout(() => {
@@ -59,10 +78,7 @@ export function unaryCall(session: http2.ClientHttp2Session, path: string, messa
       settled = true;
       clearTimeout(timer);
       if (err) reject(err);
-      else {
-        const body = Buffer.concat(chunks);
-        resolve(body.length >= 5 ? body.subarray(5, 5 + body.readUInt32BE(1)) : Buffer.alloc(0));
-      }
+      else resolve(chunks ? Buffer.concat(chunks) : null);
     };
     req.on("response", (h) => {
       httpStatus = Number(h[":status"]);
@@ -76,7 +92,8 @@ export function unaryCall(session: http2.ClientHttp2Session, path: string, messa
       status = String(t["grpc-status"]);
       grpcMessage = t["grpc-message"] === undefined ? undefined : String(t["grpc-message"]);
     });
-    req.on("data", (c: Buffer) => chunks.push(c));
+    // Data is always read (the stream must flow to end), but only kept when asked for.
+    req.on("data", chunks ? (c: Buffer) => chunks.push(c) : drop);
     req.on("error", (err) => settle(new CallError(`stream error: ${err.message}`)));
     req.on("close", () => {
       if (httpStatus !== 200) settle(new CallError(`HTTP status ${httpStatus ?? "none"} (rst ${req.rstCode})`));
@@ -88,8 +105,19 @@ export function unaryCall(session: http2.ClientHttp2Session, path: string, messa
         settle(new CallError(`grpc-status ${status ?? "missing"}${msg ? `: ${msg}` : ""}`));
       } else settle(null);
     });
-    req.end(frame(message));
+    req.end(framed);
   });
+}
+
+/** The message of a response body from unaryFramed (without the 5-byte frame header; empty if there is none). */
+export function unframe(body: Buffer): Buffer {
+  return body.length >= 5 ? body.subarray(5, 5 + body.readUInt32BE(1)) : Buffer.alloc(0);
+}
+
+/** One unary call with the deadline also sent as grpc-timeout; resolves with the response message (unframed). */
+export async function unaryCall(session: http2.ClientHttp2Session, path: string, message: Uint8Array, timeoutMs: number): Promise<Buffer> {
+  const body = await unaryFramed(session, path, frame(message), { timeoutMs, sendTimeout: true, keepBody: true });
+  return unframe(body!);
 }
 
 export async function put(session: http2.ClientHttp2Session, key: string, value: string, timeoutMs: number): Promise<etcdserverpb.PutResponse> {
