@@ -1,5 +1,6 @@
 import type { Backend, Statement } from "../backend/backend.ts";
 import { Errors } from "../pkg/errors.ts";
+import { EventType, tombstone, type HistoryEvent, type StoreEvent } from "./event.ts";
 import { compareBytes, keyRange, type KeyRange, type KeyValue } from "./key-value.ts";
 
 export interface RangeOptions {
@@ -23,7 +24,30 @@ export interface DeleteResult {
   prevKvs: KeyValue[];
 }
 
+export interface ChangesOptions {
+  /** Changes after this revision (exclusive)... */
+  after: bigint;
+  /** ...up to this one (inclusive); absent means the current revision. */
+  to?: bigint;
+  /** History rows examined per call (matching or not), so one call's work and memory are bounded. */
+  rowsMax?: number;
+  /** Resume where the previous page stopped (its `next.id`) instead of searching for `after`. */
+  cursor?: bigint;
+}
+
+export interface ChangesPage {
+  /** In revision order (and, within a revision, in the order the write made them). */
+  events: HistoryEvent[];
+  /**
+   * Where the rest starts, or null when (after, to] is exhausted. A page ends on a revision boundary
+   * unless one revision alone has more than rowsMax rows; `rev` is the first revision not yet complete.
+   */
+  next: { id: bigint; rev: bigint } | null;
+}
+
 type Row = [Uint8Array, Uint8Array | null, bigint, bigint, bigint, bigint];
+/** A history row read for changes(): id, rev, key, value, create_rev, version, lease, tomb, prev. */
+type HistRow = [bigint, bigint, Uint8Array, Uint8Array | null, bigint, bigint, bigint, bigint, bigint | null];
 /** A history row read for a chain walk: rev, value, create_rev, version, lease, tomb, prev. */
 type ChainRow = [bigint, Uint8Array | null, bigint, bigint, bigint, bigint, bigint | null];
 
@@ -72,6 +96,12 @@ export class MvccStore {
   #rev: bigint;
   #compactRev: bigint;
   #stmts = new Map<string, Statement<any>>();
+  /**
+   * Called after every write transaction that changed something, with its revision and its changes
+   * in order (the watch hub's notify). It runs synchronously inside the caller's batch, so it must
+   * not throw and must not write.
+   */
+  onEvents: ((rev: bigint, events: StoreEvent[]) => void) | null = null;
 
   constructor(backend: Backend) {
     this.#b = backend;
@@ -98,12 +128,113 @@ export class MvccStore {
 
   /** Runs a write transaction: all its changes share revision rev+1, taken only if something changed. */
   write<T>(fn: (txn: WriteTxn) => T): T {
-    return this.#b.batch(() => {
-      const txn = new WriteTxn(this, this.#rev);
+    const txn = new WriteTxn(this, this.#rev);
+    const out = this.#b.batch(() => {
       const out = fn(txn);
       if (txn.changes > 0) this.#rev += 1n;
       return out;
     });
+    // Reached only if the batch succeeded (a failed one throws before this).
+    if (txn.changes > 0 && this.onEvents !== null) this.onEvents(this.#rev, txn.events);
+    return out;
+  }
+
+  /** Live keys held by a lease, with the lease: how the lessor rebuilds its key sets at startup. */
+  *leasedKeys(): Generator<[Uint8Array, bigint]> {
+    const stmt = this.#stmt("leased", "SELECT h.key, h.lease FROM cur c JOIN hist h ON h.id = c.id WHERE c.live = 1 AND h.lease != 0");
+    for (const row of stmt.values() as [Uint8Array, bigint][]) yield row;
+  }
+
+  /** The key's value just before revision rev (at rev-1), or undefined if it had none or that is compacted. */
+  kvBefore(key: Uint8Array, rev: bigint): KeyValue | undefined {
+    const at = rev - 1n;
+    if (at < this.#compactRev || at < 1n) return undefined;
+    return this.#rangeAt({ kind: "point", key }, at < this.#rev ? at : this.#rev, this.#rev, {}).kvs[0];
+  }
+
+  /**
+   * An event's prev_kv (etcd reads it only for watchers that ask): by primary key when the event
+   * knows the key's previous row, else as kvBefore. Undefined for a create or once compacted away.
+   */
+  prevKv(ev: StoreEvent): KeyValue | undefined {
+    if (ev.deleted) return ev.deleted;
+    if (ev.prevId === null) return undefined;
+    if (ev.prevId === undefined) return this.kvBefore(ev.kv.key, ev.kv.modRevision);
+    const row = this.#stmt("byid", "SELECT rev, value, create_rev, version, lease, tomb, prev FROM hist WHERE id = ?1").values(ev.prevId)[0] as
+      | ChainRow
+      | undefined;
+    if (!row || row[5] === 1n) return undefined;
+    return { key: ev.kv.key, value: row[1] ?? EMPTY, createRevision: row[2], modRevision: row[0], version: row[3], lease: row[4] };
+  }
+
+  /**
+   * The id of the first history row with revision ≥ rev (one past the last row if none). `hist` has
+   * no index on rev, but ids grow with revision, so this is a binary search over ids: O(log n)
+   * primary-key lookups, never a scan. Compaction leaves gaps, hence "first row with id ≥ probe".
+   */
+  historyStart(rev: bigint): bigint {
+    const last = this.#stmt("hist-last", "SELECT id, rev FROM hist ORDER BY id DESC LIMIT 1").values()[0] as [bigint, bigint] | undefined;
+    if (!last || last[1] < rev) return (last?.[0] ?? 0n) + 1n;
+    const atOrAfter = this.#stmt("hist-probe", "SELECT id, rev FROM hist WHERE id >= ?1 ORDER BY id LIMIT 1");
+    // Invariants: every row with id ≤ lo is before rev; `found`, the first row with id ≥ hi, is not.
+    let lo = 0n;
+    let hi = last[0];
+    let found = last[0];
+    while (hi - lo > 1n) {
+      const mid = (lo + hi) / 2n;
+      const [id, r] = atOrAfter.values(mid)[0] as [bigint, bigint]; // exists: mid < hi ≤ last id
+      if (r >= rev) {
+        hi = mid;
+        found = id;
+      } else lo = id; // id < hi, else the row at hi would be before rev
+    }
+    return found;
+  }
+
+  /**
+   * The changes to keys in [key, end) (etcd's range convention) with revision in (after, to], one
+   * bounded page at a time — the watch catch-up read. Throws `compacted` when revisions after
+   * `after` are partly compacted away (etcd: a watcher whose next revision is below the compact
+   * revision), `futureRev` when `to` is ahead of the store.
+   */
+  changes(key: Uint8Array, end: Uint8Array | null | undefined, opts: ChangesOptions): ChangesPage {
+    const to = opts.to ?? this.#rev;
+    if (to > this.#rev) throw Errors.futureRev;
+    if (opts.after + 1n < this.#compactRev) throw Errors.compacted;
+    const rowsMax = opts.rowsMax ?? 1000;
+    if (!(rowsMax >= 1)) throw new Error(`changes: rowsMax must be at least 1, got ${rowsMax}`);
+    const range = keyRange(key, end);
+    if (opts.after >= to) return { events: [], next: null };
+    const from = opts.cursor ?? this.historyStart(opts.after + 1n);
+    // ids grow with revision, so "rev <= to" only trims the tail (rows of writes not yet notified).
+    const rows = this.#stmt(
+      "changes",
+      "SELECT id, rev, key, value, create_rev, version, lease, tomb, prev FROM hist WHERE id >= ?1 AND rev <= ?2 ORDER BY id LIMIT ?3",
+    ).values(from, to, rowsMax) as HistRow[];
+    let next: ChangesPage["next"] = null;
+    let n = rows.length;
+    if (n === rowsMax) {
+      const lastRev = rows[n - 1][1];
+      // Keep whole revisions: drop the last one's rows unless it is all there is.
+      if (rows[0][1] < lastRev) while (rows[n - 1][1] === lastRev) n--;
+      next = n < rows.length ? { id: rows[n][0], rev: lastRev } : { id: rows[n - 1][0] + 1n, rev: lastRev };
+    }
+    const events: HistoryEvent[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = rows[i];
+      if (r[1] <= opts.after || !inRange(range, r[2])) continue;
+      events.push(
+        r[7] === 1n
+          ? { type: EventType.DELETE, kv: tombstone(r[2], r[1]), prevId: r[8], id: r[0] }
+          : {
+              type: EventType.PUT,
+              kv: { key: r[2], value: r[3] ?? EMPTY, createRevision: r[4], modRevision: r[1], version: r[5], lease: r[6] },
+              prevId: r[8],
+              id: r[0],
+            },
+      );
+    }
+    return { events, next };
   }
 
   /** Stores the revision counters; the caller commits them in the same transaction as the data. */
@@ -274,6 +405,12 @@ export class MvccStore {
 
 const EMPTY = new Uint8Array(0);
 
+function inRange(r: KeyRange, key: Uint8Array): boolean {
+  if (r.kind === "point") return compareBytes(key, r.key) === 0;
+  if (compareBytes(key, r.key) < 0) return false;
+  return r.kind === "from" || compareBytes(key, r.end) < 0;
+}
+
 function toKv(r: Row): KeyValue {
   return {
     key: r[0],
@@ -292,6 +429,8 @@ function toKv(r: Row): KeyValue {
 export class WriteTxn {
   readonly beginRev: bigint;
   changes = 0;
+  /** What this transaction changed, in order: handed to MvccStore.onEvents when it ends. */
+  readonly events: StoreEvent[] = [];
   #s: MvccStore;
 
   constructor(store: MvccStore, beginRev: bigint) {
@@ -319,17 +458,16 @@ export class WriteTxn {
     const rev = this.beginRev + 1n;
     const head = this.#s._head(key);
     const live = head?.live === true;
-    this.#s._insert(
-      {
-        key,
-        value,
-        lease,
-        modRevision: rev,
-        createRevision: live ? head.createRevision : rev,
-        version: live ? head.version + 1n : 1n,
-      },
-      head ? head.id : null,
-    );
+    const kv: KeyValue = {
+      key,
+      value,
+      lease,
+      modRevision: rev,
+      createRevision: live ? head.createRevision : rev,
+      version: live ? head.version + 1n : 1n,
+    };
+    this.#s._insert(kv, head ? head.id : null);
+    this.events.push({ type: EventType.PUT, kv, prevId: live ? head.id : null });
     this.changes++;
     return rev;
   }
@@ -338,7 +476,10 @@ export class WriteTxn {
     const found = this.#s._rangeAt(keyRange(key, end), this.rev, this.rev, {});
     if (found.kvs.length === 0) return { deleted: 0, prevKvs: [] };
     const rev = this.beginRev + 1n;
-    for (const kv of found.kvs) this.#s._tombstone(kv.key, rev);
+    for (const kv of found.kvs) {
+      this.#s._tombstone(kv.key, rev);
+      this.events.push({ type: EventType.DELETE, kv: tombstone(kv.key, rev), deleted: kv });
+    }
     this.changes += found.kvs.length;
     return { deleted: found.kvs.length, prevKvs: found.kvs };
   }

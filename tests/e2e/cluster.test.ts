@@ -1,10 +1,11 @@
 // The tutorial's three-member static cluster on loopback ports, driven with the real etcdctl 3.4.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BINARY, cleanup, ctl, etcdctl, freePort, haveEtcdctl, requireTool, startMember, type Member } from "./harness.ts";
+import { BINARY, cleanup, ctl, etcdctl, freePort, haveEtcdctl, parseJsonExact, requireTool, startMember, type Member } from "./harness.ts";
 
 const run = requireTool("etcdctl", haveEtcdctl());
 
@@ -340,4 +341,69 @@ describe.if(run)("corruption check", () => {
       rmSync(root, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe.if(run)("watch and lease on a cluster", () => {
+  test("a watch on a follower sees every write once, across a leader kill; leases are kept through followers and outlive the leader change", async () => {
+    const { root, names, start } = await trio("wl", []);
+    const ms: (Member | null)[] = await Promise.all([0, 1, 2].map((i) => start(i)));
+    const watchers: ChildProcess[] = [];
+    try {
+      const status = parseJsonExact(ctl(ms.map((m) => m!.endpoint).join(","), ["endpoint", "status", "-w", "json"])) as { Endpoint: string; Status: { leader: string; header: { member_id: string } } }[];
+      expect(status.length).toBe(3);
+      const leaderEp = status.find((s) => s.Status.leader === s.Status.header.member_id)!.Endpoint;
+      const leader = ms.findIndex((m) => m!.endpoint === leaderEp);
+      const followers = [0, 1, 2].filter((i) => i !== leader);
+      const [f1, f2] = followers.map((i) => ms[i]!);
+
+      // A lease granted and kept alive through followers: they forward to the leader's lessor.
+      const id = /lease ([0-9a-f]+) granted with TTL\(6s\)/.exec(ctl(f1, ["lease", "grant", "6"]))![1];
+      ctl(f2, ["put", "svc/one", "up", `--lease=${id}`]);
+      expect(ctl(f2, ["lease", "keep-alive", "--once", id])).toBe(`lease ${id} keepalived with TTL(6)\n`);
+      expect(ctl(f1, ["lease", "timetolive", id, "--keys"])).toMatch(/remaining\([56]s\), attached keys\(\[svc\/one\]\)/);
+
+      // A watch on a follower; writes come through the other follower.
+      let out = "";
+      const w = spawn("etcdctl", ["--endpoints", f1.endpoint, "watch", "--prefix", "w/"], { env: { ...process.env, ETCDCTL_API: "3" }, stdio: ["ignore", "pipe", "pipe"] });
+      watchers.push(w);
+      w.stdout!.on("data", (d) => (out += d));
+      for (let i = 0; i < 100 && !out.includes("w/ready"); i++) {
+        ctl(f2, ["put", "w/ready", "x"]);
+        await Bun.sleep(50);
+      }
+      out = "";
+      for (let i = 0; i < 5; i++) ctl(f2, ["put", `w/${i}`, `before-${i}`]);
+      await ms[leader]!.stop("SIGKILL");
+      ms[leader] = null;
+      // Writes go on once a new leader is elected (a client retries, as etcdctl users do).
+      for (let i = 5; i < 10; i++) {
+        let r = etcdctl(f2, ["put", `w/${i}`, `after-${i}`]);
+        for (let a = 0; a < 40 && r.status !== 0; a++) {
+          await Bun.sleep(250);
+          r = etcdctl(f2, ["put", `w/${i}`, `after-${i}`]);
+        }
+        expect(r.status).toBe(0);
+      }
+      for (let i = 0; i < 100 && !out.includes("w/9"); i++) await Bun.sleep(50);
+      const expected = Array.from({ length: 10 }, (_, i) => `PUT\nw/${i}\n${i < 5 ? "before" : "after"}-${i}\n`).join("");
+      expect(out).toBe(expected);
+      // The lease survived the change of leader (the new one restarts its clock, extended), and the key with it.
+      expect(ctl(f1, ["get", "svc/one", "--print-value-only"])).toBe("up\n");
+      expect(ctl(f1, ["lease", "keep-alive", "--once", id])).toBe(`lease ${id} keepalived with TTL(6)\n`);
+      expect(ctl(f2, ["lease", "timetolive", id])).toMatch(new RegExp(`^lease ${id} granted with TTL\\(6s\\), remaining\\([56]s\\)\\n$`));
+      // Left alone, it expires on the new leader and the key goes everywhere.
+      let left = "up\n";
+      for (let i = 0; i < 150 && left !== ""; i++) {
+        await Bun.sleep(100);
+        left = ctl(f1, ["get", "svc/one", "--print-value-only", "--consistency=s"]);
+      }
+      expect(left).toBe("");
+      expect(ctl(f2, ["get", "svc/one", "--print-value-only", "--consistency=s"])).toBe("");
+      expect(names.length).toBe(3);
+    } finally {
+      for (const w of watchers) w.kill("SIGKILL");
+      for (const m of ms) await m?.stop();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

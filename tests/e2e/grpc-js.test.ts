@@ -282,28 +282,52 @@ describe("etcd v3 gRPC API through @grpc/grpc-js", () => {
     await expectSameConnectionAlive();
   });
 
-  test("Watch and LeaseGrant are not implemented yet: UNIMPLEMENTED", async () => {
-    // Watch is a bidirectional stream: open it the way clients do and send a create request.
-    const watch = await new Promise<{ code: number; details: string }>((resolve) => {
-      const call = client.makeBidiStreamRequest<etcdserverpb.WatchRequest.$Properties, etcdserverpb.WatchResponse>(
-        "/etcdserverpb.Watch/Watch",
-        (x) => Buffer.from(etcdserverpb.WatchRequest.encode(x).finish()),
-        (x) => etcdserverpb.WatchResponse.decode(x),
-        new grpc.Metadata(),
-        {},
-      );
-      call.on("data", () => {});
-      call.on("error", (err: grpc.ServiceError) => resolve({ code: err.code, details: err.details }));
-      call.on("status", (s: grpc.StatusObject) => s.code === Status.OK && resolve({ code: s.code, details: s.details }));
-      call.write({ createRequest: { key: b("w") } });
-    });
-    expect(Status[watch.code]).toBe(Status[Status.UNIMPLEMENTED]);
-    expect(watch.details).toBe("unknown service etcdserverpb.Watch");
+  test("Watch (a bidirectional stream): created, then the events of another client's writes; Lease grant and errors", async () => {
+    const events: string[] = [];
+    let watchId: bigint | undefined;
+    const call = client.makeBidiStreamRequest<etcdserverpb.WatchRequest.$Properties, etcdserverpb.WatchResponse>(
+      "/etcdserverpb.Watch/Watch",
+      (x) => Buffer.from(etcdserverpb.WatchRequest.encode(x).finish()),
+      (x) => etcdserverpb.WatchResponse.decode(x),
+      new grpc.Metadata(),
+      {},
+    );
+    const created = new Promise<void>((resolve) =>
+      call.on("data", (r: etcdserverpb.WatchResponse) => {
+        if (r.created) {
+          watchId = BigInt(r.watchId);
+          resolve();
+        }
+        for (const e of r.events) events.push(`${e.type === 1 ? "DELETE" : "PUT"} ${Buffer.from(e.kv!.key as Uint8Array).toString()}@${e.kv!.modRevision}`);
+      }),
+    );
+    call.on("error", () => {});
+    call.write({ createRequest: { key: b("gw/"), rangeEnd: b("gw0") } });
+    await created;
+    expect(watchId).toBe(0n);
+    const r1 = BigInt(ok(await put("gw/a", "1")).header!.revision ?? 0n);
+    await put("gw-not", "x");
+    for (let i = 0; i < 100 && events.length < 1; i++) await Bun.sleep(10);
+    expect(events).toEqual([`PUT gw/a@${r1}`]);
+    call.cancel();
 
+    const grant = ok(await unary(client, "/etcdserverpb.Lease/LeaseGrant", etcdserverpb.LeaseGrantRequest, etcdserverpb.LeaseGrantResponse, { TTL: 30n, ID: 0x1234n }));
+    expect(BigInt(grant.ID)).toBe(0x1234n);
+    expect(BigInt(grant.TTL)).toBe(30n);
     expectStatus(
-      await unary(client, "/etcdserverpb.Lease/LeaseGrant", etcdserverpb.LeaseGrantRequest, etcdserverpb.LeaseGrantResponse, { TTL: 10n }),
-      Status.UNIMPLEMENTED,
-      "unknown service etcdserverpb.Lease",
+      await unary(client, "/etcdserverpb.Lease/LeaseGrant", etcdserverpb.LeaseGrantRequest, etcdserverpb.LeaseGrantResponse, { TTL: 30n, ID: 0x1234n }),
+      Status.FAILED_PRECONDITION,
+      "etcdserver: lease already exists",
+    );
+    expectStatus(
+      await unary(client, "/etcdserverpb.Lease/LeaseGrant", etcdserverpb.LeaseGrantRequest, etcdserverpb.LeaseGrantResponse, { TTL: 9_000_000_001n }),
+      Status.OUT_OF_RANGE,
+      "etcdserver: too large lease TTL",
+    );
+    expectStatus(
+      await unary(client, "/etcdserverpb.Lease/LeaseRevoke", etcdserverpb.LeaseRevokeRequest, etcdserverpb.LeaseRevokeResponse, { ID: 0x999n }),
+      Status.NOT_FOUND,
+      "etcdserver: requested lease not found",
     );
     await expectSameConnectionAlive();
   });

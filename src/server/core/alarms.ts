@@ -4,9 +4,9 @@ import { isTxnReadOnly } from "./kv-apply.ts";
 
 export const AlarmType = { NONE: 0, NOSPACE: 1, CORRUPT: 2 } as const;
 
-/** Requests that grow the database: refused under NOSPACE (deletes, compaction and reads go on). */
+/** Requests that grow the database: refused under NOSPACE (deletes, compaction and reads go on), as etcd's capped applier. */
 export function consumesSpace(r: etcdserverpb.InternalRaftRequest.$Properties): boolean {
-  if (r.put) return true;
+  if (r.put || r.leaseGrant) return true;
   if (r.txn) return !isTxnReadOnly(r.txn) && hasPut(r.txn);
   return false;
 }

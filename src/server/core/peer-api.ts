@@ -1,11 +1,14 @@
 // What members ask each other outside Raft, over the peer port's request connections: the member
 // list (a member joining with --initial-cluster-state existing learns its id and the cluster's, as
 // etcd's joiner reads its peers' /members) and HashKV at a revision (the leader's corruption check,
-// etcd's /members/hashkv). Bodies are small JSON documents; ids are hex strings.
+// etcd's /members/hashkv), and a follower's lease keep-alive or time-to-live for the leader (etcd
+// forwards those to the leader's lease endpoints). Bodies are small JSON documents; ids are hex strings.
 import { EtcdError } from "../../pkg/errors.ts";
 import { hex, type MemberInfo, membersFromJson, membersToJson } from "./membership.ts";
 
-export type PeerRequest = { op: "members" } | { op: "hashkv"; revision: string };
+import type { LeaseForward, LeaseForwardAnswer } from "./lease-service.ts";
+
+export type PeerRequest = { op: "members" } | { op: "hashkv"; revision: string } | LeaseForward;
 
 export interface PeerHash {
   hash: number;
@@ -17,6 +20,8 @@ export interface PeerApiDeps {
   clusterId(): bigint;
   members(): MemberInfo[];
   hashKV(rev: bigint): Promise<PeerHash>;
+  /** A follower's keep-alive or time-to-live, for the leader's lessor. */
+  lease(req: LeaseForward): Promise<LeaseForwardAnswer>;
 }
 
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
@@ -44,6 +49,7 @@ export async function answerPeerRequest(req: { from: bigint; clusterId: bigint; 
       return enc({ error: e instanceof EtcdError ? e.message : String(e) });
     }
   }
+  if (r.op === "leaseRenew" || r.op === "leaseTimeToLive") return enc(await deps.lease(r));
   return enc({ error: `unknown request ${JSON.stringify((r as { op?: unknown }).op)}` });
 }
 

@@ -3,7 +3,11 @@ import { open } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { Backend } from "../../backend/backend.ts";
+import { EventType, type StoreEvent } from "../../mvcc/event.ts";
 import { MvccStore } from "../../mvcc/store.ts";
+import { WatchHub } from "../../mvcc/watch/watch-hub.ts";
+import { Lessor } from "../../lease/lessor.ts";
+import { minLeaseTtlSeconds } from "../../lease/min-ttl.ts";
 import { EtcdError, Errors, isEtcdError } from "../../pkg/errors.ts";
 import { crc32c } from "../../pkg/crc32c.ts";
 import { seededRandom } from "../../pkg/prng.ts";
@@ -28,6 +32,7 @@ import {
 import { bootstrapMembers, confContext, hex, type MemberInfo, membersFromJson, membersToJson, parseConfContext } from "./membership.ts";
 import { computeMemberId } from "./member-id.ts";
 import { findCorruptMembers } from "./corrupt-check.ts";
+import { LeaseService, type LeaseForward } from "./lease-service.ts";
 import { answerPeerRequest, decodeHashAnswer, encodePeerRequest } from "./peer-api.ts";
 import { metadataRecord, readyRecords, replayWal, snapshotRecord } from "./raft-wal.ts";
 import { checkDelete, checkPut, checkRange, checkTxn } from "./validate.ts";
@@ -87,6 +92,8 @@ export interface ServerOptions {
   /** WAL segments and .snap files kept (etcd's --max-wals, --max-snapshots; 0 keeps all). Default 5. */
   maxWals?: number;
   maxSnapshots?: number;
+  /** How often watchers that asked for it get a progress notification (etcd: 10 min). */
+  watchProgressNotifyIntervalMs?: number;
   /** Period of the leader's cross-member HashKV comparison (0: off). */
   corruptCheckTimeMs?: number;
   log: (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
@@ -141,7 +148,7 @@ export class EtcdServer {
 
   private constructor(
     opts: ServerOptions,
-    parts: { backend: Backend; store: MvccStore; wal: Wal; node: RawNode; members: MemberInfo[]; memberId: bigint; clusterId: bigint; applied: bigint },
+    parts: { backend: Backend; store: MvccStore; wal: Wal; node: RawNode; members: MemberInfo[]; memberId: bigint; clusterId: bigint; applied: bigint; lessor: Lessor },
     fatal: (err: unknown) => void,
   ) {
     this.#opts = opts;
@@ -153,6 +160,21 @@ export class EtcdServer {
     this.memberId = parts.memberId;
     this.#clusterId = parts.clusterId;
     this.#applied = parts.applied;
+    this.#lessor = parts.lessor;
+    this.watchHub = new WatchHub(parts.store, { progressIntervalMs: opts.watchProgressNotifyIntervalMs });
+    this.#watchStore(parts.store);
+    this.leases = new LeaseService({
+      lessor: () => this.#lessor,
+      propose: (body) => this.#propose(body),
+      leader: () => this.#node.raft.lead,
+      self: parts.memberId,
+      forward: async (leader, req) => {
+        if (!this.#transport) throw Errors.noLeader;
+        return JSON.parse(new TextDecoder().decode(await this.#transport.request(leader, encodePeerRequest(req), this.#requestTimeoutMs())));
+      },
+      nextId: () => this.#nextLeaseId(),
+      log: opts.log,
+    });
     this.#snapshotter = new Snapshotter(dirname(parts.backend.path), { log: (level, msg) => opts.log(level, msg) });
     this.#fatal = fatal;
     this.#alarms = loadAlarms(parts.backend);
@@ -172,6 +194,10 @@ export class EtcdServer {
   }
 
   #corruptTimer: ReturnType<typeof setInterval> | undefined;
+  /** Leases (replicated state plus, on the leader, their clocks) and the watchers of this member. */
+  #lessor: Lessor;
+  readonly watchHub: WatchHub;
+  readonly leases: LeaseService;
   #snapshotter: Snapshotter;
 
   static async start(opts: ServerOptions, fatal: (err: unknown) => void): Promise<EtcdServer> {
@@ -183,6 +209,13 @@ export class EtcdServer {
     const backend = new Backend(join(memberDir, "snap", "db"));
     removeLeftoverSnapshots(join(memberDir, "snap"));
     const store = new MvccStore(backend);
+    const heartbeat = opts.heartbeatIntervalMs ?? 100;
+    const lessor = new Lessor(backend, {
+      now: () => performance.now(),
+      minTtlSeconds: minLeaseTtlSeconds(Math.max(2, Math.round((opts.electionTimeoutMs ?? 1000) / heartbeat)), heartbeat),
+    });
+    const recovered = lessor.recover(store.leasedKeys());
+    if (recovered.orphans) opts.log("warn", "keys held by leases that no longer exist", { keys: recovered.orphans });
     const { wal, records, repaired } = await Wal.open(walDir, { log: (level, msg) => opts.log(level, msg) });
     if (repaired) opts.log("warn", "repaired a torn WAL tail", { ...repaired });
 
@@ -271,12 +304,21 @@ export class EtcdServer {
       walEntries: replayed.entries,
       lastIndex: storage.lastIndex(),
     });
-    return new EtcdServer(opts, { backend, store, wal, node, members, memberId, clusterId, applied }, fatal);
+    return new EtcdServer(opts, { backend, store, wal, node, members, memberId, clusterId, applied, lessor }, fatal);
   }
 
   /** Where database snapshots from the leader are received (beside the database). */
   get snapshotDir(): string {
     return dirname(this.#backend.path);
+  }
+
+  get maxRequestBytes(): number {
+    return this.#opts.maxRequestBytes;
+  }
+
+  /** Every lease, soonest expiry first (LeaseLeases). */
+  leaseIds(): bigint[] {
+    return this.#lessor.leases();
   }
 
   get clusterId(): bigint {
@@ -337,6 +379,7 @@ export class EtcdServer {
         const h = await this.hashKV(rev);
         return { hash: h.hash, compactRevision: h.compactRevision, revision: rev };
       },
+      lease: (r) => this.leases.answer(r),
     });
   }
 
@@ -617,6 +660,8 @@ export class EtcdServer {
     this.#stopped = true;
     clearInterval(this.#ticker);
     clearInterval(this.#corruptTimer);
+    this.leases.stop();
+    this.watchHub.close();
     this.#wake?.();
     await this.#loop.catch(() => {});
     this.#wait.rejectAll(Errors.stopped);
@@ -628,7 +673,29 @@ export class EtcdServer {
 
   // ---- write path ----
 
-  #leases = { exists: (_id: bigint) => false };
+  #leases = { exists: (id: bigint) => this.#lessor.lookup(id) !== undefined };
+
+  /** A lease id nobody asked for: positive int64, unique across members and restarts (as etcd's request ids). */
+  #nextLeaseId(): bigint {
+    return BigInt.asIntN(64, this.#nextRequestId++) & 0x7fffffffffffffffn || 1n;
+  }
+
+  /** Every applied change goes to the lessor (which keys a lease holds) and to the watchers, in order. */
+  #watchStore(store: MvccStore): void {
+    store.onEvents = (rev, events) => {
+      for (const ev of events) this.#leaseFollows(ev);
+      this.watchHub.notify(rev, events);
+    };
+  }
+
+  #leaseFollows(ev: StoreEvent): void {
+    const key = ev.kv.key;
+    const held = this.#lessor.leaseOf(key);
+    const now = ev.type === EventType.PUT ? ev.kv.lease : 0n;
+    if (held === now) return;
+    if (held !== 0n) this.#lessor.detach(held, key);
+    if (now !== 0n && this.#lessor.lookup(now)) this.#lessor.attach(now, key);
+  }
 
   async #propose(body: etcdserverpb.InternalRaftRequest.$Properties): Promise<ApplyResult> {
     if (this.#stopped) throw Errors.stopped;
@@ -774,6 +841,7 @@ export class EtcdServer {
       this.#opts.log("info", "raft state", { state: ["follower", "candidate", "leader", "pre-candidate"][rd.softState.state], leader: hex(rd.softState.lead), term: this.#node.raft.term });
       // A read sent to the old leader will not be answered: ask the new one.
       if (rd.softState.lead !== 0n) this.#reads.retry();
+      if (rd.softState.state !== StateType.Leader && this.#lessor.isPrimary) this.#lessor.demote();
     }
   }
 
@@ -848,6 +916,9 @@ export class EtcdServer {
     renameSync(tmp, path);
     this.#backend = new Backend(path);
     this.#store = new MvccStore(this.#backend);
+    this.#watchStore(this.#store);
+    this.watchHub.restore(this.#store);
+    this.#lessor.recover(this.#store.leasedKeys(), { backend: this.#backend });
     this.#applied = (this.#backend.getMeta("consistent_index") as bigint | undefined) ?? 0n;
     const saved = this.#backend.getMeta("members") as string | undefined;
     if (saved) this.#members = membersFromJson(saved);
@@ -896,6 +967,11 @@ export class EtcdServer {
           else this.#syncPeer(cc);
         }
         if (BigInt(e.index) <= this.#applied) continue; // already in the database: applying is idempotent
+        if (e.type === EntryType.Normal && e.data.length === 0 && this.#node.raft.state === StateType.Leader && e.term === this.#node.raft.term) {
+          // The new leader's first entry: from here on it keeps the leases' clocks (etcd's Promote),
+          // extended by an election timeout so that none expires early for the change of hands.
+          this.#lessor.promote(this.#opts.electionTimeoutMs ?? 1000);
+        }
         if (e.type === EntryType.Normal && e.data.length > 0) {
           const local = this.#proposed.get(e.data);
           if (local) this.#proposed.delete(e.data);
@@ -980,6 +1056,20 @@ export class EtcdServer {
     if (req.put) return this.#store.write((txn) => applyPut(txn, req.put!, this.#leases));
     if (req.deleteRange) return this.#store.write((txn) => applyDeleteRange(txn, req.deleteRange!));
     if (req.txn) return applyTxn(this.#store, req.txn, this.#leases);
+    if (req.leaseGrant) {
+      const g = this.#lessor.grant(BigInt(req.leaseGrant.ID ?? 0n), Number(req.leaseGrant.TTL ?? 0n));
+      return { header: { revision: this.#store.rev }, ID: g.id, TTL: BigInt(g.ttl) } as ApplyResult;
+    }
+    if (req.leaseRevoke) {
+      const keys = this.#lessor.revoke(BigInt(req.leaseRevoke.ID ?? 0n));
+      // All of the lease's keys go in one revision, as etcd's.
+      if (keys.length) this.#store.write((txn) => keys.forEach((k) => txn.deleteRange(k, null)));
+      return { header: { revision: this.#store.rev } };
+    }
+    if (req.leaseCheckpoint) {
+      for (const c of req.leaseCheckpoint.checkpoints ?? []) this.#lessor.checkpoint(BigInt(c.ID ?? 0n), Number(c.remaining_TTL ?? 0n));
+      return { header: { revision: this.#store.rev } };
+    }
     if (req.compaction) {
       this.#store.compact(BigInt(req.compaction.revision ?? 0n));
       return { header: { revision: this.#store.rev } };

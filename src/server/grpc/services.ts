@@ -1,6 +1,7 @@
 import { EtcdError, GrpcCode } from "../../pkg/errors.ts";
 import type { EtcdServer } from "../core/server.ts";
 import type { Handler } from "./grpc-server.ts";
+import { serveWatch } from "./watch-stream.ts";
 
 const unary = (handle: (req: any) => unknown): Handler => ({ kind: "unary", handle });
 const notYet = (what: string): Handler =>
@@ -16,6 +17,33 @@ export function etcdHandlers(s: EtcdServer): Record<string, Handler> {
     "/etcdserverpb.KV/DeleteRange": unary((r) => s.deleteRange(r)),
     "/etcdserverpb.KV/Txn": unary((r) => s.txn(r)),
     "/etcdserverpb.KV/Compact": unary((r) => s.compact(r)),
+
+    "/etcdserverpb.Watch/Watch": {
+      kind: "bidi",
+      handle: (reqs, call, send) => serveWatch(reqs, send, { hub: s.watchHub, header: (rev) => s.header(rev), maxRequestBytes: s.maxRequestBytes, signal: call.signal }),
+    },
+
+    "/etcdserverpb.Lease/LeaseGrant": unary(async (r) => {
+      const out = (await s.leases.grant(r)) as { header: { revision: bigint }; ID: bigint; TTL: bigint };
+      return { header: s.header(out.header.revision), ID: out.ID, TTL: out.TTL };
+    }),
+    "/etcdserverpb.Lease/LeaseRevoke": unary(async (r) => {
+      const out = (await s.leases.revoke(BigInt(r.ID ?? 0n))) as { header: { revision: bigint } };
+      return { header: s.header(out.header.revision) };
+    }),
+    "/etcdserverpb.Lease/LeaseKeepAlive": {
+      kind: "bidi",
+      async handle(reqs, call, send) {
+        for await (const r of reqs) {
+          if (call.signal.aborted) return;
+          const id = BigInt(r.ID ?? 0n);
+          const ttl = await s.leases.renew(id);
+          await send({ header: s.header(), ID: id, TTL: BigInt(ttl) });
+        }
+      },
+    },
+    "/etcdserverpb.Lease/LeaseTimeToLive": unary(async (r) => ({ header: s.header(), ...(await s.leases.timeToLive(BigInt(r.ID ?? 0n), !!r.keys)) })),
+    "/etcdserverpb.Lease/LeaseLeases": unary(() => ({ header: s.header(), leases: s.leaseIds().map((ID) => ({ ID })) })),
 
     "/etcdserverpb.Maintenance/Status": unary(() => s.status()),
     "/etcdserverpb.Maintenance/Defragment": unary(() => s.defrag()),
