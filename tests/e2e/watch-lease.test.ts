@@ -239,3 +239,32 @@ describe.if(run)("watch and lease through the npm etcd3 client", () => {
     expect(max).toBe(1);
   }, 20_000);
 });
+
+describe.if(run && !againstEtcd)("leases across a restart", () => {
+  test("a restarted member does not expire a lease early: its clock restarts with the full TTL", async () => {
+    let m = await startMember();
+    const dataDir = m.dataDir;
+    try {
+      const id = /lease ([0-9a-f]+) granted/.exec(ctl(m, ["lease", "grant", "4"]))![1];
+      ctl(m, ["put", "survivor", "v", `--lease=${id}`]);
+      const grantedAt = Date.now();
+      await Bun.sleep(2500);
+      await m.stop();
+      m = await startMember({ dataDir, port: Number(m.endpoint.split(":")[1]) });
+      // 4 s after the grant the lease would be gone without the restart's fresh clock.
+      await Bun.sleep(Math.max(0, grantedAt + 4500 - Date.now()));
+      expect(ctl(m, ["get", "survivor", "--print-value-only"])).toBe("v\n");
+      expect(ctl(m, ["lease", "timetolive", id])).toMatch(new RegExp(`^lease ${id} granted with TTL\\(4s\\), remaining\\([1-5]s\\)\\n$`));
+      // Left alone, it still expires.
+      let value = "v\n";
+      for (let i = 0; i < 100 && value !== ""; i++) {
+        await Bun.sleep(100);
+        value = ctl(m, ["get", "survivor", "--print-value-only"]);
+      }
+      expect(value).toBe("");
+    } finally {
+      await m.stop();
+      cleanup(m);
+    }
+  }, 30_000);
+});
