@@ -68,6 +68,10 @@ export const Errors = {
   timeout: e(GrpcCode.Unavailable, "etcdserver: request timed out"),
   corrupt: e(GrpcCode.DataLoss, "etcdserver: corrupt cluster"),
   authNotEnabled: e(GrpcCode.FailedPrecondition, "etcdserver: authentication is not enabled"),
+  // etcd's lock and election servers return plain Go errors, which gRPC sends as Unknown (3.4.23).
+  electionNoLeader: e(GrpcCode.Unknown, "election: no leader"),
+  electionNotLeader: e(GrpcCode.Unknown, "election: not leader"),
+  missingLeaderKey: e(GrpcCode.Unknown, '"leader" field must be provided'),
 } as const;
 
 export function isEtcdError(err: unknown): err is EtcdError {

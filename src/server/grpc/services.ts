@@ -1,4 +1,5 @@
 import { EtcdError, GrpcCode } from "../../pkg/errors.ts";
+import { ConcurrencyService, concurrencyDeps } from "../core/concurrency.ts";
 import type { EtcdServer } from "../core/server.ts";
 import type { Handler } from "./grpc-server.ts";
 import { serveWatch } from "./watch-stream.ts";
@@ -11,6 +12,7 @@ const notYet = (what: string): Handler =>
 
 /** The etcd v3 gRPC API, method by method, onto the server core. */
 export function etcdHandlers(s: EtcdServer): Record<string, Handler> {
+  const cc = new ConcurrencyService(concurrencyDeps(s));
   return {
     "/etcdserverpb.KV/Range": unary((r) => s.range(r)),
     "/etcdserverpb.KV/Put": unary((r) => s.put(r)),
@@ -80,6 +82,15 @@ export function etcdHandlers(s: EtcdServer): Record<string, Handler> {
       const out = await s.memberPromote(BigInt(r.ID ?? 0n));
       return { header: out.header, members: out.members.map(toMember) };
     }),
+
+    // etcd's v3lock and v3election services (server/core/concurrency.ts).
+    "/v3lockpb.Lock/Lock": { kind: "unary", handle: (r, call) => cc.lock(r, call.signal) },
+    "/v3lockpb.Lock/Unlock": unary((r) => cc.unlock(r)),
+    "/v3electionpb.Election/Campaign": { kind: "unary", handle: (r, call) => cc.campaign(r, call.signal) },
+    "/v3electionpb.Election/Proclaim": { kind: "unary", handle: (r, call) => cc.proclaim(r, call.signal) },
+    "/v3electionpb.Election/Leader": unary((r) => cc.leader(r)),
+    "/v3electionpb.Election/Observe": { kind: "serverStream", handle: (r, call, send) => cc.observe(r, send, call.signal) },
+    "/v3electionpb.Election/Resign": { kind: "unary", handle: (r, call) => cc.resign(r, call.signal) },
   };
 }
 
