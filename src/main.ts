@@ -10,12 +10,14 @@ import { createLogger, type Logger } from "./pkg/logger.ts";
 import { ETCD_API_VERSION, ETCD_CLUSTER_VERSION, EtcdServer } from "./server/core/server.ts";
 import { createClientPort } from "./server/grpc/client-port.ts";
 import { GrpcServer } from "./server/grpc/grpc-server.ts";
+import { GrpcWeb } from "./server/grpc/grpc-web.ts";
 import { H2Server } from "./server/grpc/h2/server.ts";
 import { etcdHandlers } from "./server/grpc/services.ts";
 import { createHttpApp } from "./server/http/app.ts";
 import { decodeMembersAnswer, encodePeerRequest } from "./server/core/peer-api.ts";
 import type { RemoteCluster } from "./server/core/server.ts";
 import { peerRequest } from "./server/peer/peer-request.ts";
+import { listenMetrics } from "./server/http/metrics-route.ts";
 import { PeerTransport } from "./server/peer/peer-transport.ts";
 
 /** gRPC framing and headers on top of --max-request-bytes, as etcd allows. */
@@ -142,7 +144,10 @@ async function serve(config: Config, log: Logger): Promise<number> {
   transport.onRemoved = () => server.removedFromCluster();
   server.setTransport(transport);
 
-  const grpc = new GrpcServer(etcdHandlers(server), { maxRecvBytes: config.maxRequestBytes + GRPC_OVERHEAD_BYTES, log });
+  // One method table for gRPC and for the HTTP side's JSON gateway.
+  const handlers = etcdHandlers(server);
+  const maxRecvBytes = config.maxRequestBytes + GRPC_OVERHEAD_BYTES;
+  const grpc = new GrpcServer(handlers, { maxRecvBytes, log });
   const h2 = new H2Server({
     onStream: grpc.handleStream,
     onError: (err, fatal) => {
@@ -154,8 +159,15 @@ async function serve(config: Config, log: Logger): Promise<number> {
     hasLeader: () => server.isReady,
     alarms: () => server.alarmNames(),
     versions: () => ({ etcdserver: ETCD_API_VERSION, etcdcluster: ETCD_CLUSTER_VERSION, "etcd-ts": pkg.version }),
+    handlers,
+    maxRecvBytes,
+    cors: config.cors,
+    log,
   });
-  const h1 = http.createServer(getRequestListener(app.fetch));
+  // gRPC-web (browsers, HTTP/1.1) goes to the same method table; everything else to the Hono app.
+  // --cors empty allows every origin, as etcd's default.
+  const grpcWeb = new GrpcWeb(handlers, { maxRecvBytes, cors: config.cors.length ? config.cors : ["*"], log });
+  const h1 = http.createServer(getRequestListener((req, env) => grpcWeb.handle(req) ?? app.fetch(req, env)));
 
   for (const u of config.parsedUrls.listenClientUrls) {
     const port = createClientPort(h2, h1);
@@ -169,6 +181,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
     listeners.push(port);
     log("info", "serving client traffic (gRPC and HTTP/1.1)", { address: `${host}:${u.port}` });
   }
+  listeners.push(...(await listenMetrics(config.parsedUrls.listenMetricsUrls, app.fetch, log)));
   log("info", "ready to serve client requests", { memberId: server.memberId.toString(16) });
 
   let stopped: () => void = () => {};

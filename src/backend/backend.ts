@@ -2,6 +2,7 @@ import { Database, type Statement } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { backendCommitSeconds } from "./metrics.ts";
 
 export type { Statement };
 export type SqlValue = bigint | number | string | Uint8Array | null;
@@ -85,7 +86,9 @@ export class Backend {
     this.#batchesSinceCommit = 0;
     if (!this.#open) return;
     this.#open = false;
+    const startMs = performance.now();
     this.#db.exec("COMMIT");
+    backendCommitSeconds.observe((performance.now() - startMs) / 1000);
   }
 
   getMeta(name: string): SqlValue | undefined {

@@ -14,6 +14,7 @@ import { SegmentFile } from "./segment-file";
 import { formatSegmentName, type SegmentId } from "./segment-name";
 import { readSegment } from "./segment-reader";
 import { ensureWalDir, listSegments } from "./wal-dir";
+import { walFsyncSeconds, walWriteBytes } from "./metrics.ts";
 
 export { WalClosedError, WalCorruptError } from "./errors";
 export type { WalRecord } from "./record";
@@ -214,6 +215,7 @@ export class Wal {
     const payload = concat(parts);
     const expectedSizeBytes = this.#current.sizeBytes + payload.length;
     await this.#current.write(payload);
+    walWriteBytes.inc(payload.length);
     if (this.#current.sizeBytes !== expectedSizeBytes) {
       throw new Error(`WAL segment ${this.#current.path} is ${this.#current.sizeBytes} bytes after a write, expected ${expectedSizeBytes}`);
     }
@@ -221,6 +223,7 @@ export class Wal {
     const startMs = performance.now();
     await this.#current.datasync();
     this.#lastFsyncMs = performance.now() - startMs;
+    walFsyncSeconds.observe(this.#lastFsyncMs / 1000);
     this.#fsyncs++;
     this.#segments[this.#segments.length - 1].sizeBytes = this.#current.sizeBytes;
     if (lastIndex !== undefined) this.#lastIndex = lastIndex;

@@ -39,6 +39,7 @@ import { checkDelete, checkPut, checkRange, checkTxn } from "./validate.ts";
 import { WaitRegistry } from "./wait.ts";
 import { ReadBatcher } from "./read-batcher.ts";
 import { AlarmType, consumesSpace, loadAlarms, refusedWhenCorrupt } from "./alarms.ts";
+import { keysDelta, leaderChanges, type MetricsState, proposalsFailed, watchServerMetrics } from "./metrics.ts";
 
 /** The etcd API level this server implements: clients gate features on it. */
 export const ETCD_API_VERSION = "3.5.0";
@@ -191,7 +192,14 @@ export class EtcdServer {
       this.#wake?.();
     }, opts.heartbeatIntervalMs ?? 100);
     if ((opts.corruptCheckTimeMs ?? 0) > 0) this.#corruptTimer = setInterval(() => void this.checkCorruption(), opts.corruptCheckTimeMs);
+    this.#unwatchMetrics = watchServerMetrics(() => this.#metricsState());
   }
+
+  #unwatchMetrics: () => void;
+  /** Live keys (etcd_debugging_mvcc_keys_total): counted once per store, then kept in step by its events. */
+  #keys = 0;
+  /** The leader of the last soft state, for etcd_server_leader_changes_seen_total. */
+  #seenLead = 0n;
 
   #corruptTimer: ReturnType<typeof setInterval> | undefined;
   /** Leases (replicated state plus, on the leader, their clocks) and the watchers of this member. */
@@ -658,6 +666,7 @@ export class EtcdServer {
       if (target !== undefined) await this.moveLeader(target, this.#opts.electionTimeoutMs ?? 1000).catch(() => {});
     }
     this.#stopped = true;
+    this.#unwatchMetrics();
     clearInterval(this.#ticker);
     clearInterval(this.#corruptTimer);
     this.leases.stop();
@@ -682,8 +691,12 @@ export class EtcdServer {
 
   /** Every applied change goes to the lessor (which keys a lease holds) and to the watchers, in order. */
   #watchStore(store: MvccStore): void {
+    this.#keys = store.range(ALL_KEYS, ALL_KEYS, { countOnly: true }).count;
     store.onEvents = (rev, events) => {
-      for (const ev of events) this.#leaseFollows(ev);
+      for (const ev of events) {
+        this.#leaseFollows(ev);
+        this.#keys += keysDelta(ev);
+      }
       this.watchHub.notify(rev, events);
     };
   }
@@ -703,7 +716,10 @@ export class EtcdServer {
     const request = { ...body, header: { ID: id } };
     const data = encodeWithHeadroom(etcdserverpb.InternalRaftRequest, request);
     if (data.length > this.#opts.maxRequestBytes) throw Errors.requestTooLarge;
-    if (this.#node.raft.lead === 0n) throw Errors.noLeader;
+    if (this.#node.raft.lead === 0n) {
+      proposalsFailed.inc();
+      throw Errors.noLeader;
+    }
     if (consumesSpace(body)) {
       if (this.#alarms.some((a) => a.alarm === AlarmType.NOSPACE)) throw Errors.noSpace;
       const quota = this.#opts.quotaBackendBytes ?? 0;
@@ -727,7 +743,10 @@ export class EtcdServer {
 
   #sweepTimeouts(): void {
     const now = Date.now();
-    for (const id of this.#wait.expired(now)) this.#wait.reject(id, Errors.timeout);
+    for (const id of this.#wait.expired(now)) {
+      proposalsFailed.inc();
+      this.#wait.reject(id, Errors.timeout);
+    }
     for (const [key, w] of this.#confWaiters) {
       if (w.deadline < now) {
         this.#confWaiters.delete(key);
@@ -838,11 +857,30 @@ export class EtcdServer {
     if (!leader && rd.messages.length) this.#transport?.send(rd.messages);
     for (const rs of rd.readStates) this.#reads.answered(rs.requestCtx, rs.index);
     if (rd.softState) {
+      if (rd.softState.lead !== 0n && rd.softState.lead !== this.#seenLead) leaderChanges.inc();
+      this.#seenLead = rd.softState.lead;
       this.#opts.log("info", "raft state", { state: ["follower", "candidate", "leader", "pre-candidate"][rd.softState.state], leader: hex(rd.softState.lead), term: this.#node.raft.term });
       // A read sent to the old leader will not be answered: ask the new one.
       if (rd.softState.lead !== 0n) this.#reads.retry();
       if (rd.softState.state !== StateType.Leader && this.#lessor.isPrimary) this.#lessor.demote();
     }
+  }
+
+  /** What /metrics shows of this member, read at scrape time. */
+  #metricsState(): MetricsState {
+    const r = this.#node.raft;
+    return {
+      memberId: this.memberId,
+      version: ETCD_API_VERSION,
+      lead: r.lead,
+      leader: r.state === StateType.Leader,
+      committed: r.log.committed,
+      applied: this.#applied,
+      pending: this.#wait.size,
+      dbSize: this.#backend.size(),
+      dbSizeInUse: this.#backend.sizeInUse(),
+      keys: this.#keys,
+    };
   }
 
   #peerSnapshot: { db: Promise<PeerSnapshot>; path: string; at: number; applied: bigint } | null = null;
@@ -928,6 +966,7 @@ export class EtcdServer {
   }
 
   #dropProposal(data: Uint8Array, err: unknown): void {
+    proposalsFailed.inc();
     const req = this.#proposed.get(data);
     this.#proposed.delete(data);
     const id = req?.header?.ID;
@@ -1131,6 +1170,9 @@ export class EtcdServer {
     }
   }
 }
+
+/** The range "\0".."\0": every key. */
+const ALL_KEYS = new Uint8Array([0]);
 
 /** Prefix of a Raft snapshot's data that names a received database file instead of holding it. */
 const SNAPSHOT_FILE_REF = "etcd-ts-snapshot-file:";

@@ -6,6 +6,7 @@ import { methods } from "../../proto/services.ts";
 import { encodeGrpcMessage, MessageReader, parseGrpcTimeoutMs } from "./framing.ts";
 import { encodeHeaderBlock, type HeaderMap } from "./h2/hpack.ts";
 import type { H2Stream, StreamSink } from "./h2/stream.ts";
+import { MethodMetrics } from "./metrics.ts";
 
 interface Codec {
   encode(message: any, writer?: protobuf.Writer): protobuf.Writer;
@@ -23,7 +24,8 @@ export type Handler =
   | { kind: "serverStream"; handle(req: any, call: Call, send: (msg: unknown) => Promise<void>): Promise<void> }
   | { kind: "bidi"; handle(reqs: AsyncIterable<any>, call: Call, send: (msg: unknown) => Promise<void>): Promise<void> };
 
-interface Route {
+/** A method of the handler table with its generated codecs (shared by gRPC and gRPC-web). */
+export interface Route {
   request: Codec;
   response: Codec;
   handler: Handler;
@@ -41,6 +43,50 @@ function codecFor(typeName: string): Codec {
   for (const part of rest) t = t?.[part];
   if (!t?.encode) throw new Error(`no generated code for ${typeName}`);
   return t as Codec;
+}
+
+/** The handler table keyed by :path, each method with its request and response codecs. */
+export function routesFor(handlers: Record<string, Handler>): Map<string, Route> {
+  const routes = new Map<string, Route>();
+  for (const m of methods) {
+    const handler = handlers[m.path];
+    if (handler) routes.set(m.path, { request: codecFor(m.request), response: codecFor(m.response), handler });
+  }
+  return routes;
+}
+
+/** The status for a path with no route (grpc-go's texts). */
+export function unknownPathError(routes: ReadonlyMap<string, Route>, path: string): EtcdError {
+  const [, service = "", method = ""] = path.split("/");
+  const known = [...routes.keys()].some((p) => p.startsWith(`/${service}/`));
+  return new EtcdError(GrpcCode.Unimplemented, known ? `unknown method ${method} for service ${service}` : `unknown service ${service}`);
+}
+
+/** A unary or server-streaming call needs exactly one request message (grpc-go's texts). */
+export function requestCountError(count: number): EtcdError {
+  return new EtcdError(
+    GrpcCode.Unimplemented,
+    count === 0 ? "grpc: no request message received" : "grpc: too many request messages for a unary call",
+  );
+}
+
+/** Decodes a request message; a malformed one is INVALID_ARGUMENT, as grpc-go answers. */
+export function decodeRequest(route: Route, bytes: Uint8Array): any {
+  try {
+    return route.request.decode(bytes);
+  } catch (err) {
+    throw new EtcdError(GrpcCode.InvalidArgument, `grpc: error unmarshalling request: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The one mapping from a thrown value to a gRPC status: an EtcdError carries its code and etcd's text;
+ * anything else is a bug, logged, and UNKNOWN.
+ */
+export function statusOf(err: unknown, log: GrpcOptions["log"], path: string | undefined): { code: number; message: string } {
+  if (isEtcdError(err)) return { code: err.code, message: err.message };
+  log("error", "unexpected error serving a request", { path, error: String((err as Error)?.stack ?? err) });
+  return { code: GrpcCode.Unknown, message: String((err as Error)?.message ?? err) };
 }
 
 // Header blocks used on every call, encoded once.
@@ -69,7 +115,7 @@ const NOT_GRPC_HEADERS = encodeHeaderBlock([
 const NOT_GRPC_BODY = Buffer.from("gRPC requests need content-type application/grpc\n");
 
 /** One length-prefixed gRPC message (flag 0, 4-byte length), encoded straight behind its prefix. */
-function encodeMessage(codec: Codec, msg: unknown): Buffer {
+export function encodeMessage(codec: Codec, msg: unknown): Buffer {
   const out = encodeWithHeadroom(codec, msg, 5);
   out[0] = 0;
   out.writeUInt32BE(out.length - 5, 1);
@@ -81,15 +127,15 @@ function encodeMessage(codec: Codec, msg: unknown): Buffer {
  * answers with framed messages and a grpc-status trailer. Errors never escape: each becomes a status.
  */
 export class GrpcServer {
-  #routes = new Map<string, Route>();
+  #routes: Map<string, Route>;
   #opts: GrpcOptions;
+  /** grpc_server_started_total / grpc_server_handled_total of each route, by path. */
+  #metrics = new Map<string, MethodMetrics>();
 
   constructor(handlers: Record<string, Handler>, opts: GrpcOptions) {
     this.#opts = opts;
-    for (const m of methods) {
-      const handler = handlers[m.path];
-      if (handler) this.#routes.set(m.path, { request: codecFor(m.request), response: codecFor(m.response), handler });
-    }
+    this.#routes = routesFor(handlers);
+    for (const [path, route] of this.#routes) this.#metrics.set(path, new MethodMetrics(path, route.handler.kind));
   }
 
   get paths(): string[] {
@@ -109,12 +155,11 @@ export class GrpcServer {
     const path = headers[":path"] ?? "";
     const route = this.#routes.get(path);
     if (!route) {
-      const [, service = "", method = ""] = path.split("/");
-      const known = this.paths.some((p) => p.startsWith(`/${service}/`));
-      stream.respond(trailers(GrpcCode.Unimplemented, known ? `unknown method ${method} for service ${service}` : `unknown service ${service}`, true), true);
+      const err = unknownPathError(this.#routes, path);
+      stream.respond(trailers(err.code, err.message, true), true);
       return;
     }
-    new ServerCall(stream, route, this.#opts);
+    new ServerCall(stream, route, this.#opts, this.#metrics.get(path)!);
   };
 }
 
@@ -128,6 +173,8 @@ class ServerCall implements StreamSink, Call {
   readonly #route: Route;
   readonly #opts: GrpcOptions;
   readonly #reader: MessageReader;
+  readonly #metrics: MethodMetrics;
+  /** A status was sent or the stream is gone; the call is counted as handled when this turns true. */
   #finished = false;
   #cancelled = false;
   #abort: AbortController | null = null;
@@ -141,10 +188,12 @@ class ServerCall implements StreamSink, Call {
   #inputDone = false;
   #readError: unknown = null;
 
-  constructor(stream: H2Stream, route: Route, opts: GrpcOptions) {
+  constructor(stream: H2Stream, route: Route, opts: GrpcOptions, metrics: MethodMetrics) {
     this.#stream = stream;
     this.#route = route;
     this.#opts = opts;
+    this.#metrics = metrics;
+    metrics.started.inc();
     this.headers = stream.headers;
     this.#reader = new MessageReader(opts.maxRecvBytes);
     const timeout = stream.headers["grpc-timeout"];
@@ -219,18 +268,15 @@ class ServerCall implements StreamSink, Call {
       return;
     }
     if (this.#finished) return;
-    if (this.#count !== 1) {
-      return this.#finish(
-        GrpcCode.Unimplemented,
-        this.#count === 0 ? "grpc: no request message received" : "grpc: too many request messages for a unary call",
-      );
-    }
+    if (this.#count !== 1) return this.#fail(requestCountError(this.#count));
     this.#run();
   }
 
   onClose(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    // Gone before a status was sent (the client cancelled or the connection dropped).
+    if (!this.#finished) this.#metrics.handled(GrpcCode.Canceled);
     this.#finished = true;
     this.#cancel();
   }
@@ -262,6 +308,7 @@ class ServerCall implements StreamSink, Call {
     const bytes = encodeMessage(this.#route.response, res);
     const s = this.#stream;
     this.#finished = true;
+    this.#metrics.handled(GrpcCode.OK);
     if (s.closed) return;
     s.respond(RESPONSE_HEADERS);
     s.write(bytes);
@@ -303,11 +350,7 @@ class ServerCall implements StreamSink, Call {
   }
 
   #decode(bytes: Uint8Array): any {
-    try {
-      return this.#route.request.decode(bytes);
-    } catch (err) {
-      throw new EtcdError(GrpcCode.InvalidArgument, `grpc: error unmarshalling request: ${(err as Error).message}`);
-    }
+    return decodeRequest(this.#route, bytes);
   }
 
   // ---------------------------------------------------------------- ending
@@ -315,6 +358,7 @@ class ServerCall implements StreamSink, Call {
   #finish(code: number, message?: string): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#metrics.handled(code);
     const s = this.#stream;
     if (s.closed) return;
     if (!s.headersSent) {
@@ -326,12 +370,8 @@ class ServerCall implements StreamSink, Call {
   }
 
   #fail(err: unknown): void {
-    if (isEtcdError(err)) return this.#finish(err.code, err.message);
-    this.#opts.log("error", "unexpected error serving a request", {
-      path: this.headers[":path"],
-      error: String((err as Error)?.stack ?? err),
-    });
-    this.#finish(GrpcCode.Unknown, String((err as Error)?.message ?? err));
+    const { code, message } = statusOf(err, this.#opts.log, this.headers[":path"]);
+    this.#finish(code, message);
   }
 
   /** The grpc-timeout passed (static, so no closure per call). */

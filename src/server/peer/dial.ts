@@ -25,6 +25,8 @@ export interface Dialed {
   early: Buffer[];
   /** holds any partial frame; keep pushing socket data into it */
   reader: FrameReader;
+  /** from sending the handshake to reading the reply (the connect excluded), ms */
+  rttMs: number;
 }
 
 const hex = (id: bigint) => id.toString(16);
@@ -49,7 +51,11 @@ export function dialPeer(url: string, hs: Handshake, timeoutMs: number, maxFrame
       reject(new PeerDialError(`${url}: ${why}`, removed));
     };
     const timer = setTimeout(() => fail(`no handshake reply within ${timeoutMs} ms`), timeoutMs);
-    socket.once("connect", () => socket.write(encodeHandshakeFrame(hs)));
+    let sentAt = 0;
+    socket.once("connect", () => {
+      sentAt = performance.now();
+      socket.write(encodeHandshakeFrame(hs));
+    });
     socket.on("error", (e: Error & { code?: string }) => fail(e.code ?? e.message));
     socket.on("close", () => fail("connection closed by peer"));
     const onData = (chunk: Buffer) => {
@@ -72,7 +78,7 @@ export function dialPeer(url: string, hs: Handshake, timeoutMs: number, maxFrame
           socket.removeAllListeners("error");
           socket.on("error", () => {}); // the new owner listens for close
           reader.maxFrameBytes = maxFrameBytes;
-          resolve({ socket, reply: h, early, reader });
+          resolve({ socket, reply: h, early, reader, rttMs: performance.now() - sentAt });
           return true;
         });
       } catch (e) {

@@ -6,10 +6,12 @@ import os from "node:os";
 import path from "node:path";
 import type { LogLevel } from "../../pkg/logger.ts";
 import { seededRandom } from "../../pkg/prng.ts";
+import { encodeMessage } from "../../raft/codec.ts";
 import { type Message, message, MessageType } from "../../raft/types.ts";
 import { frameHeader } from "./frame.ts";
 import { decodeHandshake, encodeHandshakeFrame } from "./handshake.ts";
 import { ConnKind } from "./handshake.ts";
+import { peerReceivedBytes, peerRoundTripSeconds, peerSentBytes } from "./metrics.ts";
 import { peerRequest } from "./peer-request.ts";
 import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
 import type { SnapshotSource } from "./snapshot-stream.ts";
@@ -57,6 +59,7 @@ async function node(id: bigint, opts: Partial<PeerTransportOptions> & { url?: st
     onSnapshotStatus: (p, ok) => n.snapStatus.push([p, ok]),
     snapshotDir: n.dir,
     onSnapshot: (m, file) => n.snaps.push({ m, path: file, bytes: fs.readFileSync(file) }),
+    probeIntervalMs: 0, // round-trip probes only where a test asks for them
     ...opts,
   });
   await n.t.start();
@@ -407,4 +410,26 @@ test("start() refuses https listen URLs with the TLS message", async () => {
   expect(t.start()).rejects.toThrow("peer TLS arrives with the security issue");
   expect(() => t.addPeer(B, ["https://127.0.0.1:2380"])).toThrow("peer TLS arrives with the security issue");
   await t.stop();
+});
+
+test("metrics: bytes each way and round trips per peer, labelled with its id in hex; probes log nothing", async () => {
+  const a = await node(A, { probeIntervalMs: 50 });
+  const b = await node(B);
+  link(a, b);
+  const [toB, fromA] = [B.toString(16), A.toString(16)];
+  const sent = peerSentBytes.with(toB).value;
+  const received = peerReceivedBytes.with(fromA).value;
+  const rtts = peerRoundTripSeconds.with(toB).count;
+  const m = app(A, B, 1);
+  a.t.send([m]);
+  await waitFor("delivered", () => b.got.length === 1);
+  const frameBytes = encodeMessage(m).length + 4;
+  expect(peerSentBytes.with(toB).value - sent).toBe(frameBytes);
+  expect(peerReceivedBytes.with(fromA).value - received).toBe(frameBytes);
+  // The stream's handshake, then a probe every 50 ms on a connection of its own.
+  await waitFor("probed", () => peerRoundTripSeconds.with(toB).count >= rtts + 3);
+  expect(peerRoundTripSeconds.with(toB).sum).toBeLessThan(1);
+  const noisy = (n: Node) => n.logs.filter((l) => l.level === "warn" || l.level === "error");
+  expect([...noisy(a), ...noisy(b)]).toEqual([]);
+  expect(b.got.length).toBe(1);
 });

@@ -10,13 +10,17 @@
 // connection the dialer then sends one raftpb.Message per frame and the acceptor nothing more.
 // Snapshots (snapshot-stream.ts) and requests (peer-request.ts) each get a connection of their own,
 // so a database being shipped never delays heartbeats.
+import { statSync } from "node:fs";
 import net from "node:net";
 import type { Logger } from "../../pkg/logger.ts";
+import type { Counter, Histogram } from "../../pkg/metrics.ts";
 import { decodeMessage, encodeMessage } from "../../raft/codec.ts";
 import { type Message, MessageType } from "../../raft/types.ts";
 import { Backoff } from "./backoff.ts";
+import { dialPeer } from "./dial.ts";
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameReader, FrameTooLargeError, frameHeader } from "./frame.ts";
 import { ConnKind, decodeHandshake, encodeHandshakeFrame, type Handshake, HANDSHAKE_MAX_FRAME_BYTES } from "./handshake.ts";
+import { peerReceivedBytes, peerRoundTripSeconds, peerSentBytes } from "./metrics.ts";
 import { MAX_REQUEST_FRAME_BYTES, peerRequest } from "./peer-request.ts";
 import { SNAPSHOT_MAX_FRAME_BYTES, type SnapshotSource, SnapshotReceiver, sendSnapshot } from "./snapshot-stream.ts";
 import { parsePeerUrl } from "./url.ts";
@@ -24,6 +28,8 @@ import { parsePeerUrl } from "./url.ts";
 export const DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_DIAL_TIMEOUT_MS = 1000;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
+/** etcd observes each peer's round trip every 30 s (rafthttp's statusMonitoringInterval). */
+export const DEFAULT_PROBE_INTERVAL_MS = 30_000;
 /** Payloads at least this large are written as they are instead of being copied into a batch. */
 const LARGE_PAYLOAD_BYTES = 64 * 1024;
 const MAX_MESSAGE_TYPE = MessageType.PreVoteResp;
@@ -59,6 +65,8 @@ export interface PeerTransportOptions {
   seed?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /** How often each peer's round trip is measured for etcd_network_peer_round_trip_time_seconds (0: never). Default 30 s. */
+  probeIntervalMs?: number;
 }
 
 export interface PeerStats {
@@ -125,15 +133,29 @@ class Peer {
   droppedMsgs = 0;
   handshakeRttMs: number | undefined;
   lastError: string | undefined;
+  probing = false;
+  /** This peer's series, looked up once. */
+  readonly sentBytesMetric: Counter;
+  readonly rttMetric: Histogram;
 
   constructor(
     readonly id: bigint,
     public urls: string[],
     readonly backoff: Backoff,
-  ) {}
+  ) {
+    this.sentBytesMetric = peerSentBytes.with(hex(id));
+    this.rttMetric = peerRoundTripSeconds.with(hex(id));
+  }
 }
 
 const hex = (id: bigint) => id.toString(16);
+const fileSize = (path: string) => {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+};
 const now = () => performance.now();
 const messageTypeName = (t: number) => `Msg${Object.entries(MessageType).find(([, v]) => v === t)?.[0] ?? t}`;
 
@@ -170,6 +192,9 @@ export class PeerTransport {
   #started = false;
   #stopped = false;
   #droppedUnknown = 0;
+  readonly #probeIntervalMs: number;
+  #probeTimer: ReturnType<typeof setInterval> | undefined;
+  #firstProbe: ReturnType<typeof setTimeout> | undefined;
 
   constructor(opts: PeerTransportOptions) {
     this.#memberId = opts.memberId;
@@ -190,6 +215,7 @@ export class PeerTransport {
     this.#onSnapshot = opts.onSnapshot;
     this.#onRequest = opts.onRequest;
     this.#snapshotIdleTimeoutMs = opts.snapshotIdleTimeoutMs ?? 30_000;
+    this.#probeIntervalMs = opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS;
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -217,6 +243,13 @@ export class PeerTransport {
       await this.#closeServers();
       throw new Error(`cannot listen for peers: ${e instanceof Error ? e.message : String(e)}`);
     }
+    if (this.#probeIntervalMs > 0) {
+      // A first measurement a second after start (the peers are known by then), then etcd's period.
+      this.#firstProbe = setTimeout(() => this.#probe(), Math.min(1000, this.#probeIntervalMs));
+      this.#probeTimer = setInterval(() => this.#probe(), this.#probeIntervalMs);
+      this.#firstProbe.unref?.();
+      this.#probeTimer.unref?.();
+    }
   }
 
   /** The URLs actually listened on (with the port the kernel chose for port 0). */
@@ -232,6 +265,8 @@ export class PeerTransport {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    clearTimeout(this.#firstProbe);
+    clearInterval(this.#probeTimer);
     for (const peer of this.#peers.values()) this.#forget(peer);
     for (const ac of this.#snapSends.values()) ac.abort();
     for (const s of this.#inbound) s.destroy();
@@ -436,6 +471,7 @@ export class PeerTransport {
     if (!writable) conn.blocked = true;
     peer.sentMsgs += items.length;
     peer.sentBytes += bytes;
+    peer.sentBytesMetric.inc(bytes);
   }
 
   /**
@@ -463,6 +499,7 @@ export class PeerTransport {
       .then(
         () => {
           this.#log("info", "sent database snapshot", { ...fields, "took-ms": Math.round(now() - started) });
+          peer.sentBytesMetric.inc(src.size);
           return true;
         },
         (e: Error & { removed?: boolean }) => {
@@ -558,6 +595,7 @@ export class PeerTransport {
     if (conn.timer) clearTimeout(conn.timer);
     conn.timer = null;
     peer.handshakeRttMs = now() - conn.handshakeSentAt;
+    peer.rttMetric.observe(peer.handshakeRttMs / 1000);
     peer.backoff.reset();
     peer.failing = false;
     if (!peer.active) {
@@ -625,6 +663,7 @@ export class PeerTransport {
     let receiver: SnapshotReceiver | null = null;
     let closed = false;
     let wrongTo = false;
+    let receivedBytes: Counter | null = null;
     const close = (graceful = false) => {
       if (closed) return;
       closed = true;
@@ -659,6 +698,7 @@ export class PeerTransport {
           return true;
         }
         reader.maxFrameBytes = this.#maxFrameBytes;
+        receivedBytes = peerReceivedBytes.with(hex(remote));
         const older = this.#inboundByPeer.get(remote);
         if (older && older !== socket) older.destroy(); // the peer reconnected: its old stream is dead
         this.#inboundByPeer.set(remote, socket);
@@ -670,6 +710,7 @@ export class PeerTransport {
         this.#answer(socket, remote, payload, remoteAddr);
         return false;
       }
+      receivedBytes?.inc(payload.length + FRAME_HEADER_BYTES);
       if (payload.length === 0) return true; // keepalive
       let m: Message;
       try {
@@ -790,6 +831,7 @@ export class PeerTransport {
         this.#log("info", "received database snapshot", { ...fields, "snapshot-index": m.snapshot?.meta.index, "took-ms": Math.round(now() - started) });
         if (this.#stopped) return;
         this.#received.set(from, (this.#received.get(from) ?? 0) + 1);
+        peerReceivedBytes.with(hex(from)).inc(fileSize(path));
         this.#onSnapshot?.(m, path);
       },
       onError: (reason) => this.#log("warn", "failed to receive database snapshot", { ...fields, error: reason }),
@@ -811,6 +853,27 @@ export class PeerTransport {
   }
 
   // ---- observation -------------------------------------------------------------------------
+
+  /**
+   * Measures each peer's round trip as etcd's prober does, on a connection of its own: the time from
+   * our handshake to the peer's reply on a fresh request connection, closed at once (the peer logs nothing).
+   */
+  #probe(): void {
+    for (const peer of this.#peers.values()) {
+      if (peer.probing || peer.removed) continue;
+      peer.probing = true;
+      const url = peer.urls[peer.urlIndex % peer.urls.length];
+      const hs = { kind: ConnKind.Request, clusterId: this.#clusterId, from: this.#memberId, to: peer.id };
+      dialPeer(url, hs, this.#dialTimeoutMs, HANDSHAKE_MAX_FRAME_BYTES).then(
+        (d) => {
+          d.socket.destroy();
+          peer.probing = false;
+          if (!peer.removed && !this.#stopped) peer.rttMetric.observe(d.rttMs / 1000);
+        },
+        () => (peer.probing = false), // an unreachable peer has no round trip; the stream reports it
+      );
+    }
+  }
 
   stats(): Map<bigint, PeerStats> {
     const out = new Map<bigint, PeerStats>();
