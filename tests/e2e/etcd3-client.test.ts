@@ -2,22 +2,15 @@
 // put/get/delete, prefix reads and deletes, a txn, and maintenance status.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Etcd3 } from "etcd3";
-import { cleanup, startMember, type Member } from "./harness.ts";
+import { suiteMember } from "./harness.ts";
 
 describe("the npm etcd3 client", () => {
-  let m: Member;
+  const suite = suiteMember();
   let client: Etcd3;
-
-  beforeAll(async () => {
-    m = await startMember();
-    client = new Etcd3({ hosts: m.endpoint, dialTimeout: 3000 });
-  }, 20_000);
-
-  afterAll(async () => {
-    client?.close();
-    await m?.stop();
-    if (m) cleanup(m);
-  }, 20_000);
+  beforeAll(() => {
+    client = new Etcd3({ hosts: suite.m.endpoint, dialTimeout: 3000 });
+  });
+  afterAll(() => client?.close());
 
   test("put a=abc, get it back, delete it (1 deleted)", async () => {
     const put = await client.put("a").value("abc");

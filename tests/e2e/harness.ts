@@ -1,4 +1,5 @@
 // Starts the compiled dist/etcd on free loopback ports and drives it with real clients.
+import { afterAll, beforeAll } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -107,6 +108,23 @@ async function launch(
 
 export function cleanup(m: Member): void {
   rmSync(m.dataDir, { recursive: true, force: true });
+}
+
+/**
+ * One member for a describe block: dist/etcd, or the real etcd 3.4 when `real` (for checking a
+ * test's expectations against etcd), started before the block's tests and stopped and removed after.
+ * Register client set-up after calling this (hooks run in order).
+ */
+export function suiteMember(real = false): { readonly m: Member } {
+  const suite = { m: undefined as unknown as Member };
+  beforeAll(async () => {
+    suite.m = real ? await startRealEtcd() : await startMember();
+  }, 20_000);
+  afterAll(async () => {
+    await suite.m?.stop();
+    if (suite.m) cleanup(suite.m);
+  }, 20_000);
+  return suite;
 }
 
 export interface CtlResult {

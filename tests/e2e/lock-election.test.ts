@@ -4,7 +4,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { etcdserverpb, v3electionpb, v3lockpb } from "../../src/proto/etcd.js";
-import { cleanup, freePort, haveEtcdServer, requireTool, startMember, startRealEtcd, type Member } from "./harness.ts";
+import { cleanup, freePort, haveEtcdServer, requireTool, startMember, startRealEtcd, suiteMember, type Member } from "./harness.ts";
 
 const againstEtcd = process.env.ETCD_TS_TARGET === "etcd";
 const run = !againstEtcd || requireTool("etcd", haveEtcdServer());
@@ -100,28 +100,22 @@ function api(client: grpc.Client) {
 }
 
 describe.if(run)(`v3lock and v3election over gRPC (${againstEtcd ? "real etcd 3.4" : "etcd-ts"})`, () => {
-  let m: Member;
+  const suite = suiteMember(againstEtcd);
   let client: grpc.Client;
   let svc: ReturnType<typeof api>;
   /** The real etcd's count of watchers (its /metrics); etcd-ts checks the same in concurrency.test.ts. */
   async function watcherTotal(): Promise<number> {
-    const text = await (await fetch(`${m.clientUrl}/metrics`)).text();
+    const text = await (await fetch(`${suite.m.clientUrl}/metrics`)).text();
     const line = text.split("\n").find((l) => l.startsWith("etcd_debugging_mvcc_watcher_total "));
     if (!line) throw new Error("etcd's /metrics has no etcd_debugging_mvcc_watcher_total");
     return Number(line.split(" ")[1]);
   }
 
-  beforeAll(async () => {
-    m = againstEtcd ? await startRealEtcd() : await startMember();
-    client = new grpc.Client(m.endpoint, grpc.credentials.createInsecure());
+  beforeAll(() => {
+    client = new grpc.Client(suite.m.endpoint, grpc.credentials.createInsecure());
     svc = api(client);
-  }, 20_000);
-
-  afterAll(async () => {
-    client?.close();
-    await m?.stop();
-    if (m) cleanup(m);
-  }, 20_000);
+  });
+  afterAll(() => client?.close());
 
   test("two Lock callers on one name: the second is answered only after the first unlocks", async () => {
     const [l1, l2] = [await svc.grant(), await svc.grant()];

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ChildProcess, spawn } from "node:child_process";
 import { Etcd3 } from "etcd3";
-import { cleanup, ctl, etcdctl, haveEtcdctl, haveEtcdServer, requireTool, startMember, startRealEtcd, type Member } from "./harness.ts";
+import { cleanup, ctl, etcdctl, haveEtcdctl, haveEtcdServer, requireTool, startMember, suiteMember, type Member } from "./harness.ts";
 
 const againstEtcd = process.env.ETCD_TS_TARGET === "etcd";
 const run = requireTool("etcdctl", haveEtcdctl()) && (!againstEtcd || requireTool("etcd", haveEtcdServer()));
@@ -39,28 +39,21 @@ class Background {
 }
 
 describe.if(run)("watch, lease, lock and election through etcdctl", () => {
-  let m: Member;
+  const suite = suiteMember(againstEtcd);
   const bg: Background[] = [];
   const background = (args: string[]) => {
-    const b = new Background(m, args);
+    const b = new Background(suite.m, args);
     bg.push(b);
     return b;
   };
-
-  beforeAll(async () => {
-    m = againstEtcd ? await startRealEtcd() : await startMember();
-  }, 20_000);
-
   afterAll(async () => {
     for (const b of bg) await b.stop("SIGKILL");
-    await m?.stop();
-    if (m) cleanup(m);
-  }, 20_000);
+  });
 
   /** A watch is registered once etcdctl's first request is answered; a marker write proves it. */
   async function watching(b: Background, markerKey: string): Promise<void> {
     for (let i = 0; i < 100 && !b.out.includes(markerKey); i++) {
-      ctl(m, ["put", markerKey, "marker"]);
+      ctl(suite.m, ["put", markerKey, "marker"]);
       await Bun.sleep(50);
     }
     await b.until(`the watch on ${markerKey}`, (o) => o.includes(markerKey));
@@ -70,8 +63,8 @@ describe.if(run)("watch, lease, lock and election through etcdctl", () => {
   test("watch sees PUT and DELETE made by another client", async () => {
     const w = background(["watch", "w-foo"]);
     await watching(w, "w-foo");
-    ctl(m, ["put", "w-foo", "bar"]);
-    ctl(m, ["del", "w-foo"]);
+    ctl(suite.m, ["put", "w-foo", "bar"]);
+    ctl(suite.m, ["del", "w-foo"]);
     await w.until("put and delete", (o) => o.includes("DELETE"));
     expect(w.out).toBe("PUT\nw-foo\nbar\nDELETE\nw-foo\n\n");
     await w.stop();
@@ -80,74 +73,74 @@ describe.if(run)("watch, lease, lock and election through etcdctl", () => {
   test("range watch [fo0, fo3) sees fo0, fo1, fo2 and fo2.5, not fo3", async () => {
     const w = background(["watch", "fo0", "fo3"]);
     await watching(w, "fo0");
-    for (const k of ["fo0", "fo1", "fo2", "fo2.5", "fo3", "fo4"]) ctl(m, ["put", k, `v-${k}`]);
-    ctl(m, ["put", "fo2.9", "last"]);
+    for (const k of ["fo0", "fo1", "fo2", "fo2.5", "fo3", "fo4"]) ctl(suite.m, ["put", k, `v-${k}`]);
+    ctl(suite.m, ["put", "fo2.9", "last"]);
     await w.until("the last event", (o) => o.includes("fo2.9"));
     expect(w.out).toBe(["fo0", "fo1", "fo2", "fo2.5", "fo2.9"].map((k) => `PUT\n${k}\n${k === "fo2.9" ? "last" : `v-${k}`}\n`).join(""));
     await w.stop();
   });
 
   test("watch --prefix, and watch --rev replays history from that revision", async () => {
-    const first = JSON.parse(ctl(m, ["put", "hist/a", "1", "-w", "json"])).header.revision as number;
-    ctl(m, ["put", "hist/b", "2"]);
-    ctl(m, ["del", "hist/a"]);
+    const first = JSON.parse(ctl(suite.m, ["put", "hist/a", "1", "-w", "json"])).header.revision as number;
+    ctl(suite.m, ["put", "hist/b", "2"]);
+    ctl(suite.m, ["del", "hist/a"]);
     const replay = background(["watch", "--prefix", "hist/", `--rev=${first}`]);
     await replay.until("the replayed history", (o) => o.includes("DELETE"));
     expect(replay.out).toBe("PUT\nhist/a\n1\nPUT\nhist/b\n2\nDELETE\nhist/a\n\n");
-    ctl(m, ["put", "hist/c", "3"]);
-    ctl(m, ["put", "other", "x"]);
+    ctl(suite.m, ["put", "hist/c", "3"]);
+    ctl(suite.m, ["put", "other", "x"]);
     await replay.until("a live event after the replay", (o) => o.includes("hist/c"));
     expect(replay.out.endsWith("PUT\nhist/c\n3\n")).toBe(true);
     await replay.stop();
   });
 
   test("watch from a compacted revision is refused with the compact revision", async () => {
-    const rev = JSON.parse(ctl(m, ["put", "cmp", "1", "-w", "json"])).header.revision as number;
-    ctl(m, ["put", "cmp", "2"]);
-    const now = JSON.parse(ctl(m, ["put", "cmp", "3", "-w", "json"])).header.revision as number;
-    ctl(m, ["compaction", String(now)]);
-    const w = etcdctl(m, ["watch", "cmp", `--rev=${rev}`]);
+    const rev = JSON.parse(ctl(suite.m, ["put", "cmp", "1", "-w", "json"])).header.revision as number;
+    ctl(suite.m, ["put", "cmp", "2"]);
+    const now = JSON.parse(ctl(suite.m, ["put", "cmp", "3", "-w", "json"])).header.revision as number;
+    ctl(suite.m, ["compaction", String(now)]);
+    const w = etcdctl(suite.m, ["watch", "cmp", `--rev=${rev}`]);
     expect(w.stderr).toContain("watch was canceled (etcdserver: mvcc: required revision has been compacted)");
     expect(w.status).not.toBe(0);
   });
 
   test("lease grant, put --lease, timetolive --keys, list, revoke deletes the key", () => {
-    const granted = ctl(m, ["lease", "grant", "60"]);
+    const granted = ctl(suite.m, ["lease", "grant", "60"]);
     const id = /lease ([0-9a-f]+) granted with TTL\(60s\)/.exec(granted)![1];
-    ctl(m, ["put", "leased", "v", `--lease=${id}`]);
-    const ttl = ctl(m, ["lease", "timetolive", id, "--keys"]);
+    ctl(suite.m, ["put", "leased", "v", `--lease=${id}`]);
+    const ttl = ctl(suite.m, ["lease", "timetolive", id, "--keys"]);
     expect(ttl).toMatch(new RegExp(`^lease ${id} granted with TTL\\(60s\\), remaining\\((59|60)s\\), attached keys\\(\\[leased\\]\\)\\n$`));
-    expect(ctl(m, ["lease", "list"])).toContain(id);
-    expect(ctl(m, ["lease", "revoke", id])).toBe(`lease ${id} revoked\n`);
-    expect(ctl(m, ["get", "leased"])).toBe("");
-    const gone = etcdctl(m, ["lease", "revoke", id]);
+    expect(ctl(suite.m, ["lease", "list"])).toContain(id);
+    expect(ctl(suite.m, ["lease", "revoke", id])).toBe(`lease ${id} revoked\n`);
+    expect(ctl(suite.m, ["get", "leased"])).toBe("");
+    const gone = etcdctl(suite.m, ["lease", "revoke", id]);
     expect(gone.stderr).toContain("etcdserver: requested lease not found");
-    expect(etcdctl(m, ["put", "x", "y", `--lease=${id}`]).stderr).toContain("etcdserver: requested lease not found");
+    expect(etcdctl(suite.m, ["put", "x", "y", `--lease=${id}`]).stderr).toContain("etcdserver: requested lease not found");
   });
 
   test("a short lease expires and takes its key with it", async () => {
-    const id = /lease ([0-9a-f]+) granted/.exec(ctl(m, ["lease", "grant", "1"]))![1];
-    ctl(m, ["put", "ephemeral", "v", `--lease=${id}`]);
-    expect(ctl(m, ["get", "ephemeral", "--print-value-only"])).toBe("v\n");
+    const id = /lease ([0-9a-f]+) granted/.exec(ctl(suite.m, ["lease", "grant", "1"]))![1];
+    ctl(suite.m, ["put", "ephemeral", "v", `--lease=${id}`]);
+    expect(ctl(suite.m, ["get", "ephemeral", "--print-value-only"])).toBe("v\n");
     let value = "v\n";
     const deadline = Date.now() + 5000;
     while (value !== "" && Date.now() < deadline) {
       await Bun.sleep(100);
-      value = ctl(m, ["get", "ephemeral", "--print-value-only"]);
+      value = ctl(suite.m, ["get", "ephemeral", "--print-value-only"]);
     }
     expect(value).toBe("");
-    expect(ctl(m, ["lease", "timetolive", id])).toBe(`lease ${id} already expired\n`);
+    expect(ctl(suite.m, ["lease", "timetolive", id])).toBe(`lease ${id} already expired\n`);
   }, 15_000);
 
   test("keep-alive keeps a leased key alive past its TTL", async () => {
-    const id = /lease ([0-9a-f]+) granted/.exec(ctl(m, ["lease", "grant", "2"]))![1];
-    ctl(m, ["put", "kept", "v", `--lease=${id}`]);
+    const id = /lease ([0-9a-f]+) granted/.exec(ctl(suite.m, ["lease", "grant", "2"]))![1];
+    ctl(suite.m, ["put", "kept", "v", `--lease=${id}`]);
     const k = background(["lease", "keep-alive", id]);
     await k.until("the first keep-alive", (o) => o.includes(`lease ${id} keepalived with TTL(2)`));
     await Bun.sleep(5000);
-    expect(ctl(m, ["get", "kept", "--print-value-only"])).toBe("v\n");
+    expect(ctl(suite.m, ["get", "kept", "--print-value-only"])).toBe("v\n");
     await k.stop();
-    expect(ctl(m, ["lease", "keep-alive", "--once", id])).toBe(`lease ${id} keepalived with TTL(2)\n`);
+    expect(ctl(suite.m, ["lease", "keep-alive", "--once", id])).toBe(`lease ${id} keepalived with TTL(2)\n`);
   }, 20_000);
 
   test("lock: two contenders run one after the other", async () => {
@@ -159,7 +152,7 @@ describe.if(run)("watch, lease, lock and election through etcdctl", () => {
     const lines = [a.out, b.out].map((o) => o.split("\n").filter((l) => / (in|out)$/.test(l)));
     expect(lines).toEqual([["a in", "a out"], ["b in", "b out"]]);
     // b got the lock only after a let it go: its "in" came after a's "out" (a took a second).
-    expect(ctl(m, ["get", "the-lock", "--prefix", "--keys-only"])).toBe("");
+    expect(ctl(suite.m, ["get", "the-lock", "--prefix", "--keys-only"])).toBe("");
   }, 20_000);
 
   test("elect: the second candidate becomes leader when the first resigns", async () => {
@@ -177,19 +170,12 @@ describe.if(run)("watch, lease, lock and election through etcdctl", () => {
 });
 
 describe.if(run)("watch and lease through the npm etcd3 client", () => {
-  let m: Member;
+  const suite = suiteMember(againstEtcd);
   let client: Etcd3;
-
-  beforeAll(async () => {
-    m = againstEtcd ? await startRealEtcd() : await startMember();
-    client = new Etcd3({ hosts: m.endpoint, dialTimeout: 3000 });
-  }, 20_000);
-
-  afterAll(async () => {
-    client?.close();
-    await m?.stop();
-    if (m) cleanup(m);
-  }, 20_000);
+  beforeAll(() => {
+    client = new Etcd3({ hosts: suite.m.endpoint, dialTimeout: 3000 });
+  });
+  afterAll(() => client?.close());
 
   test("a watcher on a prefix gets puts and deletes with prev_kv", async () => {
     const w = await client.watch().prefix("svc/").withPreviousKV().create();
