@@ -12,6 +12,7 @@ import { createClientPort } from "./server/grpc/client-port.ts";
 import { GrpcServer } from "./server/grpc/grpc-server.ts";
 import { GrpcWeb } from "./server/grpc/grpc-web.ts";
 import { H2Server } from "./server/grpc/h2/server.ts";
+import { withMethodMetrics } from "./server/grpc/metrics.ts";
 import { etcdHandlers } from "./server/grpc/services.ts";
 import { createHttpApp } from "./server/http/app.ts";
 import { decodeMembersAnswer, encodePeerRequest } from "./server/core/peer-api.ts";
@@ -159,7 +160,8 @@ async function serve(config: Config, log: Logger): Promise<number> {
     hasLeader: () => server.isReady,
     alarms: () => server.alarmNames(),
     versions: () => ({ etcdserver: ETCD_API_VERSION, etcdcluster: ETCD_CLUSTER_VERSION, "etcd-ts": pkg.version }),
-    handlers,
+    // Gateway calls are counted under their gRPC method, as etcd's (which go through gRPC).
+    handlers: withMethodMetrics(handlers),
     maxRecvBytes,
     cors: config.cors,
     log,

@@ -1,12 +1,15 @@
 // /metrics of the compiled binary, on the client URL and on --listen-metrics-urls: etcd 3.4's names,
 // types, help texts, labels and buckets (the list in tests/support/etcd34-metrics.ts, and the real
 // etcd 3.4's own /metrics when it is installed), values that follow what the member does, and the
-// peer metrics of a three-member cluster.
+// peer metrics of a three-member cluster. The exposition is also read by a Prometheus text-format
+// parser from npm (parse-prometheus-text-format, prom2json's output shape), as a scraper would.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import parsePrometheusTextFormat, { type PromFamily } from "parse-prometheus-text-format";
 import { etcdserverpb } from "../../src/proto/etcd.js";
+import { frame } from "../../src/server/grpc/framing.ts";
 import { diffWithEtcd34, ETCD34_METRICS, parseExposition } from "../support/etcd34-metrics.ts";
 import { cleanup, freePort, grpcUnary, haveEtcdServer, requireTool, startMember, startRealEtcd, type Member } from "./harness.ts";
 
@@ -24,6 +27,39 @@ function value(text: string, sample: string): number | undefined {
 
 const put = (m: Member, key: string) =>
   grpcUnary(m, "/etcdserverpb.KV/Put", etcdserverpb.PutRequest.encode({ key: Buffer.from(key), value: Buffer.from("v") }).finish());
+
+/** A put through the JSON gateway; the HTTP status. */
+async function gatewayPut(m: Member, key: string): Promise<number> {
+  const body = JSON.stringify({ key: Buffer.from(key).toString("base64"), value: Buffer.from("v").toString("base64") });
+  const res = await fetch(`${m.clientUrl}/v3/kv/put`, { method: "POST", body, headers: { "content-type": "application/json" } });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** A put over gRPC-web (+proto); the grpc-status of its trailer frame. */
+async function grpcWebPut(m: Member, key: string): Promise<number> {
+  const body = frame(etcdserverpb.PutRequest.encode({ key: Buffer.from(key), value: Buffer.from("v") }).finish());
+  const res = await fetch(`${m.clientUrl}/etcdserverpb.KV/Put`, { method: "POST", body, headers: { "content-type": "application/grpc-web+proto" } });
+  const text = Buffer.from(await res.arrayBuffer()).toString("latin1");
+  return Number(/grpc-status:(\d+)/.exec(text)?.[1] ?? -1);
+}
+
+/** The families of an exposition by name, as the npm parser reads them. */
+async function parsed(url: string): Promise<Map<string, PromFamily>> {
+  return new Map(parsePrometheusTextFormat(await scrape(url)).map((f) => [f.name, f]));
+}
+
+/** The value of the one series of `name` whose labels are exactly `labels`. */
+function sampleOf(families: Map<string, PromFamily>, name: string, labels: Record<string, string> = {}): number {
+  const f = families.get(name);
+  if (!f) throw new Error(`no family ${name}`);
+  const want = JSON.stringify(Object.entries(labels).sort());
+  const found = f.metrics.filter((x) => JSON.stringify(Object.entries(x.labels ?? {}).sort()) === want);
+  if (found.length !== 1) throw new Error(`${name}${want}: ${found.length} series`);
+  return Number(found[0].value);
+}
+
+const putSeries = { grpc_type: "unary", grpc_service: "etcdserverpb.KV", grpc_method: "Put" };
 
 describe("one member", () => {
   let m: Member;
@@ -60,6 +96,49 @@ describe("one member", () => {
     expect(value(after, "process_resident_memory_bytes")).toBeGreaterThan(1e6);
   });
 
+  test("a Prometheus text-format parser reads it: counters move with puts, whichever way they come", async () => {
+    const before = await parsed(m.clientUrl);
+    // One put each through gRPC, the JSON gateway and gRPC-web; then an empty key through the last two.
+    expect((await put(m, "parsed-grpc")).status).toBe(0);
+    expect(await gatewayPut(m, "parsed-gateway")).toBe(200);
+    expect(await grpcWebPut(m, "parsed-grpc-web")).toBe(0);
+    expect(await gatewayPut(m, "")).toBe(400);
+    expect(await grpcWebPut(m, "")).toBe(3);
+    const after = await parsed(m.clientUrl);
+    const delta = (name: string, labels: Record<string, string> = {}) => sampleOf(after, name, labels) - sampleOf(before, name, labels);
+
+    // etcd counts gateway calls under the gRPC method they go through; gRPC-web calls are gRPC calls.
+    expect(delta("grpc_server_started_total", putSeries)).toBe(5);
+    expect(delta("grpc_server_handled_total", { ...putSeries, grpc_code: "OK" })).toBe(3);
+    expect(delta("grpc_server_handled_total", { ...putSeries, grpc_code: "InvalidArgument" })).toBe(2);
+    expect(after.get("grpc_server_handled_total")!.type).toBe("COUNTER");
+    // Three writes went through Raft (the refused ones never reach it).
+    expect(delta("etcd_server_proposals_committed_total")).toBeGreaterThanOrEqual(3);
+    expect(delta("etcd_server_proposals_applied_total")).toBeGreaterThanOrEqual(3);
+    expect(sampleOf(after, "etcd_server_proposals_applied_total")).toBeLessThanOrEqual(sampleOf(after, "etcd_server_proposals_committed_total"));
+    expect(delta("etcd_debugging_mvcc_keys_total")).toBe(3);
+    expect(sampleOf(after, "etcd_server_has_leader")).toBe(1);
+
+    // Histograms: per series, buckets cumulative in increasing le, the last +Inf and equal to _count.
+    const histograms = [...after.values()].filter((f) => f.type === "HISTOGRAM");
+    expect(histograms.map((f) => f.name)).toEqual(expect.arrayContaining(["etcd_disk_wal_fsync_duration_seconds", "etcd_disk_backend_commit_duration_seconds"]));
+    for (const f of histograms) {
+      for (const series of f.metrics) {
+        const buckets = Object.entries(series.buckets!)
+          .map(([le, v]) => [le === "+Inf" ? Infinity : Number(le), Number(v)] as const)
+          .sort((a, b) => a[0] - b[0]);
+        expect(buckets.length).toBeGreaterThan(1);
+        expect(buckets.at(-1)![0]).toBe(Infinity);
+        expect(buckets.every(([le, v], i) => Number.isFinite(v) && (i === 0 || (le > buckets[i - 1][0] && v >= buckets[i - 1][1])))).toBe(true);
+        expect(buckets.at(-1)![1]).toBe(Number(series.count));
+        expect(Number(series.sum)).toBeGreaterThanOrEqual(0);
+      }
+    }
+    const fsync = after.get("etcd_disk_wal_fsync_duration_seconds")!.metrics[0];
+    expect(Number(fsync.count)).toBeGreaterThan(Number(before.get("etcd_disk_wal_fsync_duration_seconds")!.metrics[0].count));
+    expect(Number(fsync.sum)).toBeGreaterThan(0);
+  });
+
   test("--listen-metrics-urls serves /metrics and /health", async () => {
     expect(diffWithEtcd34(await scrape(metricsUrl), { withPeers: false })).toEqual([]);
     expect(await (await fetch(`${metricsUrl}/health`)).json()).toEqual({ health: "true", reason: "" });
@@ -73,6 +152,17 @@ describe("one member", () => {
     afterAll(async () => {
       await real?.stop();
       if (real) cleanup(real);
+    });
+
+    test("etcd counts JSON gateway calls under the gRPC method too, with their status code", async () => {
+      const before = await parsed(real.clientUrl);
+      expect(await gatewayPut(real, "gateway-counted")).toBe(200);
+      expect(await gatewayPut(real, "")).toBe(400);
+      const after = await parsed(real.clientUrl);
+      const delta = (name: string, labels: Record<string, string>) => sampleOf(after, name, labels) - sampleOf(before, name, labels);
+      expect(delta("grpc_server_started_total", putSeries)).toBe(2);
+      expect(delta("grpc_server_handled_total", { ...putSeries, grpc_code: "OK" })).toBe(1);
+      expect(delta("grpc_server_handled_total", { ...putSeries, grpc_code: "InvalidArgument" })).toBe(1);
     });
 
     test("every family we export that etcd shows has etcd's type, help and label names", async () => {

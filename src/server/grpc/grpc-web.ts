@@ -13,6 +13,7 @@ import {
   type Route,
 } from "./grpc-server.ts";
 import type { HeaderMap } from "./h2/hpack.ts";
+import { MethodMetrics } from "./metrics.ts";
 
 export interface GrpcWebOptions {
   /** Largest request message accepted: --max-request-bytes plus etcd's 512 KiB gRPC overhead, as for gRPC. */
@@ -46,16 +47,20 @@ const TRAILER_FLAG = 0x80;
  * (base64 for -text); the response is data frames, then a trailer frame (flag 0x80) with grpc-status
  * and grpc-message, always with HTTP status 200. Unary and server-streaming methods map directly; a
  * bidi method gets the one request as a one-element request stream (Watch: one create, the response
- * stays open until the client goes away; LeaseKeepAlive: one answer, then the end).
+ * stays open until the client goes away; LeaseKeepAlive: one answer, then the end). Calls are counted
+ * in grpc_server_started_total / grpc_server_handled_total under their gRPC method, as gRPC calls.
  */
 export class GrpcWeb {
   readonly #routes: Map<string, Route>;
+  /** The counters of each route, by path (the same series as the gRPC server's). */
+  readonly #metrics = new Map<string, MethodMetrics>();
   readonly #opts: GrpcWebOptions;
   readonly #anyOrigin: boolean;
   readonly #origins: ReadonlySet<string>;
 
   constructor(handlers: Record<string, Handler>, opts: GrpcWebOptions) {
     this.#routes = routesFor(handlers);
+    for (const [path, route] of this.#routes) this.#metrics.set(path, new MethodMetrics(path, route.handler.kind));
     this.#opts = opts;
     this.#anyOrigin = opts.cors.includes("*");
     this.#origins = new Set(opts.cors);
@@ -118,14 +123,14 @@ export class GrpcWeb {
       const err = unknownPathError(this.#routes, path);
       return new Response(encodeBody(trailerFrame(err.code, err.message), text), { headers });
     }
-    return new WebCall(req, path, route, headers, text, this.#opts).response;
+    return new WebCall(req, path, route, this.#metrics.get(path)!, headers, text, this.#opts).response;
   }
 }
 
 /**
  * One gRPC-web call: reads the request message, runs the handler, answers. The deadline
  * (grpc-timeout) and the client going away abort `signal`; the first of answer, deadline and
- * disconnect decides the status.
+ * disconnect decides the status, which is what the call is counted as handled with.
  */
 class WebCall implements Call {
   readonly headers: HeaderMap;
@@ -133,6 +138,7 @@ class WebCall implements Call {
   readonly #abort = new AbortController();
   readonly #path: string;
   readonly #route: Route;
+  readonly #metrics: MethodMetrics;
   readonly #responseHeaders: Headers;
   readonly #text: boolean;
   readonly #opts: GrpcWebOptions;
@@ -142,9 +148,11 @@ class WebCall implements Call {
   #out: FrameStream | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(req: Request, path: string, route: Route, responseHeaders: Headers, text: boolean, opts: GrpcWebOptions) {
+  constructor(req: Request, path: string, route: Route, metrics: MethodMetrics, responseHeaders: Headers, text: boolean, opts: GrpcWebOptions) {
     this.#path = path;
     this.#route = route;
+    this.#metrics = metrics;
+    metrics.started.inc();
     this.#responseHeaders = responseHeaders;
     this.#text = text;
     this.#opts = opts;
@@ -179,6 +187,7 @@ class WebCall implements Call {
         const res = await h.handle(req, this);
         if (this.#done) return;
         const data = encodeMessage(this.#route.response, res);
+        this.#metrics.handled(GrpcCode.OK);
         this.#finishUnary(Buffer.concat([data, trailerFrame(GrpcCode.OK, "")]));
         return;
       }
@@ -210,6 +219,7 @@ class WebCall implements Call {
   /** Ends the call with a status (once): a trailers-only answer, or the trailer frame of a stream. */
   #end(code: number, message: string): void {
     if (this.#done) return;
+    this.#metrics.handled(code);
     if (this.#out) {
       this.#stop();
       this.#out.close(trailerFrame(code, message));

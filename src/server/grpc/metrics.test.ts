@@ -1,13 +1,15 @@
 // grpc_server_started_total / grpc_server_handled_total as go-grpc-prometheus counts them: every
 // route's series exist at 0 from the start, each call counts once when it starts and once, with its
-// status code, when it ends (also when the client cancels or the deadline passes).
+// status code, when it ends (also when the client cancels or the deadline passes); gRPC-web calls too.
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import net from "node:net";
 import { EtcdError, GrpcCode } from "../../pkg/errors.ts";
 import { defaultRegistry } from "../../pkg/metrics.ts";
 import { etcdserverpb } from "../../proto/etcd.js";
+import { frame } from "./framing.ts";
 import { GrpcServer, type Handler } from "./grpc-server.ts";
+import { GrpcWeb } from "./grpc-web.ts";
 import { H2Server } from "./h2/server.ts";
 
 const handlers: Record<string, Handler> = {
@@ -127,4 +129,36 @@ test("a path without a route is not counted (grpc-go answers it before the inter
   expect(await call("Nope", "x")).toBe(grpc.status.UNIMPLEMENTED);
   expect(defaultRegistry.expose().includes('grpc_method="Nope"')).toBe(false);
   expect(before.includes('grpc_method="Nope"')).toBe(false);
+});
+
+test("gRPC-web calls count under the same series, once each, with the status they end with", async () => {
+  const web = new GrpcWeb(
+    {
+      "/etcdserverpb.KV/Compact": {
+        kind: "unary",
+        async handle(req: etcdserverpb.CompactionRequest, call) {
+          if (req.revision === 1n) throw new EtcdError(GrpcCode.OutOfRange, "etcdserver: mvcc: required revision is a future revision");
+          if (req.revision === 2n) await new Promise<void>((resolve) => call.signal.addEventListener("abort", () => resolve()));
+          return {};
+        },
+      },
+    },
+    { maxRecvBytes: 1024 * 1024, cors: [], log: () => {} },
+  );
+  const compact = { grpc_type: "unary", grpc_service: "etcdserverpb.KV", grpc_method: "Compact" };
+  const code = (c: string) => sample("grpc_server_handled_total", { ...compact, grpc_code: c })!;
+  const started = sample("grpc_server_started_total", compact)!;
+  const [ok, outOfRange, deadline] = [code("OK"), code("OutOfRange"), code("DeadlineExceeded")];
+  const callWeb = async (revision: bigint, headers: Record<string, string> = {}) => {
+    const body = frame(etcdserverpb.CompactionRequest.encode({ revision }).finish());
+    const req = new Request("http://x/etcdserverpb.KV/Compact", { method: "POST", body, headers: { "content-type": "application/grpc-web+proto", ...headers } });
+    const text = Buffer.from(await (await web.handle(req)!).arrayBuffer()).toString("latin1");
+    return Number(/grpc-status:(\d+)/.exec(text)![1]);
+  };
+  expect(await callWeb(5n)).toBe(GrpcCode.OK);
+  expect(await callWeb(1n)).toBe(GrpcCode.OutOfRange);
+  expect(await callWeb(2n, { "grpc-timeout": "30m" })).toBe(GrpcCode.DeadlineExceeded);
+  await Bun.sleep(20); // the handler returns after the deadline: no second count
+  expect(sample("grpc_server_started_total", compact)).toBe(started + 3);
+  expect([code("OK") - ok, code("OutOfRange") - outOfRange, code("DeadlineExceeded") - deadline]).toEqual([1, 1, 1]);
 });

@@ -2,8 +2,11 @@
 // grpc_server_handled_total, labels grpc_type, grpc_service, grpc_method, grpc_code). As there, every
 // registered method's series exist from the start, at 0 for every code, so rate() and absent() work
 // before the first call; the counters of a method are looked up once, so counting a call is an increment.
+// A method's series are the same however it is called: gRPC, gRPC-web and the JSON gateway (whose
+// calls etcd makes through gRPC, so they are counted under the gRPC method there too).
 import { GrpcCode } from "../../pkg/errors.ts";
 import { type Counter, defaultRegistry } from "../../pkg/metrics.ts";
+import type { Handler } from "./grpc-server.ts";
 
 const started = defaultRegistry.counterVec({
   name: "grpc_server_started_total",
@@ -30,6 +33,7 @@ export class MethodMetrics {
   readonly #handled: Counter[];
   readonly #labels: [string, string, string];
 
+  /** Looks the method's series up (creating them at 0); two instances for one path share them. */
   constructor(path: string, kind: keyof typeof GRPC_TYPE) {
     const slash = path.lastIndexOf("/");
     this.#labels = [GRPC_TYPE[kind], path.slice(1, slash), path.slice(slash + 1)];
@@ -41,4 +45,15 @@ export class MethodMetrics {
   handled(code: number): void {
     (this.#handled[code] ?? handled.with(...this.#labels, `Code(${code})`)).inc();
   }
+}
+
+/**
+ * The handler table with each entry carrying its method's counters (`metrics`), for callers outside
+ * server/grpc that may not import it: the JSON gateway counts its calls through them, as etcd's
+ * gateway calls are counted by the gRPC server they go through. The handlers themselves are the same.
+ */
+export function withMethodMetrics(handlers: Record<string, Handler>): Record<string, Handler & { readonly metrics: MethodMetrics }> {
+  const out: Record<string, Handler & { readonly metrics: MethodMetrics }> = {};
+  for (const [path, h] of Object.entries(handlers)) out[path] = { ...h, metrics: new MethodMetrics(path, h.kind) };
+  return out;
 }

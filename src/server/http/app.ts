@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { registerGateway } from "./gateway/gateway.ts";
 import type { HandlerTable } from "./gateway/handlers.ts";
 import { mountMetrics } from "./metrics-route.ts";
+import { registerUi } from "./ui/route.ts";
 import { registerV2Members } from "./v2-members.ts";
 
 /** What the HTTP side needs from the server (an interface, so tests can use app.request without one). */
@@ -50,6 +51,7 @@ export function createHttpApp(b: HttpBackend): Hono {
   if (b.handlers) {
     registerGateway(app, b.handlers, { maxRecvBytes: b.maxRecvBytes ?? 2 * 1024 * 1024, log: b.log });
     registerV2Members(app, b.handlers);
+    registerUi(app); // the web console at /ui, a client of the gateway above
   }
   // Go's http.NotFound, as etcd answers any other path.
   app.notFound((c) => c.body("404 page not found\n", 404, { "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff" }));

@@ -266,3 +266,65 @@ describe("streams", () => {
     w.end();
   });
 });
+
+describe("counting calls under their gRPC method (the counters the table's entries carry)", () => {
+  /** A recording CallCounter: started count and handled codes. */
+  function counter() {
+    const c = { starts: 0, codes: [] as number[], started: { inc: () => void c.starts++ }, handled: (code: number) => void c.codes.push(code) };
+    return c;
+  }
+
+  test("a unary call counts once started and once handled, with its status code", async () => {
+    const range = counter();
+    let fail = false;
+    const app = appWith({
+      "/etcdserverpb.KV/Range": { kind: "unary", handle: () => (fail ? Promise.reject(Errors.compacted) : { header }), metrics: range },
+    });
+    expect((await post(app, "/v3/kv/range", '{"key":"YQ=="}')).status).toBe(200);
+    fail = true;
+    expect((await post(app, "/v3/kv/range", '{"key":"YQ=="}')).status).toBe(400);
+    expect(range.starts).toBe(2);
+    expect(range.codes).toEqual([GrpcCode.OK, GrpcCode.OutOfRange]);
+  });
+
+  test("a request that does not decode never reaches the method and is not counted (as etcd's gateway)", async () => {
+    const range = counter();
+    const app = appWith({ "/etcdserverpb.KV/Range": { kind: "unary", handle: () => ({}), metrics: range } });
+    expect((await post(app, "/v3/kv/range", '{"key":"!!"}')).status).toBe(400);
+    expect(range.starts).toBe(0);
+    expect(range.codes).toEqual([]);
+  });
+
+  test("a stream counts when its handler ends: OK, its error's code, or Canceled if the client went away", async () => {
+    const snap = counter();
+    let fail = false;
+    const app = appWith({
+      "/etcdserverpb.Maintenance/Snapshot": {
+        kind: "serverStream",
+        async handle(_req, _call, send) {
+          await send({ blob: Buffer.from("a") });
+          if (fail) throw Errors.compacted;
+        },
+        metrics: snap,
+      },
+    });
+    await (await post(app, "/v3/maintenance/snapshot", "")).text();
+    fail = true;
+    await (await post(app, "/v3/maintenance/snapshot", "")).text();
+    expect(snap.starts).toBe(2);
+    expect(snap.codes).toEqual([GrpcCode.OK, GrpcCode.OutOfRange]);
+
+    const watch = counter();
+    const w = scriptedBidi();
+    const watchApp = appWith({ "/etcdserverpb.Watch/Watch": { ...w.handler, metrics: watch } });
+    const resP = post(watchApp, "/v3/watch", '{"create_request":{"key":"YQ=="}}');
+    await w.ready;
+    await w.send({ header, created: true });
+    await (await resP).body!.cancel();
+    expect(watch.starts).toBe(1);
+    expect(watch.codes).toEqual([]);
+    w.end();
+    await Bun.sleep(0);
+    expect(watch.codes).toEqual([GrpcCode.Canceled]);
+  });
+});

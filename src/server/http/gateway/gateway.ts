@@ -6,11 +6,24 @@
  * Framing as grpc-gateway's: unary answers are one JSON object; streams are newline-delimited
  * {"result": …} objects, ended by an {"error": …} object if the call fails; the HTTP status and
  * headers go out with the first message (a watch that never answers never sends headers, as etcd).
+ *
+ * Calls are counted as gRPC calls of their method (grpc_server_started_total/_handled_total), through
+ * the counters the table's entries carry: etcd's gateway is a gRPC client of its own server. As there,
+ * a request that does not decode never reaches the method and is not counted.
  */
 import type { Context, Hono } from "hono";
 import { EtcdError, GrpcCode, isEtcdError } from "../../../pkg/errors.ts";
 import { decodeNext, GoJsonError, type JsonNode } from "./go-json.ts";
-import { methodInfo, throughWire, unimplemented, type GatewayCall, type GatewayHandler, type HandlerTable, type MethodInfo } from "./handlers.ts";
+import {
+  methodInfo,
+  throughWire,
+  unimplemented,
+  type CallCounter,
+  type GatewayCall,
+  type GatewayHandler,
+  type HandlerTable,
+  type MethodInfo,
+} from "./handlers.ts";
 import { errorBody, httpStatusFromCode, messageFromJson, streamError, streamResult, messageToJson } from "./jsonpb.ts";
 import { GATEWAY_PREFIXES, GATEWAY_ROUTES } from "./routes.ts";
 
@@ -30,11 +43,13 @@ const encoder = new TextEncoder();
 /** Registers etcd's gateway routes (and its 404/405 answers under /v3/ and /v3beta/) on the app. */
 export function registerGateway(app: Hono, table: HandlerTable, opts: GatewayOptions): void {
   // Bodies are JSON with base64 inside: allow generously more than the message limit, then refuse.
-  const bodyMaxBytes = opts.maxRecvBytes * 2 + 64 * 1024;
+  const serveOpts: ServeOptions = { ...opts, bodyMaxBytes: opts.maxRecvBytes * 2 + 64 * 1024 };
   for (const prefix of GATEWAY_PREFIXES) {
     for (const [path, method] of GATEWAY_ROUTES) {
       const info = methodInfo(method);
-      app.post(prefix + path, (c) => serve(c, table, info, { ...opts, bodyMaxBytes }));
+      // Looked up once per route, with its counters.
+      const handler = table[info.path];
+      app.post(prefix + path, (c) => serve(c, table, handler, info, serveOpts));
       app.all(prefix + path, (c) => c.body("Method Not Allowed\n", 405, TEXT_HEADERS));
     }
     app.all(`${prefix}*`, (c) => c.body("Not Found\n", 404, TEXT_HEADERS));
@@ -45,7 +60,7 @@ interface ServeOptions extends GatewayOptions {
   bodyMaxBytes: number;
 }
 
-async function serve(c: Context, table: HandlerTable, info: MethodInfo, opts: ServeOptions): Promise<Response> {
+async function serve(c: Context, table: HandlerTable, handler: GatewayHandler | undefined, info: MethodInfo, opts: ServeOptions): Promise<Response> {
   const abort = new AbortController();
   const reqSignal = c.req.raw.signal;
   if (reqSignal.aborted) abort.abort();
@@ -55,17 +70,16 @@ async function serve(c: Context, table: HandlerTable, info: MethodInfo, opts: Se
   const auth = c.req.header("authorization");
   if (auth !== undefined) headers.authorization = auth;
   const call: GatewayCall = { signal: abort.signal, headers };
-  const handler = table[info.path];
   try {
     if (info.clientStream) return await serveBidi(c, handler, info, call, abort, opts, table);
     const req = await readRequest(c.req.raw, info, opts);
     if (!handler) throw unimplemented(table, info);
     if (handler.kind === "unary") {
-      const res = await handler.handle(req, call);
+      const res = await countUnary(handler.metrics, abort.signal, () => handler.handle(req, call));
       return new Response(messageToJson(info.responseType, throughWire(info.response, res)), { status: 200, headers: JSON_HEADERS });
     }
     if (handler.kind !== "serverStream") throw unimplemented(table, info);
-    return await streamResponse(info, abort, (send) => handler.handle(req, call, send), opts);
+    return await streamResponse(info, abort, (send) => handler.handle(req, call, send), opts, handler.metrics);
   } catch (err) {
     const { code, message } = statusOf(err, opts, info);
     return new Response(errorBody(code, message), { status: httpStatusFromCode(code), headers: { "content-type": "application/json" } });
@@ -184,14 +198,40 @@ async function serveBidi(
       yield msg;
     }
   }
-  return streamResponse(info, abort, (send) => handler.handle(requests(), call, send), opts);
+  return streamResponse(info, abort, (send) => handler.handle(requests(), call, send), opts, handler.metrics);
+}
+
+/**
+ * Runs a unary handler and counts the call as the gRPC server counts its own: started, then handled
+ * with the handler's status, or Canceled if the client went away first.
+ */
+async function countUnary(metrics: CallCounter | undefined, signal: AbortSignal, run: () => unknown): Promise<unknown> {
+  if (!metrics) return run();
+  metrics.started.inc();
+  let code: number = GrpcCode.OK;
+  try {
+    return await run();
+  } catch (err) {
+    code = codeOf(err);
+    throw err;
+  } finally {
+    metrics.handled(signal.aborted ? GrpcCode.Canceled : code);
+  }
 }
 
 /**
  * Runs a streaming handler and answers with its messages as they come. The Response (status and
  * headers) is handed to the HTTP server with the first message, or when the call ends without one.
+ * The call is counted as started now and as handled when the handler ends (Canceled if the client
+ * went away before).
  */
-function streamResponse(info: MethodInfo, abort: AbortController, run: (send: (msg: unknown) => Promise<void>) => Promise<void>, opts: GatewayOptions): Promise<Response> {
+function streamResponse(
+  info: MethodInfo,
+  abort: AbortController,
+  run: (send: (msg: unknown) => Promise<void>) => Promise<void>,
+  opts: GatewayOptions,
+  metrics: CallCounter | undefined,
+): Promise<Response> {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
   let room: (() => void) | null = null;
@@ -235,12 +275,15 @@ function streamResponse(info: MethodInfo, abort: AbortController, run: (send: (m
       controller.close();
     } catch {}
   };
+  metrics?.started.inc();
   run(send).then(
     () => {
+      metrics?.handled(abort.signal.aborted ? GrpcCode.Canceled : GrpcCode.OK);
       start(200, { "content-type": "application/json" });
       finish();
     },
     (err) => {
+      metrics?.handled(abort.signal.aborted ? GrpcCode.Canceled : codeOf(err));
       if (!closed) {
         const { code, message } = statusOf(err, opts, info);
         controller.enqueue(encoder.encode(streamError(code, message)));
@@ -250,6 +293,11 @@ function streamResponse(info: MethodInfo, abort: AbortController, run: (send: (m
     },
   );
   return response;
+}
+
+/** A thrown value's gRPC code (statusOf without the logging). */
+function codeOf(err: unknown): number {
+  return isEtcdError(err) ? err.code : GrpcCode.Unknown;
 }
 
 function statusOf(err: unknown, opts: GatewayOptions, info: MethodInfo): { code: number; message: string } {

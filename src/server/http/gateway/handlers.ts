@@ -15,10 +15,22 @@ export interface GatewayCall {
 
 export type Send = (msg: unknown) => Promise<void>;
 
-export type GatewayHandler =
+/**
+ * A method's call counters (grpc_server_started_total / grpc_server_handled_total): server/grpc's
+ * MethodMetrics, which main.ts attaches to the table's entries (`withMethodMetrics`). etcd's gateway
+ * calls go through its gRPC server, so they are counted under the gRPC method; so are ours.
+ */
+export interface CallCounter {
+  readonly started: { inc(): void };
+  /** The call ended with this gRPC status code. */
+  handled(code: number): void;
+}
+
+export type GatewayHandler = (
   | { kind: "unary"; handle(req: any, call: GatewayCall): Promise<unknown> | unknown }
   | { kind: "serverStream"; handle(req: any, call: GatewayCall, send: Send): Promise<void> }
-  | { kind: "bidi"; handle(reqs: AsyncIterable<any>, call: GatewayCall, send: Send): Promise<void> };
+  | { kind: "bidi"; handle(reqs: AsyncIterable<any>, call: GatewayCall, send: Send): Promise<void> }
+) & { readonly metrics?: CallCounter };
 
 export type HandlerTable = Readonly<Record<string, GatewayHandler>>;
 
