@@ -141,6 +141,13 @@ export class Wal {
    * the fdatasync covering them returned; concurrent calls share one
    * write + fdatasync. Data is copied before this returns.
    */
+  /**
+   * Records written at the start of every new segment, before the batch that starts it (etcd writes
+   * the metadata, the hard state and the latest snapshot marker there): a segment must be readable on
+   * its own once the segments before it are purged. (Their indexes do not move the segment's.)
+   */
+  segmentPreamble: (() => WalRecord[]) | undefined;
+
   append(records: WalRecord[]): Promise<void> {
     if (this.#closing !== null) return Promise.reject(new WalClosedError("append"));
     let pending: PendingAppend;
@@ -209,6 +216,9 @@ export class Wal {
     const currentHasRecords = this.#current.sizeBytes > SEGMENT_HEADER_BYTES;
     if (currentHasRecords && this.#current.sizeBytes + batchBytes > this.#segmentBytes) {
       parts.push(await this.#roll(firstIndex ?? this.#nextIndexGuess()));
+      // What a reader needs before this segment's own records once the older ones are purged.
+      const preamble = this.segmentPreamble?.() ?? [];
+      if (preamble.length) parts.push(encodeRecords(preamble));
     }
     for (const item of items) parts.push(item.bytes);
 

@@ -121,6 +121,19 @@ describe.if(run)("three-member cluster", () => {
     }
   }, 90_000);
 
+  test("writes through followers leave nothing pending on them (etcd_server_proposals_pending back to 0)", async () => {
+    for (const m of live()) for (let i = 0; i < 20; i++) ctl(m, ["put", `pending-${i}`, "v"]);
+    for (const m of live()) {
+      let pending = -1;
+      for (let i = 0; i < 50 && pending !== 0; i++) {
+        const text = await (await fetch(`${m.clientUrl}/metrics`)).text();
+        pending = Number(/^etcd_server_proposals_pending (\S+)$/m.exec(text)![1]);
+        if (pending !== 0) await Bun.sleep(50);
+      }
+      expect(pending).toBe(0);
+    }
+  });
+
   test("curl-style /health is true on every member", async () => {
     for (const m of live()) expect(await (await fetch(`${m.clientUrl}/health`)).json()).toEqual({ health: "true", reason: "" });
   });

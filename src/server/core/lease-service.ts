@@ -71,7 +71,13 @@ export class LeaseService {
           else if (!(e instanceof NotPrimaryError)) throw e;
         }
       } else if (leader !== 0n && leader !== this.#deps.self) {
-        return (await this.#ask({ op: "leaseRenew", id: String(id) })).ttl;
+        try {
+          return (await this.#ask({ op: "leaseRenew", id: String(id) })).ttl;
+        } catch (e) {
+          // The member we took for the leader is not (yet) its primary: ask again shortly.
+          if (e !== Errors.notLeader || Date.now() > deadline) throw e;
+          await new Promise((r) => setTimeout(r, 50));
+        }
       } else {
         if (Date.now() > deadline) throw leader === 0n ? Errors.noLeader : Errors.leaderChanged;
         await new Promise((r) => setTimeout(r, 50));
@@ -95,8 +101,12 @@ export class LeaseService {
     }
   }
 
-  /** Answers a follower's forwarded request (only the leader's lessor can). */
+  /**
+   * Answers a follower's forwarded request. Only a primary answers (as etcd's leader does); anyone
+   * else says so rather than forwarding again, so a request never bounces between members.
+   */
   async answer(req: LeaseForward): Promise<LeaseForwardAnswer> {
+    if (!this.#deps.lessor().isPrimary) return { error: Errors.notLeader.message };
     const id = BigInt(req.id);
     try {
       if (req.op === "leaseRenew") return { ttl: await this.renew(id) };

@@ -1,6 +1,7 @@
 import type { Ready } from "../../raft/raw-node.ts";
 import { decodeEntry, decodeHardState, encodeEntry, encodeHardState } from "../../raft/codec.ts";
 import { MemoryStorage } from "../../raft/storage.ts";
+import type { HardState } from "../../raft/types.ts";
 import { encodeWithHeadroom } from "../../proto/encode.ts";
 import { etcdserverpb, walpb } from "../../proto/etcd.js";
 import type { WalRecord } from "../../wal/wal.ts";
@@ -23,8 +24,12 @@ export function snapshotRecord(index: number, term: number, voters: bigint[], le
 
 export function readyRecords(rd: Ready): WalRecord[] {
   const recs: WalRecord[] = rd.entries.map((e) => ({ type: RecordType.entry, index: BigInt(e.index), data: encodeEntry(e) }));
-  if (rd.hardState) recs.push({ type: RecordType.hardState, data: encodeHardState(rd.hardState) });
+  if (rd.hardState) recs.push(hardStateRecord(rd.hardState));
   return recs;
+}
+
+export function hardStateRecord(hs: HardState): WalRecord {
+  return { type: RecordType.hardState, data: encodeHardState(hs) };
 }
 
 export interface Replayed {
@@ -34,16 +39,33 @@ export interface Replayed {
   entries: number;
 }
 
-/** Rebuilds Raft's durable state from the WAL: the latest snapshot marker, the entries after it, the hard state. */
+/**
+ * Rebuilds Raft's durable state from the WAL: the latest snapshot marker, the entries after it, the
+ * latest hard state and metadata. The marker goes first whatever its place: once old segments are
+ * purged, the oldest one left may begin with entries that the marker written after them covers.
+ */
 export function replayWal(records: WalRecord[]): Replayed {
   const storage = new MemoryStorage();
   let metadata: Replayed["metadata"];
   let entries = 0;
+  let snapshot: walpb.Snapshot | undefined;
+  for (const r of records) {
+    if (r.type !== RecordType.snapshot) continue;
+    const s = walpb.Snapshot.decode(r.data);
+    if (!snapshot || s.index > snapshot.index) snapshot = s;
+  }
+  if (snapshot && snapshot.index > 0n) {
+    const confState = { voters: [...(snapshot.confState?.voters ?? [])], learners: [...(snapshot.confState?.learners ?? [])] };
+    storage.applySnapshot({ meta: { index: Number(snapshot.index), term: Number(snapshot.term), confState }, data: new Uint8Array(0) });
+  }
   for (const r of records) {
     switch (r.type) {
       case RecordType.entry: {
         const e = decodeEntry(r.data);
         if (e.index <= storage.snapshot.meta.index) break; // already inside the snapshot
+        if (e.index > storage.lastIndex() + 1) {
+          throw new Error(`the WAL lacks entries ${storage.lastIndex() + 1}..${e.index - 1} (a segment is missing): restore the member from a snapshot`);
+        }
         storage.append([e]);
         entries++;
         break;
@@ -54,19 +76,6 @@ export function replayWal(records: WalRecord[]): Replayed {
       case RecordType.metadata: {
         const m = etcdserverpb.Metadata.decode(r.data);
         metadata = { memberId: m.NodeID, clusterId: m.ClusterID };
-        break;
-      }
-      case RecordType.snapshot: {
-        const s = walpb.Snapshot.decode(r.data);
-        const index = Number(s.index);
-        if (index <= storage.snapshot.meta.index) break;
-        const confState = { voters: [...(s.confState?.voters ?? [])], learners: [...(s.confState?.learners ?? [])] };
-        if (index <= storage.lastIndex() && storage.term(index) === Number(s.term)) {
-          storage.createSnapshot(index, confState, new Uint8Array(0));
-          storage.compact(index);
-        } else {
-          storage.applySnapshot({ meta: { index, term: Number(s.term), confState }, data: new Uint8Array(0) });
-        }
         break;
       }
     }

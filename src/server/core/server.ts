@@ -34,7 +34,7 @@ import { computeMemberId } from "./member-id.ts";
 import { findCorruptMembers } from "./corrupt-check.ts";
 import { LeaseService, type LeaseForward } from "./lease-service.ts";
 import { answerPeerRequest, decodeHashAnswer, encodePeerRequest } from "./peer-api.ts";
-import { metadataRecord, readyRecords, replayWal, snapshotRecord } from "./raft-wal.ts";
+import { hardStateRecord, metadataRecord, readyRecords, replayWal, snapshotRecord } from "./raft-wal.ts";
 import { checkDelete, checkPut, checkRange, checkTxn } from "./validate.ts";
 import { WaitRegistry } from "./wait.ts";
 import { ReadBatcher } from "./read-batcher.ts";
@@ -90,6 +90,8 @@ export interface ServerOptions {
   snapshotCount: number;
   /** How a member started with --initial-cluster-state existing asks its peers for the cluster. */
   fetchCluster?: (peerUrls: string[]) => Promise<RemoteCluster>;
+  /** WAL segment size (default 64 MiB; tests use small ones to purge soon). */
+  walSegmentBytes?: number;
   /** WAL segments and .snap files kept (etcd's --max-wals, --max-snapshots; 0 keeps all). Default 5. */
   maxWals?: number;
   maxSnapshots?: number;
@@ -125,6 +127,11 @@ export class EtcdServer {
   #wait = new WaitRegistry<ApplyResult>();
   /** Requests proposed by this process, by their entry data: applying them needs no decode. */
   #proposed = new Map<Uint8Array, etcdserverpb.InternalRaftRequest.$Properties>();
+  /**
+   * The same proposals by request id: on a follower (or after a leader change) the entry that comes
+   * back is a decoded copy, not our array, and must still release what we keep for it.
+   */
+  #proposedById = new Map<bigint, Uint8Array>();
   #proposals: Uint8Array[] = [];
   #confProposals: Uint8Array[] = [];
   #nextRequestId: bigint;
@@ -176,6 +183,16 @@ export class EtcdServer {
       nextId: () => this.#nextLeaseId(),
       log: opts.log,
     });
+    // A WAL segment must stand alone once older ones are purged: who we are, where the log starts, the vote.
+    this.#wal.segmentPreamble = () => {
+      const storage = this.#node.raft.log.storage;
+      const snap = storage.snapshot.meta;
+      return [
+        metadataRecord(this.memberId, this.#clusterId),
+        ...(snap.index > 0 ? [snapshotRecord(snap.index, snap.term, snap.confState.voters, snap.confState.learners)] : []),
+        hardStateRecord(storage.hardState),
+      ];
+    };
     this.#snapshotter = new Snapshotter(dirname(parts.backend.path), { log: (level, msg) => opts.log(level, msg) });
     this.#fatal = fatal;
     this.#alarms = loadAlarms(parts.backend);
@@ -224,7 +241,7 @@ export class EtcdServer {
     });
     const recovered = lessor.recover(store.leasedKeys());
     if (recovered.orphans) opts.log("warn", "keys held by leases that no longer exist", { keys: recovered.orphans });
-    const { wal, records, repaired } = await Wal.open(walDir, { log: (level, msg) => opts.log(level, msg) });
+    const { wal, records, repaired } = await Wal.open(walDir, { log: (level, msg) => opts.log(level, msg), segmentBytes: opts.walSegmentBytes });
     if (repaired) opts.log("warn", "repaired a torn WAL tail", { ...repaired });
 
     const initialCluster = opts.initialCluster ?? new Map([[opts.name, opts.initialAdvertisePeerUrls]]);
@@ -372,8 +389,11 @@ export class EtcdServer {
    * accepts it.
    */
   receiveSnapshot(m: Message, path: string): void {
-    if (this.#stopped || !m.snapshot) return;
-    this.receive({ ...m, snapshot: { ...m.snapshot, data: new TextEncoder().encode(SNAPSHOT_FILE_REF + path) } });
+    if (this.#stopped || !m.snapshot) return rmSync(path, { force: true });
+    const data = new TextEncoder().encode(SNAPSHOT_FILE_REF + path);
+    this.receive({ ...m, snapshot: { ...m.snapshot, data } });
+    // Raft may turn it down (stale, or already caught up): then nothing will take the file.
+    if (this.#node.raft.log.pendingSnapshot?.data !== data) rmSync(path, { force: true });
   }
 
   /** Answers a peer's request (peer-api.ts): the member list for a joiner, HashKV for the corruption check. */
@@ -576,7 +596,14 @@ export class EtcdServer {
    */
   async *snapshotChunks(chunkBytes: number): AsyncGenerator<{ chunk: Uint8Array; remaining: number }> {
     const path = `${this.#backend.path}.snapshot-${process.pid}-${++this.#snapshotSeq}`;
-    const { size, sha256 } = await this.#backend.copyTo(path);
+    let described: { size: number; sha256: Buffer };
+    try {
+      described = await this.#backend.copyTo(path);
+    } catch (err) {
+      rmSync(path, { force: true }); // a copy cut short (a full disk, say) must not stay behind
+      throw err;
+    }
+    const { size, sha256 } = described;
     const file = await open(path, "r");
     rmSync(path, { force: true });
     try {
@@ -604,7 +631,8 @@ export class EtcdServer {
   async hashKV(rev: bigint): Promise<{ header: Header; hash: number; compactRevision: bigint }> {
     const at = rev === 0n ? this.#store.rev : rev;
     if (at > this.#store.rev) throw Errors.futureRev;
-    if (at < this.#store.compactRev) throw Errors.compacted;
+    // As etcd's HashByRev: a revision asked for must be above the compacted one.
+    if (rev !== 0n && at <= this.#store.compactRev) throw Errors.compacted;
     const h = await this.#store.hashKV(at);
     // As etcd, the header carries the revision that was hashed.
     return { header: this.header(at), hash: h.hash, compactRevision: h.compactRevision };
@@ -731,6 +759,7 @@ export class EtcdServer {
     }
     const done = this.#wait.register(id, Date.now() + this.#requestTimeoutMs());
     this.#proposed.set(data, request);
+    this.#proposedById.set(id, data);
     this.#proposals.push(data);
     this.#wake?.();
     return done;
@@ -746,6 +775,7 @@ export class EtcdServer {
     for (const id of this.#wait.expired(now)) {
       proposalsFailed.inc();
       this.#wait.reject(id, Errors.timeout);
+      this.#forget(this.#proposedById.get(id), undefined);
     }
     for (const [key, w] of this.#confWaiters) {
       if (w.deadline < now) {
@@ -876,7 +906,7 @@ export class EtcdServer {
       leader: r.state === StateType.Leader,
       committed: r.log.committed,
       applied: this.#applied,
-      pending: this.#wait.size,
+      pending: this.#proposed.size,
       dbSize: this.#backend.size(),
       dbSizeInUse: this.#backend.sizeInUse(),
       keys: this.#keys,
@@ -911,6 +941,8 @@ export class EtcdServer {
       const applied = this.#applied; // copyTo copies what is applied now (it commits before its first await)
       const db = this.#backend.copyTo(path).then((d) => ({ path, ...d }));
       this.#peerSnapshot = { db, path, at: now, applied };
+      // Unused after its 30 s, the copy goes (a transfer still reading it keeps its open file).
+      setTimeout(() => this.#peerSnapshot?.path === path && this.#dropPeerSnapshot(), 30_000).unref?.();
       db.catch(() => {
         if (this.#peerSnapshot?.path === path) this.#peerSnapshot = null;
         rmSync(path, { force: true });
@@ -965,10 +997,18 @@ export class EtcdServer {
     this.#opts.log("info", "installed a snapshot from the leader", { snapshotIndex: snap.meta.index, appliedIndex: this.#applied });
   }
 
+  /** Releases what is kept for one of this member's proposals (applied, dropped or timed out). */
+  #forget(data: Uint8Array | undefined, req: etcdserverpb.InternalRaftRequest.$Properties | undefined): void {
+    if (!data) return;
+    const id = (req ?? this.#proposed.get(data))?.header?.ID;
+    this.#proposed.delete(data);
+    if (id !== undefined && id !== null) this.#proposedById.delete(BigInt(id));
+  }
+
   #dropProposal(data: Uint8Array, err: unknown): void {
     proposalsFailed.inc();
     const req = this.#proposed.get(data);
-    this.#proposed.delete(data);
+    this.#forget(data, req);
     const id = req?.header?.ID;
     if (id !== undefined && id !== null) this.#wait.reject(BigInt(id), err);
   }
@@ -1013,9 +1053,9 @@ export class EtcdServer {
         }
         if (e.type === EntryType.Normal && e.data.length > 0) {
           const local = this.#proposed.get(e.data);
-          if (local) this.#proposed.delete(e.data);
           const req = local ?? etcdserverpb.InternalRaftRequest.decode(e.data);
           const id = req.header?.ID ?? 0n;
+          this.#forget(local ? e.data : this.#proposedById.get(BigInt(id)), req);
           try {
             const value = this.#applyRequest(req);
             if (req.clusterMemberAttrSet) membersChanged = true;
@@ -1185,7 +1225,7 @@ function removeLeftoverSnapshots(snapDir: string): void {
   } catch {
     return;
   }
-  for (const n of names) if (/^(db\.send-\d+|received-.*\.db|receiving-.*\.part)$/.test(n)) rmSync(join(snapDir, n), { force: true });
+  for (const n of names) if (/^(db\.send-\d+|db\.snapshot-.*|db\.incoming(-wal|-shm)?|received-.*\.db|receiving-.*\.part)$/.test(n)) rmSync(join(snapDir, n), { force: true });
 }
 
 /**

@@ -821,6 +821,8 @@ export class PeerTransport {
   #snapshotReceiver(socket: net.Socket, from: bigint, remoteAddr: string): SnapshotReceiver {
     const fields = { "remote-peer-id": hex(from), "remote-addr": remoteAddr };
     this.#log("info", "receiving database snapshot", fields);
+    // A sender that vanished without closing must not hold the socket and the partial file forever.
+    socket.setTimeout(this.#snapshotIdleTimeoutMs, () => socket.destroy());
     const started = now();
     return new SnapshotReceiver({
       dir: this.#snapshotDir as string,

@@ -1,0 +1,107 @@
+/** The client: KV, transactions, compaction, watches and leases over a set of endpoints. */
+import type { etcdserverpb } from "../proto/etcd.js";
+import {
+  type Bytes,
+  type DeleteOptions,
+  deleteRequest,
+  deleteResult,
+  type DeleteResult,
+  type GetOptions,
+  getResult,
+  type GetResult,
+  type Int64,
+  int64,
+  type PutOptions,
+  putRequest,
+  putResult,
+  type PutResult,
+  rangeRequest,
+  type ResponseHeader,
+  toHeader,
+} from "./kv.ts";
+import { LeaseClient } from "./lease.ts";
+import { rpc } from "./rpc.ts";
+import { type CallOpts, Transport } from "./transport.ts";
+import { Txn, txnResult, type TxnResult } from "./txn.ts";
+import { type Watcher, type WatchOptions, WatchStream } from "./watch.ts";
+
+export interface ClientOptions {
+  /** "host:port" or "http://host:port", tried in order, round-robin on failure. */
+  endpoints: string[];
+  /** How long one connection attempt may take (default 5000 ms). */
+  dialTimeoutMs?: number;
+  /** Deadline of each request, retries included (default 10000 ms; 0 for none). */
+  requestTimeoutMs?: number;
+}
+
+/** Per-call options: a cancellation signal and/or a deadline overriding requestTimeoutMs. */
+export interface RequestOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export class Client {
+  /** Leases: grant, revoke, timeToLive, leases, keepAlive. */
+  readonly lease: LeaseClient;
+  readonly #transport: Transport;
+  readonly #watches: WatchStream;
+  readonly #requestTimeoutMs: number;
+
+  constructor(opts: ClientOptions) {
+    if (!opts || !Array.isArray(opts.endpoints) || opts.endpoints.length === 0) {
+      throw new TypeError("Cannot create a client: 'endpoints' must list at least one endpoint");
+    }
+    const dialTimeoutMs = opts.dialTimeoutMs ?? 5000;
+    this.#requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
+    this.#transport = new Transport(opts.endpoints, dialTimeoutMs);
+    this.#watches = new WatchStream(this.#transport);
+    this.lease = new LeaseClient(this.#transport, () => this.#opts(), this.#requestTimeoutMs || 10_000);
+  }
+
+  /** The endpoint new requests go to. */
+  get endpoint(): string {
+    return this.#transport.endpoint;
+  }
+
+  async get(key: Bytes, opts: GetOptions & RequestOptions = {}): Promise<GetResult> {
+    return getResult(await this.#transport.unary(rpc.range, rangeRequest(key, opts), this.#opts(opts)));
+  }
+
+  async put(key: Bytes, value: Bytes, opts: PutOptions & RequestOptions = {}): Promise<PutResult> {
+    return putResult(await this.#transport.unary(rpc.put, putRequest(key, value, opts), this.#opts(opts)));
+  }
+
+  async delete(key: Bytes, opts: DeleteOptions & RequestOptions = {}): Promise<DeleteResult> {
+    return deleteResult(await this.#transport.unary(rpc.deleteRange, deleteRequest(key, opts), this.#opts(opts)));
+  }
+
+  /** `client.txn().if(compare.value("k", "=", "v")).then(op.put("k", "w")).else(op.get("k")).commit()` */
+  txn(opts: RequestOptions = {}): Txn {
+    return new Txn(async (req: etcdserverpb.TxnRequest.$Properties): Promise<TxnResult> =>
+      txnResult(await this.#transport.unary(rpc.txn, req, this.#opts(opts))),
+    );
+  }
+
+  /** Compacts the history before `revision`; `physical` waits until the space is reclaimed. */
+  async compact(revision: Int64, opts: { physical?: boolean } & RequestOptions = {}): Promise<ResponseHeader> {
+    const res = await this.#transport.unary(rpc.compact, { revision: int64(revision), physical: opts.physical ?? false }, this.#opts(opts));
+    return toHeader(res.header);
+  }
+
+  /** Watches a key (or range); iterate the result with `for await`. */
+  watch(key: Bytes, opts: WatchOptions = {}): Watcher {
+    return this.#watches.watch(key, opts);
+  }
+
+  /** Ends every watch and keep-alive and closes the connections. */
+  close(): void {
+    this.#watches.close();
+    this.lease.close();
+    this.#transport.close();
+  }
+
+  #opts(opts: RequestOptions = {}): CallOpts {
+    const timeoutMs = opts.timeoutMs ?? this.#requestTimeoutMs;
+    return { signal: opts.signal, deadline: timeoutMs > 0 ? Date.now() + timeoutMs : undefined };
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * Calls over a set of endpoints: one HTTP/2 connection at a time to the preferred endpoint, moving
+ * round-robin to the next one when a connection fails or the member says it cannot serve (no leader,
+ * leader changed, stopping). Unary calls are retried by clientv3's policy: repeatable ones on any
+ * Unavailable, the others only when the request surely never left this process.
+ */
+import type http2 from "node:http2";
+import { EtcdError, GrpcCode } from "../pkg/errors.ts";
+import { asEtcdError, canceled, clientClosed, deadlineExceeded, isEndpointUnhealthy, retryableRead, retryableWrite, TransportError } from "./errors.ts";
+import { Channel, type CallStream } from "./grpc/channel.ts";
+import { encodeFrame } from "./grpc/framing.ts";
+import type { Method } from "./rpc.ts";
+
+/** clientv3 retries a unary call at most this many times (defaultUnaryMaxRetries). */
+const MAX_RETRIES = 100;
+/** First wait between retries; it grows linearly to BACKOFF_MAX_MS, with ±10% jitter (clientv3: 25 ms, 10%). */
+const BACKOFF_STEP_MS = 25;
+const BACKOFF_MAX_MS = 500;
+
+export interface CallOpts {
+  /** Absolute deadline (Date.now() based). */
+  deadline?: number;
+  signal?: AbortSignal;
+}
+
+export interface TypedStream<Req> {
+  /** The endpoint this stream runs on. */
+  readonly endpoint: string;
+  send(request: Req): void;
+  end(): void;
+  cancel(): void;
+}
+
+export interface TypedHandlers<Res> {
+  onMessage(response: Res): void;
+  /** Exactly once; null when the server ended the call with status OK. */
+  onClose(err: EtcdError | null): void;
+}
+
+export class Transport {
+  readonly #endpoints: readonly string[];
+  readonly #dialTimeoutMs: number;
+  readonly #channels = new Map<string, Channel>();
+  #current = 0;
+  #closed = false;
+
+  constructor(endpoints: readonly string[], dialTimeoutMs: number) {
+    if (endpoints.length === 0) throw new Error("Cannot create a client: no endpoints given");
+    this.#endpoints = endpoints;
+    this.#dialTimeoutMs = dialTimeoutMs;
+  }
+
+  /** The endpoint new calls go to. */
+  get endpoint(): string {
+    return this.#endpoints[this.#current];
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Moves new calls off `endpoint` (if it is still the preferred one) to the next endpoint. */
+  markUnhealthy(endpoint: string): void {
+    if (this.#endpoints[this.#current] === endpoint) this.#current = (this.#current + 1) % this.#endpoints.length;
+  }
+
+  async unary<Req, Res>(m: Method<Req, Res>, request: Req, opts: CallOpts = {}): Promise<Res> {
+    const frame = encodeFrame(m.request, request);
+    for (let attempt = 0; ; attempt++) {
+      let err: EtcdError;
+      try {
+        const { channel, session } = await this.#connect(opts);
+        const body = await once(channel, session, m.path, frame, opts);
+        return m.response.decode(body);
+      } catch (e) {
+        err = asEtcdError(e);
+      }
+      if (isEndpointUnhealthy(err)) this.markUnhealthy(err instanceof TransportError ? err.endpoint : this.endpoint);
+      const retry = m.repeatable ? retryableRead(err) : retryableWrite(err);
+      if (!retry || attempt >= MAX_RETRIES || this.#closed || opts.signal?.aborted) throw err;
+      const waitMs = backoffMs(attempt);
+      if (opts.deadline !== undefined && Date.now() + waitMs >= opts.deadline) throw err;
+      await sleep(waitMs, opts.signal);
+    }
+  }
+
+  /**
+   * Opens a (client-, server- or bidi-) streaming call on the preferred endpoint, failing over while
+   * connecting. Once open, the stream is not retried: its owner decides how to resume.
+   */
+  async stream<Req, Res>(m: Method<Req, Res>, handlers: TypedHandlers<Res>, opts: CallOpts = {}): Promise<TypedStream<Req>> {
+    const { channel, session } = await this.#connect(opts);
+    let call: CallStream | null = null;
+    let failed: EtcdError | null = null;
+    call = channel.open(session, m.path, opts, {
+      onMessage(body) {
+        let res: Res;
+        try {
+          res = m.response.decode(body);
+        } catch (e) {
+          failed = new EtcdError(GrpcCode.Internal, `grpc: cannot decode a ${m.path} response: ${(e as Error).message}`);
+          call?.cancel();
+          return;
+        }
+        handlers.onMessage(res);
+      },
+      onClose(err) {
+        handlers.onClose(failed ?? err);
+      },
+    });
+    const c = call;
+    return {
+      endpoint: channel.endpoint,
+      send: (req) => c.send(encodeFrame(m.request, req)),
+      end: () => c.end(),
+      cancel: () => c.cancel(),
+    };
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const ch of this.#channels.values()) ch.close();
+    this.#channels.clear();
+  }
+
+  /** A connected channel, trying each endpoint once from the preferred one. */
+  async #connect(opts: CallOpts): Promise<{ channel: Channel; session: http2.ClientHttp2Session }> {
+    let last: EtcdError | null = null;
+    for (let tried = 0; tried < this.#endpoints.length; tried++) {
+      if (this.#closed) throw clientClosed();
+      if (opts.signal?.aborted) throw canceled();
+      const endpoint = this.endpoint;
+      let channel = this.#channels.get(endpoint);
+      if (!channel || channel.broken) {
+        channel?.close();
+        channel = new Channel(endpoint);
+        this.#channels.set(endpoint, channel);
+      }
+      const dialMs = opts.deadline === undefined ? this.#dialTimeoutMs : Math.min(this.#dialTimeoutMs, opts.deadline - Date.now());
+      if (dialMs <= 0) throw deadlineExceeded();
+      try {
+        return { channel, session: await channel.connect(dialMs) };
+      } catch (e) {
+        last = asEtcdError(e);
+        this.markUnhealthy(endpoint);
+      }
+    }
+    throw last!;
+  }
+}
+
+/** One unary call: resolves with the single response message. */
+function once(channel: Channel, session: http2.ClientHttp2Session, path: string, frame: Buffer, opts: CallOpts): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let response: Buffer | null = null;
+    let extra = false;
+    const call = channel.open(session, path, opts, {
+      onMessage(m) {
+        if (response) extra = true;
+        response = m;
+      },
+      onClose(err) {
+        if (err) return reject(err);
+        if (!response || extra) return reject(new EtcdError(GrpcCode.Internal, `grpc: ${path} answered ${response ? "more than one message" : "no message"}`));
+        resolve(response);
+      },
+    });
+    call.send(frame);
+    call.end();
+  });
+}
+
+export function backoffMs(attempt: number): number {
+  const base = Math.min(BACKOFF_STEP_MS * (attempt + 1), BACKOFF_MAX_MS);
+  return base * (0.9 + Math.random() * 0.2);
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(canceled());
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(canceled());
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
