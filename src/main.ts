@@ -5,6 +5,8 @@ import http from "node:http";
 import type net from "node:net";
 import { basename } from "node:path";
 import pkg from "../package.json" with { type: "json" };
+import { runCtl, processIo } from "./cli/main.ts";
+import type { OfflineTools } from "./cli/context.ts";
 import { ConfigError, loadConfig, type Config } from "./config/index.ts";
 import { createLogger, type Logger } from "./pkg/logger.ts";
 import { ETCD_API_VERSION, ETCD_CLUSTER_VERSION, EtcdServer } from "./server/core/server.ts";
@@ -47,11 +49,16 @@ async function fetchCluster(urls: string[], log: Logger): Promise<RemoteCluster>
   );
 }
 
+/** What `etcdctl snapshot restore` needs from the server's storage code (etcdutl's part of etcdctl). */
+function offlineTools(): OfflineTools {
+  return {};
+}
+
 async function main(argv: string[]): Promise<number> {
-  const invokedAs = basename(process.argv[1] ?? "");
+  // A compiled binary sees the name it was started as (a symlink etcdctl -> etcd) in argv0 only.
+  const invokedAs = basename(process.argv0 ?? "");
   if (invokedAs === "etcdctl" || argv[0] === "ctl") {
-    process.stderr.write("etcdctl mode arrives with the etcdctl issue; use the etcdctl 3.4+ binary meanwhile.\n");
-    return 2;
+    return runCtl(invokedAs === "etcdctl" ? argv : argv.slice(1), processIo(), offlineTools());
   }
   let config: Config;
   try {

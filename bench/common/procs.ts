@@ -3,9 +3,9 @@
 // (also on Ctrl-C), and reading /proc and its log.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { freePort } from "../../tests/e2e/ports.ts";
 import { log } from "./report.ts";
 
 export const ROOT = path.resolve(import.meta.dir, "..", "..");
@@ -102,16 +102,7 @@ export interface ServerProc {
 const live = new Set<ServerProc>();
 const tmpDirs = new Set<string>();
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+export { freePort };
 
 /** n different free ports. */
 export async function freePorts(n: number): Promise<number[]> {

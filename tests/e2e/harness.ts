@@ -2,13 +2,14 @@
 import { afterAll, beforeAll } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { frame } from "../../src/server/grpc/framing.ts";
+import { freePort } from "./ports.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
-export const BINARY = join(ROOT, "dist/etcd");
+/** The binary under test; ETCD_TS_BINARY points elsewhere (a build of work in progress). */
+export const BINARY = process.env.ETCD_TS_BINARY ?? join(ROOT, "dist/etcd");
 
 export function haveEtcdctl(): boolean {
   return spawnSync("etcdctl", ["version"], { encoding: "utf8" }).status === 0;
@@ -22,16 +23,7 @@ export function requireTool(name: string, present: boolean): boolean {
   return false;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
+export { freePort };
 
 export interface Member {
   proc: ChildProcess;

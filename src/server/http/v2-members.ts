@@ -4,7 +4,7 @@
  * table (MemberList, Status). There is no v2 key space, and membership changes go through v3.
  */
 import type { Context, Hono } from "hono";
-import { quoteJson } from "./gateway/go-json.ts";
+import { quoteJson } from "../../pkg/go-json.ts";
 import { methodInfo, throughWire, type HandlerTable } from "./gateway/handlers.ts";
 
 interface V2Member {

@@ -13,7 +13,7 @@
  */
 import type { Context, Hono } from "hono";
 import { EtcdError, GrpcCode, isEtcdError } from "../../../pkg/errors.ts";
-import { decodeNext, GoJsonError, type JsonNode } from "./go-json.ts";
+import { decodeNext, GoJsonError, type JsonNode } from "../../../pkg/go-json.ts";
 import {
   methodInfo,
   throughWire,

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { etcdserverpb } from "../../../proto/etcd.js";
-import { parseWhole } from "./go-json.ts";
+import { parseWhole } from "../../../pkg/go-json.ts";
 import { errorBody, httpStatusFromCode, messageFromJson, messageToJson, streamError, streamResult } from "./jsonpb.ts";
 
 const fromJson = (type: string, text: string) => messageFromJson(`etcdserverpb.${type}`, parseWhole(text));
@@ -137,9 +137,9 @@ describe("gateway envelopes", () => {
   });
 });
 
-test("schema.gen.ts is generated from proto/ (node scripts/gen-gateway-schema.mjs)", () => {
+test("schema.gen.ts is generated from proto/ (node scripts/gen-proto-schema.mjs)", () => {
   const root = resolve(import.meta.dir, "../../../..");
-  const r = spawnSync("node", ["scripts/gen-gateway-schema.mjs", "--check"], { cwd: root, encoding: "utf8" });
+  const r = spawnSync("node", ["scripts/gen-proto-schema.mjs", "--check"], { cwd: root, encoding: "utf8" });
   expect(r.stderr).toBe("");
   expect(r.status).toBe(0);
 });

@@ -6,9 +6,9 @@
  * as absent, 64/32-bit integers as numbers or strings, enums by name or number — and Go's error texts
  * when a value does not fit.
  */
-import { base64DecodeGo, base64Encode, goQuote, GoJsonError, kindOf, parseWhole, quoteJson, type JsonNode } from "./go-json.ts";
-import type { FieldSchema } from "./schema.ts";
-import { ENUMS, MESSAGES } from "./schema.gen.ts";
+import { base64DecodeGo, base64Encode, goQuote, GoJsonError, kindOf, parseWhole, quoteJson, type JsonNode } from "../../../pkg/go-json.ts";
+import type { FieldSchema } from "../../../proto/schema.ts";
+import { ENUMS, MESSAGES } from "../../../proto/schema.gen.ts";
 
 function fieldsOf(type: string): readonly FieldSchema[] {
   const fields = MESSAGES[type];
