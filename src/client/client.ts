@@ -20,7 +20,7 @@ import {
   toHeader,
 } from "./kv.ts";
 import { LeaseClient } from "./lease.ts";
-import { rpc } from "./rpc.ts";
+import { type Method, rpc } from "./rpc.ts";
 import { type CallOpts, Transport } from "./transport.ts";
 import { Txn, txnResult, type TxnResult } from "./txn.ts";
 import { type Watcher, type WatchOptions, WatchStream } from "./watch.ts";
@@ -91,6 +91,58 @@ export class Client {
   /** Watches a key (or range); iterate the result with `for await`. */
   watch(key: Bytes, opts: WatchOptions = {}): Watcher {
     return this.#watches.watch(key, opts);
+  }
+
+  /**
+   * Any unary RPC of `rpc` (cluster, maintenance, auth, lock, election…) with the client's failover
+   * and retry policy; the raw decoded response.
+   */
+  call<Req, Res>(m: Method<Req, Res>, request: Req, opts: RequestOptions = {}): Promise<Res> {
+    return this.#transport.unary(m, request, this.#opts(opts));
+  }
+
+  /**
+   * A server-streaming RPC (Snapshot, Observe) as an async iterator of responses. Not retried once
+   * open; breaking out of the loop cancels the call. `opts.timeoutMs` bounds the whole stream.
+   */
+  async *serverStream<Req, Res>(m: Method<Req, Res>, request: Req, opts: RequestOptions = {}): AsyncGenerator<Res> {
+    const queue: Res[] = [];
+    let done = false;
+    let failure: unknown = null;
+    let wake: (() => void) | null = null;
+    const notify = () => {
+      wake?.();
+      wake = null;
+    };
+    const stream = await this.#transport.stream(
+      m,
+      {
+        onMessage(res) {
+          queue.push(res);
+          notify();
+        },
+        onClose(err) {
+          done = true;
+          failure = err;
+          notify();
+        },
+      },
+      this.#opts(opts),
+    );
+    stream.send(request);
+    stream.end();
+    try {
+      for (;;) {
+        while (queue.length) yield queue.shift()!;
+        if (done) {
+          if (failure) throw failure;
+          return;
+        }
+        await new Promise<void>((r) => (wake = r));
+      }
+    } finally {
+      if (!done) stream.cancel();
+    }
   }
 
   /** Ends every watch and keep-alive and closes the connections. */

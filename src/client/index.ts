@@ -19,5 +19,6 @@ export {
   type SortOrder,
   type SortTarget,
 } from "./kv.ts";
+export { rpc, type Method } from "./rpc.ts";
 export { statusError, TransportError, WatchCompactedError } from "./errors.ts";
 export { EtcdError, Errors, GrpcCode, isEtcdError } from "../pkg/errors.ts";
