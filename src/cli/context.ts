@@ -66,7 +66,13 @@ export class Ctx {
       if (e.startsWith("https://")) throw new CliError(ExitCode.BadArgs, `--endpoints ${e}: TLS arrives with the security issue; use http:// meanwhile`);
     }
     // --command-timeout is applied per request (requestOpts), as etcdctl's context per command.
-    const c = new Client({ endpoints, dialTimeoutMs: g.dialTimeoutMs, requestTimeoutMs: 0 });
+    const c = new Client({
+      endpoints,
+      dialTimeoutMs: g.dialTimeoutMs,
+      requestTimeoutMs: 0,
+      keepAliveTimeMs: g.keepAliveTimeMs,
+      keepAliveTimeoutMs: g.keepAliveTimeoutMs,
+    });
     this.#clients.push(c);
     return c;
   }

@@ -127,6 +127,14 @@ export function setFlag(spec: FlagSpec, text: string, values: Record<string, Fla
   set.add(spec.name);
 }
 
+/**
+ * "–lease=…" (an en or em dash) is what "--lease=…" becomes when pasted from a web page, as in the
+ * tutorial our users follow; etcdctl would take it for a key. We read it as the flag it was meant to be.
+ */
+export function dashes(arg: string): string {
+  return /^[\u2013\u2014][a-z]/.test(arg) ? "--" + arg.slice(1) : arg;
+}
+
 /** Parses argv against the flags a command accepts (its own and the global ones). */
 export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]): ParsedFlags {
   const byName = new Map(specs.map((s) => [s.name, s]));
@@ -136,7 +144,7 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]):
   const set = new Set<string>();
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
+    const a = dashes(argv[i]);
     if (a === "--") {
       args.push(...argv.slice(i + 1));
       break;

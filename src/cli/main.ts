@@ -7,7 +7,7 @@ import type { Command } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
 import { type Io, Ctx, type OfflineTools } from "./context.ts";
 import { asCliError, CliError, ExitCode } from "./errors.ts";
-import { type FlagSpec, parseFlags } from "./flags.ts";
+import { dashes, type FlagSpec, parseFlags } from "./flags.ts";
 import { applyEnv, GLOBAL_FLAGS, globalsFrom } from "./global.ts";
 import { commandHelp, rootHelp } from "./help.ts";
 
@@ -39,7 +39,7 @@ export function findCommand(root: readonly Command[], argv: readonly string[]): 
   let children = root;
   let descending = true;
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
+    const a = dashes(argv[i]);
     if (a === "--") {
       rest.push(...argv.slice(i));
       break;

@@ -32,6 +32,12 @@ export interface ClientOptions {
   dialTimeoutMs?: number;
   /** Deadline of each request, retries included (default 10000 ms; 0 for none). */
   requestTimeoutMs?: number;
+  /**
+   * HTTP/2 PING interval (default 30000 ms; 0 turns pings off) and how long an answer may take
+   * (default 10000 ms) before the connection counts as dead and calls fail over.
+   */
+  keepAliveTimeMs?: number;
+  keepAliveTimeoutMs?: number;
 }
 
 /** Per-call options: a cancellation signal and/or a deadline overriding requestTimeoutMs. */
@@ -53,7 +59,10 @@ export class Client {
     }
     const dialTimeoutMs = opts.dialTimeoutMs ?? 5000;
     this.#requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
-    this.#transport = new Transport(opts.endpoints, dialTimeoutMs);
+    this.#transport = new Transport(opts.endpoints, dialTimeoutMs, {
+      timeMs: opts.keepAliveTimeMs ?? 30_000,
+      timeoutMs: opts.keepAliveTimeoutMs ?? 10_000,
+    });
     this.#watches = new WatchStream(this.#transport);
     this.lease = new LeaseClient(this.#transport, () => this.#opts(), this.#requestTimeoutMs || 10_000);
   }

@@ -7,7 +7,7 @@
 import type http2 from "node:http2";
 import { EtcdError, GrpcCode } from "../pkg/errors.ts";
 import { asEtcdError, canceled, clientClosed, deadlineExceeded, isEndpointUnhealthy, retryableRead, retryableWrite, TransportError } from "./errors.ts";
-import { Channel, type CallStream } from "./grpc/channel.ts";
+import { Channel, type CallStream, type KeepAliveOptions } from "./grpc/channel.ts";
 import { encodeFrame } from "./grpc/framing.ts";
 import type { Method } from "./rpc.ts";
 
@@ -40,14 +40,16 @@ export interface TypedHandlers<Res> {
 export class Transport {
   readonly #endpoints: readonly string[];
   readonly #dialTimeoutMs: number;
+  readonly #keepAlive: KeepAliveOptions | null;
   readonly #channels = new Map<string, Channel>();
   #current = 0;
   #closed = false;
 
-  constructor(endpoints: readonly string[], dialTimeoutMs: number) {
+  constructor(endpoints: readonly string[], dialTimeoutMs: number, keepAlive: KeepAliveOptions | null = null) {
     if (endpoints.length === 0) throw new Error("Cannot create a client: no endpoints given");
     this.#endpoints = endpoints;
     this.#dialTimeoutMs = dialTimeoutMs;
+    this.#keepAlive = keepAlive;
   }
 
   /** The endpoint new calls go to. */
@@ -133,7 +135,7 @@ export class Transport {
       let channel = this.#channels.get(endpoint);
       if (!channel || channel.broken) {
         channel?.close();
-        channel = new Channel(endpoint);
+        channel = new Channel(endpoint, this.#keepAlive);
         this.#channels.set(endpoint, channel);
       }
       const dialMs = opts.deadline === undefined ? this.#dialTimeoutMs : Math.min(this.#dialTimeoutMs, opts.deadline - Date.now());

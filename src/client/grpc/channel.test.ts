@@ -98,3 +98,40 @@ test("a refused connection is a TransportError that surely was not sent; the cha
   expect([err.code, err.sent]).toEqual([GrpcCode.Unavailable, false]);
   expect(ch.broken).toBe(true);
 });
+
+test("keepalive: a peer that stops answering (a black hole) breaks the channel and fails its open calls", async () => {
+  // A TCP relay to the h2 server that, once told, drops everything in both directions.
+  const net = await import("node:net");
+  let blackhole = false;
+  const sockets: import("node:net").Socket[] = [];
+  const relay = net.createServer((inbound) => {
+    const [host, port] = endpoint.split(":");
+    const outbound = net.connect(Number(port), host);
+    sockets.push(inbound, outbound);
+    inbound.on("data", (d) => blackhole || outbound.write(d));
+    outbound.on("data", (d) => blackhole || inbound.write(d));
+    inbound.on("error", () => {});
+    outbound.on("error", () => {});
+  });
+  await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
+  const via = `127.0.0.1:${(relay.address() as AddressInfo).port}`;
+  try {
+    const pinged = new Channel(via, { timeMs: 100, timeoutMs: 300 });
+    const silent = new Channel(via);
+    const hung = call(pinged, "/hang", ["x"]);
+    await call(silent, "/echo", ["a"]);
+    await Bun.sleep(250); // pings answered while the path works
+    expect(pinged.broken).toBe(false);
+    blackhole = true;
+    const { err } = await hung;
+    expect(err).toBeInstanceOf(TransportError);
+    expect((err as Error).message).toContain("keepalive ping not answered");
+    expect(pinged.broken).toBe(true);
+    // Without pings nothing notices.
+    expect(silent.broken).toBe(false);
+    silent.close();
+  } finally {
+    for (const s of sockets) s.destroy();
+    relay.close();
+  }
+});

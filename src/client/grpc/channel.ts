@@ -32,16 +32,25 @@ export interface CallStream {
   cancel(): void;
 }
 
+/** HTTP/2 keepalive as clientv3's DialKeepAliveTime/Timeout: a PING every timeMs, unanswered within timeoutMs = dead. */
+export interface KeepAliveOptions {
+  timeMs: number;
+  timeoutMs: number;
+}
+
 export class Channel {
   readonly endpoint: string;
   readonly #authority: string;
+  readonly #keepAlive: KeepAliveOptions | null;
   #session: http2.ClientHttp2Session | null = null;
   #connected: Promise<http2.ClientHttp2Session> | null = null;
   #failure: TransportError | null = null;
+  #pinger: ReturnType<typeof setInterval> | null = null;
 
-  constructor(endpoint: string) {
+  constructor(endpoint: string, keepAlive: KeepAliveOptions | null = null) {
     this.endpoint = endpoint;
     this.#authority = /^https?:\/\//.test(endpoint) ? endpoint : `http://${endpoint}`;
+    this.#keepAlive = keepAlive && keepAlive.timeMs > 0 ? keepAlive : null;
   }
 
   /** Failed or closed: calls on it fail at once, and the owner should dial a new one. */
@@ -61,6 +70,7 @@ export class Channel {
       const timer = setTimeout(() => fail(`dial ${this.endpoint} timed out after ${dialTimeoutMs} ms`), dialTimeoutMs);
       const fail = (why: string) => {
         clearTimeout(timer);
+        if (this.#pinger) clearInterval(this.#pinger);
         this.#failure ??= new TransportError(this.endpoint, why, false);
         if (!session.destroyed) session.destroy();
         if (!up) reject(this.#failure);
@@ -68,6 +78,7 @@ export class Channel {
       session.once("connect", () => {
         up = true;
         clearTimeout(timer);
+        this.#startPings(session, fail);
         resolve(session);
       });
       session.on("error", (err: Error) => fail(`connection to ${this.endpoint} failed: ${err.message}`));
@@ -80,6 +91,30 @@ export class Channel {
     // The owner may never await it (a failure found later by a call); do not leak an unhandled rejection.
     this.#connected.catch(() => {});
     return this.#connected;
+  }
+
+  /**
+   * A connection whose peer vanished (host down, partition) gives no error until TCP gives up, which
+   * takes minutes; watches and keep-alives would hang there. A PING unanswered in time ends it, so the
+   * owner fails over. Timers are unref'd: an idle client does not keep a process alive.
+   */
+  #startPings(session: http2.ClientHttp2Session, fail: (why: string) => void): void {
+    const ka = this.#keepAlive;
+    if (!ka) return;
+    this.#pinger = setInterval(() => {
+      if (session.closed || session.destroyed) return;
+      const deadline = setTimeout(() => fail(`connection to ${this.endpoint}: keepalive ping not answered within ${ka.timeoutMs} ms`), ka.timeoutMs);
+      deadline.unref?.();
+      try {
+        session.ping((err) => {
+          clearTimeout(deadline);
+          if (err && !session.destroyed) fail(`connection to ${this.endpoint}: keepalive ping failed: ${err.message}`);
+        });
+      } catch {
+        clearTimeout(deadline);
+      }
+    }, ka.timeMs);
+    this.#pinger.unref?.();
   }
 
   /**
@@ -171,6 +206,7 @@ export class Channel {
   }
 
   close(): void {
+    if (this.#pinger) clearInterval(this.#pinger);
     this.#failure ??= new TransportError(this.endpoint, `connection to ${this.endpoint} closed by the client`, false);
     const s = this.#session;
     if (s && !s.destroyed) s.destroy();
