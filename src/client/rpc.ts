@@ -1,4 +1,9 @@
-/** The RPCs the client uses, typed: path, request encoder, response decoder and clientv3's retry policy. */
+/**
+ * The RPCs the client uses, typed: path, request encoder, response decoder and clientv3's retry policy
+ * (clientv3/retry.go: reads, lease calls, MemberList, Alarm/Status/Hash/HashKV/Snapshot/MoveLeader and
+ * the auth getters are repeatable; lock and election calls are not retried at all in Go, here only
+ * when never sent).
+ */
 import type protobuf from "protobufjs/minimal.js";
 import { etcdserverpb, v3electionpb, v3lockpb } from "../proto/etcd.js";
 
@@ -65,7 +70,7 @@ export const rpc = {
   snapshot: method<etcdserverpb.SnapshotRequest.$Properties, etcdserverpb.SnapshotResponse>(
     "/etcdserverpb.Maintenance/Snapshot", etcdserverpb.SnapshotRequest, etcdserverpb.SnapshotResponse, true),
   moveLeader: method<etcdserverpb.MoveLeaderRequest.$Properties, etcdserverpb.MoveLeaderResponse>(
-    "/etcdserverpb.Maintenance/MoveLeader", etcdserverpb.MoveLeaderRequest, etcdserverpb.MoveLeaderResponse, false),
+    "/etcdserverpb.Maintenance/MoveLeader", etcdserverpb.MoveLeaderRequest, etcdserverpb.MoveLeaderResponse, true),
   authEnable: method<etcdserverpb.AuthEnableRequest.$Properties, etcdserverpb.AuthEnableResponse>(
     "/etcdserverpb.Auth/AuthEnable", etcdserverpb.AuthEnableRequest, etcdserverpb.AuthEnableResponse, false),
   authDisable: method<etcdserverpb.AuthDisableRequest.$Properties, etcdserverpb.AuthDisableResponse>(
@@ -109,7 +114,7 @@ export const rpc = {
   electionProclaim: method<v3electionpb.ProclaimRequest.$Properties, v3electionpb.ProclaimResponse>(
     "/v3electionpb.Election/Proclaim", v3electionpb.ProclaimRequest, v3electionpb.ProclaimResponse, false),
   electionLeader: method<v3electionpb.LeaderRequest.$Properties, v3electionpb.LeaderResponse>(
-    "/v3electionpb.Election/Leader", v3electionpb.LeaderRequest, v3electionpb.LeaderResponse, true),
+    "/v3electionpb.Election/Leader", v3electionpb.LeaderRequest, v3electionpb.LeaderResponse, false),
   electionObserve: method<v3electionpb.LeaderRequest.$Properties, v3electionpb.LeaderResponse>(
     "/v3electionpb.Election/Observe", v3electionpb.LeaderRequest, v3electionpb.LeaderResponse, false),
   electionResign: method<v3electionpb.ResignRequest.$Properties, v3electionpb.ResignResponse>(
