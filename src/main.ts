@@ -4,6 +4,8 @@ import { getRequestListener } from "@hono/node-server";
 import http from "node:http";
 import type net from "node:net";
 import { basename } from "node:path";
+import { parseArgs } from "node:util";
+import { install } from "./install/install.ts";
 import pkg from "../package.json" with { type: "json" };
 import { runCtl, processIo } from "./cli/main.ts";
 import type { OfflineTools } from "./cli/context.ts";
@@ -22,6 +24,7 @@ import type { RemoteCluster } from "./server/core/server.ts";
 import { peerRequest } from "./server/peer/peer-request.ts";
 import { listenMetrics } from "./server/http/metrics-route.ts";
 import { PeerTransport } from "./server/peer/peer-transport.ts";
+import { systemdNotifier } from "./server/systemd/notify.ts";
 
 /** gRPC framing and headers on top of --max-request-bytes, as etcd allows. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -49,6 +52,33 @@ async function fetchCluster(urls: string[], log: Logger): Promise<RemoteCluster>
   );
 }
 
+/** `etcd install [--root DIR] [--user NAME]`: see src/install/install.ts. */
+function runInstall(argv: string[]): number {
+  let values: { root?: string; user?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { root: { type: "string" }, user: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true }));
+  } catch (e) {
+    process.stderr.write(`etcd install: ${(e as Error).message}\nUsage: etcd install [--root DIR] [--user etcd]\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(
+      "Usage: etcd install [--root DIR] [--user etcd]\n\n" +
+        "Installs this binary as /usr/bin/etcd with /usr/bin/etcdctl linked to it, the systemd unit\n" +
+        "(/etc/systemd/system/etcd.service), /etc/etcd/etcd.conf (kept if present), the service user and\n" +
+        "its data directory /var/lib/etcd. --root installs into another tree.\n",
+    );
+    return 0;
+  }
+  try {
+    install({ root: values.root ?? "/", user: values.user ?? "etcd", binary: process.execPath, say: (l) => process.stdout.write(l + "\n") });
+    return 0;
+  } catch (e) {
+    process.stderr.write(`etcd install: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
 /** What `etcdctl snapshot restore` needs from the server's storage code (etcdutl's part of etcdctl). */
 function offlineTools(): OfflineTools {
   return {};
@@ -57,6 +87,7 @@ function offlineTools(): OfflineTools {
 async function main(argv: string[]): Promise<number> {
   // A compiled binary sees the name it was started as (a symlink etcdctl -> etcd) in argv0 only.
   const invokedAs = basename(process.argv0 ?? "");
+  if (argv[0] === "install") return runInstall(argv.slice(1));
   if (invokedAs === "etcdctl" || argv[0] === "ctl") {
     return runCtl(invokedAs === "etcdctl" ? argv : argv.slice(1), processIo(), offlineTools());
   }
@@ -192,10 +223,16 @@ async function serve(config: Config, log: Logger): Promise<number> {
   }
   listeners.push(...(await listenMetrics(config.parsedUrls.listenMetricsUrls, app.fetch, log)));
   log("info", "ready to serve client requests", { memberId: server.memberId.toString(16) });
+  // Type=notify: systemd counts the unit started once the member has joined and serves clients.
+  const notify = await systemdNotifier(process.env, log);
+  void server.ready.then(() => {
+    if (!stopping) notify({ READY: "1", STATUS: `serving clients as member ${server.memberId.toString(16)} of cluster ${server.clusterId.toString(16)}` });
+  });
 
   let stopped: () => void = () => {};
   const stop = () =>
     (stopping ??= (async () => {
+      notify({ STOPPING: "1", STATUS: "stopping" });
       for (const l of listeners) l.close();
       h1.close();
       // GOAWAY to gRPC clients; calls in flight get their answers (for up to 2 s) before the core stops.

@@ -19,9 +19,11 @@ const ALLOWED: Record<string, string[]> = {
   "server/peer": ["pkg", "proto", "raft", "server/core"],
   "server/grpc": ["pkg", "proto", "server/core"],
   "server/http": ["pkg", "proto", "server/core"],
+  "server/systemd": ["pkg"],
   client: ["pkg", "proto"],
   cli: ["pkg", "proto", "client"],
   config: ["pkg"],
+  install: ["pkg"],
   "main.ts": [], // the composition root may import anything; nothing imports it
 };
 

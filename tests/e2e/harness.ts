@@ -44,6 +44,14 @@ export interface StartOptions {
   until?: "health" | "live";
 }
 
+/**
+ * The environment a server starts with: ours, minus the test settings named ETCD_TS_* (the server
+ * refuses ETCD_* variables it does not know, as etcd does).
+ */
+function serverEnv(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("ETCD_TS_")));
+}
+
 export async function startMember(opts: StartOptions = {}): Promise<Member> {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run 'npm run build' first`);
   return launch("etcd-ts", BINARY, { ...opts, dataDir: opts.dataDir ?? mkdtempSync(join(tmpdir(), "etcd-ts-e2e-")) });
@@ -68,7 +76,7 @@ async function launch(
       "--listen-peer-urls", `http://127.0.0.1:${peerPort}`,
       ...(opts.args ?? []),
     ],
-    { env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] },
+    { env: { ...serverEnv(), ...opts.env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));

@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { dirname, join } from "node:path";
@@ -29,6 +29,7 @@ import {
   type RangeOut,
   type TxnOut,
 } from "./kv-apply.ts";
+import { bootstrapLog } from "./bootstrap.ts";
 import { bootstrapMembers, confContext, hex, type MemberInfo, membersFromJson, membersToJson, parseConfContext } from "./membership.ts";
 import { computeMemberId } from "./member-id.ts";
 import { findCorruptMembers } from "./corrupt-check.ts";
@@ -275,14 +276,9 @@ export class EtcdServer {
       }
       if ((opts.initialClusterState ?? "new") === "new") {
         // Bootstrap as etcd does: one committed conf change entry per initial member, in term 1.
-        const ents: Entry[] = boot.members.map((m, i) => ({
-          term: 1,
-          index: i + 1,
-          type: EntryType.ConfChange,
-          data: encodeConfChange({ type: ConfChangeType.AddNode, nodeId: m.id, context: confContext({ ...m, name: "" }) }),
-        }));
+        const { entries: ents, hardState } = bootstrapLog(boot.members);
         storage.append(ents);
-        storage.hardState = { term: 1, vote: 0n, commit: ents.length };
+        storage.hardState = hardState;
         await wal.append([
           metadataRecord(memberId, clusterId),
           ...readyRecords({ entries: ents, hardState: storage.hardState, committedEntries: [], messages: [], readStates: [], mustSync: true }),
@@ -1284,10 +1280,17 @@ function ensureWritableDir(dir: string): void {
   }
 }
 
+/** Who we run as, by name when the system knows it (the error tells the operator whom to chown to). */
 function safeUser(): string {
+  const uid = process.getuid?.();
   try {
-    return userInfo().username;
-  } catch {
-    return String(process.getuid?.() ?? "unknown");
-  }
+    const name = userInfo().username;
+    if (name && name !== "unknown") return name;
+  } catch {}
+  if (uid === undefined) return "unknown";
+  try {
+    const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.split(":")[2] === String(uid));
+    if (line) return line.split(":")[0];
+  } catch {}
+  return `uid ${uid}`;
 }
