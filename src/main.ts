@@ -24,7 +24,10 @@ import type { RemoteCluster } from "./server/core/server.ts";
 import { peerRequest } from "./server/peer/peer-request.ts";
 import { listenMetrics } from "./server/http/metrics-route.ts";
 import { PeerTransport } from "./server/peer/peer-transport.ts";
+import { restoreSnapshot } from "./server/core/restore.ts";
+import { snapshotStatus } from "./server/core/snapshot-file.ts";
 import { systemdNotifier } from "./server/systemd/notify.ts";
+import { startAutoCompaction } from "./server/core/auto-compactor.ts";
 
 /** gRPC framing and headers on top of --max-request-bytes, as etcd allows. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -79,9 +82,32 @@ function runInstall(argv: string[]): number {
   }
 }
 
-/** What `etcdctl snapshot restore` needs from the server's storage code (etcdutl's part of etcdctl). */
+/** What `etcdctl snapshot restore|status` need from the server's storage code (etcdutl's part of etcdctl). */
 function offlineTools(): OfflineTools {
-  return {};
+  return {
+    async snapshotStatus(path) {
+      return snapshotStatus(path);
+    },
+    async restoreSnapshot(o) {
+      // The new member's settings are checked as the server checks them at start (same messages),
+      // so a restore that succeeds starts with the same flags.
+      const args = ["--name", o.name, "--initial-cluster", o.initialCluster, "--initial-cluster-token", o.initialClusterToken];
+      args.push("--initial-advertise-peer-urls", o.initialAdvertisePeerUrls.join(","), "--data-dir", o.dataDir);
+      const loaded = loadConfig(args, {});
+      if (loaded.kind !== "run") throw new Error("snapshot restore: unexpected help or version request");
+      const c = loaded.config;
+      return restoreSnapshot({
+        snapshotPath: o.snapshotPath,
+        dataDir: o.dataDir,
+        walDir: o.walDir,
+        name: c.name,
+        initialCluster: c.initialCluster,
+        initialClusterToken: c.initialClusterToken,
+        skipHashCheck: o.skipHashCheck,
+        progress: o.progress,
+      });
+    },
+  };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -223,6 +249,15 @@ async function serve(config: Config, log: Logger): Promise<number> {
   }
   listeners.push(...(await listenMetrics(config.parsedUrls.listenMetricsUrls, app.fetch, log)));
   log("info", "ready to serve client requests", { memberId: server.memberId.toString(16) });
+  const stopCompaction = startAutoCompaction(
+    config.autoCompaction,
+    {
+      currentRevision: () => server.header().revision,
+      isLeader: () => server.leader === server.memberId,
+      compact: async (revision) => void (await server.compact({ revision })),
+    },
+    log,
+  );
   // Type=notify: systemd counts the unit started once the member has joined and serves clients.
   const notify = await systemdNotifier(process.env, log);
   void server.ready.then(() => {
@@ -233,6 +268,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
   const stop = () =>
     (stopping ??= (async () => {
       notify({ STOPPING: "1", STATUS: "stopping" });
+      stopCompaction();
       for (const l of listeners) l.close();
       h1.close();
       // GOAWAY to gRPC clients; calls in flight get their answers (for up to 2 s) before the core stops.

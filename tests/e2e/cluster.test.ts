@@ -173,6 +173,15 @@ describe.if(run)("membership changes with etcdctl", () => {
     try {
       first = await startMember({ dataDir: join(root, "a"), port: c1, peerPort: p1, args: ["--name", "a", "--initial-advertise-peer-urls", url(p1), "--initial-cluster", `a=${url(p1)}`] });
       ctl(first, ["put", "before", "join"]);
+      // URLs no member could dial are refused before they reach the log (they once stopped every member).
+      const ownId = ctl(first, ["member", "list"]).split(",")[0];
+      // (etcdctl checks the form itself; a port past 65535 passes Go's URL parser and reaches us.)
+      const bad = "http://127.0.0.1:429991";
+      const u = etcdctl(first, ["member", "update", ownId, `--peer-urls=${bad}`]);
+      expect(u.stderr).toContain("etcdserver: given member URLs are invalid");
+      const a = etcdctl(first, ["member", "add", "x", `--peer-urls=${bad}`]);
+      expect(a.stderr).toContain("etcdserver: given member URLs are invalid");
+      expect(ctl(first, ["get", "before", "--print-value-only"])).toBe("join\n");
       const added = ctl(first, ["member", "add", "b", `--peer-urls=${url(p2)}`, "--learner"]);
       const id = /Member ([0-9a-f]+) added to cluster/.exec(added)![1];
       expect(added).toContain(`ETCD_INITIAL_CLUSTER_STATE="existing"`);

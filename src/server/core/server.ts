@@ -451,7 +451,7 @@ export class EtcdServer {
   // ---- membership (the Cluster service) ----
 
   async memberAdd(peerURLs: string[], isLearner: boolean): Promise<{ header: Header; member: MemberInfo; members: MemberInfo[] }> {
-    if (peerURLs.length === 0 || peerURLs.some((u) => !/^https?:\/\/[^/]+:\d+$/.test(u))) throw Errors.memberBadURLs;
+    if (!validPeerUrls(peerURLs)) throw Errors.memberBadURLs;
     for (const m of this.#members) if (m.peerURLs.some((u) => peerURLs.includes(u))) throw Errors.peerURLExist;
     // As etcd, the time goes into the id: a member removed and added again at the same URLs gets a
     // new id (a removed id is refused for good). The joiner learns it from its peers (joinExisting).
@@ -477,6 +477,7 @@ export class EtcdServer {
   async memberUpdate(id: bigint, peerURLs: string[]): Promise<{ header: Header; members: MemberInfo[] }> {
     const m = this.#members.find((x) => x.id === id);
     if (!m) throw Errors.memberNotFound;
+    if (!validPeerUrls(peerURLs)) throw Errors.memberBadURLs;
     for (const o of this.#members) if (o.id !== id && o.peerURLs.some((u) => peerURLs.includes(u))) throw Errors.peerURLExist;
     await this.#proposeConfChange(ConfChangeType.UpdateNode, id, { ...m, peerURLs: [...peerURLs] });
     return { header: this.clusterHeader(), members: this.#members };
@@ -1120,7 +1121,19 @@ export class EtcdServer {
     if (!this.#transport || cc.nodeId === this.memberId) return;
     const m = this.#members.find((x) => x.id === cc.nodeId);
     if (cc.type === ConfChangeType.RemoveNode) this.#transport.removePeer(cc.nodeId);
-    else if (m) this.#transport.addPeer(m.id, m.peerURLs);
+    else if (m) {
+      // A committed change is applied whatever it says: URLs no transport can dial (an entry from
+      // before they were checked) leave that peer unreachable rather than stopping this member.
+      try {
+        this.#transport.addPeer(m.id, m.peerURLs);
+      } catch (err) {
+        this.#opts.log("error", "cannot connect to a member: its peer URLs are unusable; fix them with etcdctl member update", {
+          member: m.id.toString(16),
+          peerURLs: m.peerURLs,
+          error: (err as Error).message,
+        });
+      }
+    }
   }
 
   #applyRequest(req: etcdserverpb.InternalRaftRequest.$Properties): ApplyResult {
@@ -1265,6 +1278,25 @@ function installedSnapshot(b: Backend): { meta: { index: number; term: number; c
 function isTxnSerializable(r: etcdserverpb.TxnRequest.$Properties): boolean {
   const ops = [...(r.success ?? []), ...(r.failure ?? [])];
   return ops.every((op) => (op.requestRange ? !!op.requestRange.serializable : op.requestTxn ? isTxnSerializable(op.requestTxn) : true));
+}
+
+/**
+ * Peer URLs a member may be given (MemberAdd/MemberUpdate): http(s)://host:port with a real port and
+ * no path, as etcd's types.NewURLs demands. Checked before proposing, since every member applies the
+ * change and dials what it says.
+ */
+export function validPeerUrls(urls: readonly string[]): boolean {
+  if (urls.length === 0) return false;
+  return urls.every((text) => {
+    const m = /^https?:\/\/[^/?#]+:(\d+)\/?$/.exec(text);
+    if (!m) return false;
+    const port = Number(m[1]);
+    try {
+      return new URL(text).hostname !== "" && port >= 1 && port <= 65535;
+    } catch {
+      return false;
+    }
+  });
 }
 
 function ensureWritableDir(dir: string): void {
