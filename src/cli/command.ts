@@ -5,6 +5,8 @@ import type { FlagSpec, FlagValue } from "./flags.ts";
 export type Flags = Readonly<Record<string, FlagValue>> & {
   /** Was the flag given on the command line? */
   readonly $set: ReadonlySet<string>;
+  /** How many arguments came before "--" (-1: none); watch runs what follows it. */
+  readonly $argsAtDash?: number;
 };
 
 export interface Command {

@@ -16,12 +16,31 @@ export interface Io {
   readLine(): Promise<string | null>;
   readonly stdoutIsTTY: boolean;
   readonly stdinIsTTY: boolean;
+  /** Progress bars (snapshot save/restore) are drawn only on a terminal. */
+  readonly stderrIsTTY?: boolean;
   readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 /** Work only the server binary can do on a data directory (etcdutl's part): main.ts provides it. */
 export interface OfflineTools {
-  restoreSnapshot?(opts: RestoreOptions): Promise<void>;
+  restoreSnapshot?(opts: RestoreOptions): Promise<RestoreSummary | void>;
+  /** `snapshot status`: etcd's hash, revision, total keys and size of a snapshot file. */
+  snapshotStatus?(path: string): Promise<SnapshotStatus>;
+}
+
+/** etcd's snapshot.Status. */
+export interface SnapshotStatus {
+  hash: number;
+  revision: bigint;
+  totalKey: number;
+  totalSize: number;
+}
+
+/** What a restore made, for the line that tells how to start it. */
+export interface RestoreSummary {
+  memberId: bigint;
+  clusterId: bigint;
+  revision: bigint;
 }
 
 export interface RestoreOptions {

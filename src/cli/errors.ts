@@ -1,4 +1,5 @@
 /** etcdctl's exit codes and how an error becomes "Error: …" on stderr. */
+import { TransportError } from "../client/errors.ts";
 import { EtcdError, GrpcCode } from "../pkg/errors.ts";
 
 /** etcdctl's exit codes (http://tldp.org/LDP/abs/html/exitcodes.html). */
@@ -35,6 +36,9 @@ export function cliError(code: ExitCode, message: string): CliError {
  * "etcdserver: …" back to the same text), Go context's words for deadlines and cancellation.
  */
 export function describeError(err: unknown): string {
+  // A connection never made: the client retries it until the command's deadline, and gRPC-go then
+  // reports the deadline (clientv3 waits for a ready connection), not the refused dial.
+  if (err instanceof TransportError && !err.sent) return "context deadline exceeded";
   if (err instanceof EtcdError) {
     if (err.code === GrpcCode.DeadlineExceeded && /deadline|timed out after/i.test(err.message) && !err.message.startsWith("etcdserver:")) {
       return "context deadline exceeded";

@@ -24,6 +24,8 @@ export interface ParsedFlags {
   readonly set: ReadonlySet<string>;
   /** The positional arguments, in order. */
   readonly args: string[];
+  /** How many of `args` came before "--" (cobra's ArgsLenAtDash); -1 without one. */
+  readonly argsAtDash: number;
 }
 
 export function defaultOf(spec: FlagSpec): FlagValue {
@@ -143,9 +145,11 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]):
   for (const s of specs) values[s.name] = defaultOf(s);
   const set = new Set<string>();
   const args: string[] = [];
+  let argsAtDash = -1;
   for (let i = 0; i < argv.length; i++) {
     const a = dashes(argv[i]);
     if (a === "--") {
+      argsAtDash = args.length;
       args.push(...argv.slice(i + 1));
       break;
     }
@@ -185,7 +189,7 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]):
     }
     args.push(a);
   }
-  return { values, set, args };
+  return { values, set, args, argsAtDash };
 }
 
 /** Go's Duration.String() for whole milliseconds and above ("2s", "1m30s", "500ms"). */

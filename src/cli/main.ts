@@ -101,7 +101,7 @@ export async function runCtl(argv: string[], io: Io, offline: OfflineTools = {})
     const set = new Set(parsed.set);
     applyEnv(values, set, io.env, (line) => io.err(line + "\n"));
     ctx = new Ctx(globalsFrom(values), io, offline);
-    await cmd.run(ctx, parsed.args, Object.assign(values, { $set: set as ReadonlySet<string> }));
+    await cmd.run(ctx, parsed.args, Object.assign(values, { $set: set as ReadonlySet<string>, $argsAtDash: parsed.argsAtDash }));
     return ExitCode.Success;
   } catch (err) {
     return fail(io, asCliError(err));
@@ -119,7 +119,8 @@ function safeParse(specs: FlagSpec[], argv: string[]) {
 }
 
 function fail(io: Io, err: CliError): number {
-  io.err(`Error: ${err.message}\n`);
+  // An empty message is etcdctl's bare os.Exit(code): the command has already said what failed.
+  if (err.message !== "") io.err(`Error: ${err.message}\n`);
   return err.code;
 }
 
@@ -144,6 +145,7 @@ export function processIo(): Io {
     },
     stdoutIsTTY: !!process.stdout.isTTY,
     stdinIsTTY: !!process.stdin.isTTY,
+    stderrIsTTY: !!process.stderr.isTTY,
     env: process.env,
   };
 }

@@ -22,3 +22,4 @@ export {
 export { rpc, type Method } from "./rpc.ts";
 export { statusError, TransportError, WatchCompactedError } from "./errors.ts";
 export { EtcdError, Errors, GrpcCode, isEtcdError } from "../pkg/errors.ts";
+export { ConcurrencyErrors, DEFAULT_SESSION_TTL_SECONDS, Election, Mutex, Queue, Session, stm, type Isolation, type SessionOptions, type Stm, type StmOptions } from "./concurrency/index.ts";

@@ -2,7 +2,8 @@
  * Go's encoding/json view of etcd's generated message structs, which is what `etcdctl -w json`
  * prints (json.Marshal, not jsonpb): fields under their proto names in declaration order, zero values
  * left out (omitempty), 64-bit integers as bare numbers, bytes in base64, enums as numbers, and a
- * oneof as a field named after the group ("Response") holding an object with the chosen member.
+ * oneof as a field named after the group ("Response") holding an object with the chosen member under
+ * its Go field name ("ResponseRange").
  */
 import { base64Encode, quoteJson } from "../../pkg/go-json.ts";
 import { MESSAGES } from "../../proto/schema.gen.ts";
@@ -57,8 +58,9 @@ export function marshalMessage(type: string, msg: Message | null | undefined): s
       if (groupsDone.has(f.oneof)) continue;
       groupsDone.add(f.oneof);
       const chosen = fields.find((g) => g.oneof === f.oneof && msg[g.prop] !== undefined && msg[g.prop] !== null);
-      // The interface field has no json tag and no omitempty: an unset oneof is null.
-      const inner = chosen ? `{${quoteJson(chosen.name)}:${value(chosen, msg[chosen.prop])}}` : "null";
+      // The interface field has no json tag and no omitempty: an unset oneof is null. The wrapper
+      // struct's one field has no json tag either: Go's field name ("ResponseRange").
+      const inner = chosen ? `{${quoteJson(goOneofName(chosen.name))}:${value(chosen, msg[chosen.prop])}}` : "null";
       parts.push(`${quoteJson(goOneofName(f.oneof))}:${inner}`);
       continue;
     }
