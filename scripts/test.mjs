@@ -16,7 +16,7 @@ function step(title, cmd, args) {
 
 step("generated protobuf code is up to date", process.execPath, ["scripts/gen-proto.mjs", "--check"]);
 step("type check (tsc --noEmit)", bin("tsc"), ["--noEmit", "-p", "."]);
-step("build dist/etcd", bin("bun"), ["build", "--compile", "--minify-syntax", "--target=bun", "src/main.ts", "--outfile", "dist/etcd"]);
+step("build dist/etcd", bin("bun"), ["build", "--compile", "--minify-syntax", "--sourcemap", "--target=bun", "src/main.ts", "--outfile", "dist/etcd"]);
 
 process.stdout.write("\n== tests (bun test)\n");
 const extra = process.argv.slice(2);

@@ -139,7 +139,13 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const log = createLogger(config.logLevel);
+  let log: Logger;
+  try {
+    log = createLogger(config.logLevel, config.logOutputs);
+  } catch (err) {
+    process.stderr.write(`etcd: cannot open a log output (--log-outputs ${config.logOutputs.join(",")}): ${(err as Error).message}\n`);
+    return 1;
+  }
   try {
     return await serve(config, log);
   } catch (err) {
