@@ -11,6 +11,7 @@ import { compactionCommand } from "./compaction.ts";
 import { delCommand } from "./del.ts";
 import { getCommand } from "./get.ts";
 import { putCommand } from "./put.ts";
+import { snapshotCommand } from "./snapshot.ts";
 import { txnCommand } from "./txn.ts";
 import { versionCommand } from "./version.ts";
 import { watchCommand } from "./watch.ts";
@@ -18,4 +19,4 @@ import { electCommand } from "./elect.ts";
 import { leaseCommand } from "./lease.ts";
 import { lockCommand } from "./lock.ts";
 
-export const COMMANDS: readonly Command[] = [getCommand, putCommand, delCommand, txnCommand, compactionCommand, alarmCommand, defragCommand, endpointCommand, moveLeaderCommand, watchCommand, versionCommand, leaseCommand, memberCommand, lockCommand, electCommand, checkCommand, clusterHealthCommand];
+export const COMMANDS: readonly Command[] = [getCommand, putCommand, delCommand, txnCommand, compactionCommand, alarmCommand, defragCommand, endpointCommand, moveLeaderCommand, watchCommand, versionCommand, leaseCommand, memberCommand, lockCommand, electCommand, checkCommand, clusterHealthCommand, snapshotCommand];

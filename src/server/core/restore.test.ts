@@ -1,0 +1,185 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bootstrapMembers } from "./membership.ts";
+import { restoreSnapshot, type RestoreInput } from "./restore.ts";
+import { EtcdServer, type ServerOptions } from "./server.ts";
+import { snapshotStatus } from "./snapshot-file.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+async function until(pred: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error("condition not reached");
+    await Bun.sleep(10);
+  }
+}
+
+function options(dataDir: string, over: Partial<ServerOptions> = {}): ServerOptions {
+  return {
+    name: "default",
+    dataDir,
+    initialAdvertisePeerUrls: ["http://127.0.0.1:2380"],
+    advertiseClientUrls: ["http://127.0.0.1:2379"],
+    initialClusterToken: "etcd-cluster",
+    heartbeatIntervalMs: 10,
+    electionTimeoutMs: 100,
+    maxRequestBytes: 1 << 20,
+    maxTxnOps: 128,
+    snapshotCount: 10_000,
+    log: () => {},
+    ...over,
+  };
+}
+
+async function start(opts: ServerOptions): Promise<EtcdServer> {
+  const s = await EtcdServer.start(opts, (e) => {
+    throw e;
+  });
+  await until(() => s.isReady);
+  return s;
+}
+
+/** What the Snapshot RPC streams (the database, then its sha256), written to a file as `snapshot save` does. */
+async function saveSnapshot(s: EtcdServer, path: string): Promise<void> {
+  const chunks: Uint8Array[] = [];
+  for await (const { chunk } of s.snapshotChunks(64 * 1024)) chunks.push(chunk);
+  writeFileSync(path, Buffer.concat(chunks));
+}
+
+let root = "";
+let snap = "";
+let leaseId = 0n;
+let revision = 0n;
+
+beforeEach(async () => {
+  root = mkdtempSync(join(tmpdir(), "restore-test-"));
+  const s = await start(options(join(root, "old")));
+  for (let i = 0; i < 10; i++) await s.put({ key: enc(`k${i}`), value: enc(`v${i}`) });
+  await s.deleteRange({ key: enc("k3") });
+  await s.put({ key: enc("k1"), value: enc("again") });
+  leaseId = ((await s.leases.grant({ TTL: 600n, ID: 0n })) as { ID: bigint }).ID;
+  await s.put({ key: enc("held"), value: enc("x"), lease: leaseId });
+  revision = s.header().revision;
+  snap = join(root, "snap.db");
+  await saveSnapshot(s, snap);
+  await s.stop();
+});
+
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+const input = (over: Partial<RestoreInput>): RestoreInput => ({
+  snapshotPath: snap,
+  dataDir: join(root, "new"),
+  walDir: "",
+  name: "n1",
+  initialCluster: new Map([["n1", ["http://127.0.0.1:12380"]]]),
+  initialClusterToken: "restored",
+  skipHashCheck: false,
+  ...over,
+});
+
+describe("restoreSnapshot", () => {
+  test("a member started on the restored directory serves the snapshot's keys, revisions and lease under the new membership", async () => {
+    const progress: [number, number][] = [];
+    const cluster = new Map([["n1", ["http://127.0.0.1:12380"]]]);
+    const out = await restoreSnapshot(input({ progress: (d, t) => progress.push([d, t]) }));
+    const expected = bootstrapMembers(cluster, "restored");
+    expect(out).toEqual({ memberId: expected.members[0].id, clusterId: expected.clusterId, revision });
+    expect(progress.at(-1)![0]).toBe(progress.at(-1)![1]);
+
+    const s = await start(options(join(root, "new"), { name: "n1", initialCluster: cluster, initialAdvertisePeerUrls: cluster.get("n1")!, initialClusterToken: "restored" }));
+    try {
+      expect(s.memberId).toBe(expected.members[0].id);
+      expect(s.clusterId).toBe(expected.clusterId);
+      expect(s.header().revision).toBe(revision);
+      const all = await s.range({ key: enc("\0"), rangeEnd: enc("\0") });
+      expect(all.kvs.map((kv) => [dec(kv.key), dec(kv.value ?? new Uint8Array())])).toEqual([
+        ["held", "x"],
+        ["k0", "v0"],
+        ["k1", "again"],
+        ["k2", "v2"],
+        ["k4", "v4"],
+        ["k5", "v5"],
+        ["k6", "v6"],
+        ["k7", "v7"],
+        ["k8", "v8"],
+        ["k9", "v9"],
+      ]);
+      const k1 = all.kvs.find((kv) => dec(kv.key) === "k1")!;
+      expect([k1.createRevision, k1.modRevision, k1.version]).toEqual([3n, 13n, 2n]);
+      // History survives: k3 before its delete.
+      const k3 = await s.range({ key: enc("k3"), revision: 5n });
+      expect(k3.kvs.map((kv) => dec(kv.value ?? new Uint8Array()))).toEqual(["v3"]);
+      expect(s.leaseIds()).toEqual([leaseId]);
+      expect(all.kvs.find((kv) => dec(kv.key) === "held")!.lease).toBe(leaseId);
+      expect(s.members.map((m) => [m.id, m.name])).toEqual([[expected.members[0].id, "n1"]]);
+      const put = await s.put({ key: enc("after"), value: enc("restore") });
+      expect(put.header.revision).toBe(revision + 1n);
+    } finally {
+      await s.stop();
+    }
+  }, 30_000);
+
+  test("every member of a new cluster gets the same database; the WAL can live elsewhere", async () => {
+    const cluster = new Map([
+      ["a", ["http://127.0.0.1:12381"]],
+      ["b", ["http://127.0.0.1:12382"]],
+      ["c", ["http://127.0.0.1:12383"]],
+    ]);
+    const ids = new Set<bigint>();
+    for (const name of ["a", "b", "c"]) {
+      const walDir = join(root, `wal-${name}`);
+      const out = await restoreSnapshot(input({ name, dataDir: join(root, name), walDir, initialCluster: cluster }));
+      ids.add(out.memberId);
+      expect(existsSync(join(walDir, "0000000000000000-0000000000000000.wal"))).toBe(true);
+      expect(existsSync(join(root, name, "member", "wal"))).toBe(false);
+    }
+    expect(ids.size).toBe(3);
+    const statuses = ["a", "b", "c"].map((n) => snapshotStatus(join(root, n, "member", "snap", "db")));
+    expect(new Set(statuses.map((st) => st.hash)).size).toBe(1);
+    expect(statuses[0].revision).toBe(revision);
+  });
+
+  test("refuses an existing data dir or wal dir, and a name not in the cluster", async () => {
+    mkdirSync(join(root, "taken"));
+    await expect(restoreSnapshot(input({ dataDir: join(root, "taken") }))).rejects.toThrow(`data-dir "${join(root, "taken")}" exists`);
+    await expect(restoreSnapshot(input({ walDir: join(root, "taken") }))).rejects.toThrow(`wal-dir "${join(root, "taken")}" exists`);
+    await expect(restoreSnapshot(input({ name: "zz" }))).rejects.toThrow("does not list this member's name 'zz'");
+    expect(existsSync(join(root, "new"))).toBe(false);
+  });
+
+  test("a damaged file fails the hash check and leaves nothing behind; --skip-hash-check takes it", async () => {
+    const bytes = readFileSync(snap);
+    bytes[bytes.length - 5] ^= 1;
+    const bad = join(root, "bad.db");
+    writeFileSync(bad, bytes);
+    await expect(restoreSnapshot(input({ snapshotPath: bad, walDir: join(root, "w") }))).rejects.toThrow("sha256 mismatch");
+    expect(existsSync(join(root, "new"))).toBe(false);
+    expect(existsSync(join(root, "w"))).toBe(false);
+    await restoreSnapshot(input({ snapshotPath: bad, skipHashCheck: true }));
+    expect(snapshotStatus(join(root, "new", "member", "snap", "db")).revision).toBe(revision);
+  });
+
+  test("a database without the trailing hash needs skipHashCheck", async () => {
+    const bare = join(root, "bare.db");
+    writeFileSync(bare, readFileSync(snap).subarray(0, -32));
+    await expect(restoreSnapshot(input({ snapshotPath: bare }))).rejects.toThrow("snapshot missing hash but --skip-hash-check=false");
+    await restoreSnapshot(input({ snapshotPath: bare, skipHashCheck: true }));
+  });
+
+  test("a damaged database restored with skipHashCheck is caught by SQLite's check", async () => {
+    const bytes = readFileSync(snap);
+    // Garbage over the second page (a b-tree page of some table) breaks the file's structure.
+    for (let i = 4096 + 8; i < 8192; i++) bytes[i] = 0xa5;
+    const bad = join(root, "broken.db");
+    writeFileSync(bad, bytes);
+    await expect(restoreSnapshot(input({ snapshotPath: bad, skipHashCheck: true }))).rejects.toThrow(/damaged|malformed|not a database/);
+    expect(existsSync(join(root, "new"))).toBe(false);
+  });
+});
