@@ -270,7 +270,7 @@ export const SETTINGS: readonly Setting[] = Object.freeze([
     default: "periodic",
     parse: (text) => parseChoice(text, ["periodic", "revision"] as const),
   }),
-  row("enable-v2", "enableV2", bool("Clustering", "Accept etcd v2 client requests (accepted for compatibility; etcd-ts has no v2 API).", false)),
+  row("enable-v2", "enableV2", bool("Clustering", "Accept etcd v2 client requests (only false is accepted: etcd-ts has no v2 API).", false)),
 
   row("auth-token", "authToken", {
     group: "Security",
@@ -300,7 +300,7 @@ export const SETTINGS: readonly Setting[] = Object.freeze([
   }),
   row("debug", "debug", bool("Logging", "Enable debug-level logging (same as --log-level=debug).", false)),
 
-  row("enable-pprof", "enablePprof", bool("Profiling and monitoring", "Enable runtime profiling data via HTTP (accepted for compatibility; no effect).", false)),
+  row("enable-pprof", "enablePprof", bool("Profiling and monitoring", "Enable runtime profiling data via HTTP (only false is accepted: there is no Go pprof).", false)),
   row("listen-metrics-urls", "listenMetricsUrls", {
     group: "Profiling and monitoring",
     description: "List of additional URLs to listen on for the metrics and health endpoints.",
@@ -316,7 +316,7 @@ export const SETTINGS: readonly Setting[] = Object.freeze([
     parse: parseDuration,
   }),
 
-  row("force-new-cluster", "forceNewCluster", bool("Unsafe", "Force to create a new one-member cluster from the existing data.", false)),
+  row("force-new-cluster", "forceNewCluster", bool("Unsafe", "Force to create a new one-member cluster from the existing data (only false is accepted: restore a snapshot instead).", false)),
 ]);
 
 const BY_FLAG = new Map(SETTINGS.map((s) => [s.flag, s]));

@@ -432,18 +432,21 @@ describe("other settings", () => {
     expect(revision.autoCompactionRetention).toBe("1000");
   });
 
-  test("lists and accepted-for-compatibility switches", () => {
+  test("lists; switches etcd-ts lacks are accepted off and refused on", () => {
     const c = load([
       "--cors=https://a.example, https://b.example",
       "--log-outputs=stderr,/var/log/etcd.log",
-      "--enable-v2",
-      "--enable-pprof",
-      "--force-new-cluster",
+      "--enable-v2=false",
+      "--enable-pprof=false",
+      "--force-new-cluster=false",
       "--listen-metrics-urls=http://0.0.0.0:2381",
     ]);
     expect(c.cors).toEqual(["https://a.example", "https://b.example"]);
     expect(c.logOutputs).toEqual(["stderr", "/var/log/etcd.log"]);
-    expect([c.enableV2, c.enablePprof, c.forceNewCluster]).toEqual([true, true, true]);
+    expect([c.enableV2, c.enablePprof, c.forceNewCluster]).toEqual([false, false, false]);
+    expect(() => load(["--enable-v2"])).toThrow("--enable-v2 is not supported by etcd-ts");
+    expect(() => load(["--enable-pprof"])).toThrow("--enable-pprof is not supported by etcd-ts");
+    expect(() => load(["--force-new-cluster"])).toThrow("take `etcdctl snapshot save` from a surviving member");
     expect(c.parsedUrls.listenMetricsUrls).toEqual([{ url: "http://0.0.0.0:2381", protocol: "http", hostname: "0.0.0.0", port: 2381 }]);
   });
 

@@ -24,6 +24,21 @@ export function validateSettings(values: ConfigSettings, raws: ReadonlyMap<Setti
     }
   }
 
+  // Switches etcd-ts has no machinery for: accepted when off (packaged etcd.conf files set them to
+  // false), refused when on rather than silently doing nothing.
+  const unsupportedSwitches = [
+    ["enableV2", "--enable-v2", "etcd-ts serves the v3 API only (plus /v2/members); v2 clients need etcd"],
+    ["enablePprof", "--enable-pprof", "Go's pprof does not exist here; profile with `bun --inspect` on a source checkout"],
+    [
+      "forceNewCluster",
+      "--force-new-cluster",
+      "to recover from a lost quorum, take `etcdctl snapshot save` from a surviving member and restore it into a new cluster (README: Disaster recovery)",
+    ],
+  ] as const;
+  for (const [field, flag, instead] of unsupportedSwitches) {
+    if (values[field]) throw new ConfigError(`${flag} is not supported by etcd-ts: ${instead}`, raw(field).setting);
+  }
+
   const { heartbeatInterval: heartbeat, electionTimeout: election } = values;
   if (election < 5 * heartbeat) {
     // Blame whichever of the two the operator actually set.
