@@ -619,7 +619,8 @@ export class EtcdServer {
   }
 
   async defrag(): Promise<{ header: Header }> {
-    this.#backend.defrag();
+    // In slices that yield to the event loop (Backend.defrag): applies and clients go on meanwhile.
+    await this.#backend.defrag();
     this.#dbSize = this.#backend.size();
     return { header: this.header() };
   }
