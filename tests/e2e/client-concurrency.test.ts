@@ -8,27 +8,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, ConcurrencyErrors, Election, Mutex, Queue, Session, stm, type GetResult } from "../../src/client/index.ts";
-import { freePort, haveEtcdctl, type Member, requireTool, startMember } from "./harness.ts";
+import { freePort, haveEtcdctl, type Member, requireTool, startMember, startTrio } from "./harness.ts";
 
 
-async function startTrio(prefix: string): Promise<{ members: Member[]; root: string }> {
-  const root = mkdtempSync(join(tmpdir(), `${prefix}-`));
-  const names = [1, 2, 3].map((i) => `${prefix}${i}`);
-  const clients = [await freePort(), await freePort(), await freePort()];
-  const peers = [await freePort(), await freePort(), await freePort()];
-  const cluster = names.map((n, j) => `${n}=http://127.0.0.1:${peers[j]}`).join(",");
-  const members = await Promise.all(
-    [0, 1, 2].map((i) =>
-      startMember({
-        dataDir: join(root, names[i]),
-        port: clients[i],
-        peerPort: peers[i],
-        args: ["--name", names[i], "--initial-advertise-peer-urls", `http://127.0.0.1:${peers[i]}`, "--initial-cluster", cluster],
-      }),
-    ),
-  );
-  return { members, root };
-}
 
 /** Waits (bounded) until cond holds; running out of time fails the test. */
 async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, compare, EtcdError, Errors, GrpcCode, op, WatchCompactedError, type WatchEvent, type Watcher } from "../../src/client/index.ts";
-import { freePort, type Member, ROOT, startMember, suiteMember } from "./harness.ts";
+import { freePort, type Member, ROOT, startMember, suiteMember, startTrio } from "./harness.ts";
 
 /** Collects a watcher's events until `done` says so (bounded by timeoutMs). */
 async function collect(w: Watcher, done: (seen: WatchEvent[]) => boolean, timeoutMs = 10_000): Promise<WatchEvent[]> {
@@ -195,25 +195,6 @@ describe("client against one member", () => {
   }, 30_000);
 });
 
-/** Three members on fresh loopback ports, started together (none is ready before a quorum exists). */
-async function startTrio(prefix: string): Promise<{ members: Member[]; root: string }> {
-  const root = mkdtempSync(join(tmpdir(), `${prefix}-`));
-  const names = [1, 2, 3].map((i) => `${prefix}${i}`);
-  const clients = [await freePort(), await freePort(), await freePort()];
-  const peers = [await freePort(), await freePort(), await freePort()];
-  const cluster = names.map((n, j) => `${n}=http://127.0.0.1:${peers[j]}`).join(",");
-  const members = await Promise.all(
-    [0, 1, 2].map((i) =>
-      startMember({
-        dataDir: join(root, names[i]),
-        port: clients[i],
-        peerPort: peers[i],
-        args: ["--name", names[i], "--initial-advertise-peer-urls", `http://127.0.0.1:${peers[i]}`, "--initial-cluster", cluster],
-      }),
-    ),
-  );
-  return { members, root };
-}
 
 describe("client against a three-member cluster", () => {
   let members: Member[] = [];

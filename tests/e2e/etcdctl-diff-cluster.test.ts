@@ -7,30 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { errorLines, ourCtl, realCtl, type CtlOptions, type CtlRun } from "./ctl-diff.ts";
 import { Client } from "../../src/client/index.ts";
-import { cleanup, freePort, haveEtcdctl, requireTool, startMember, type Member } from "./harness.ts";
+import { cleanup, freePort, haveEtcdctl, requireTool, startMember, type Member, startTrio } from "./harness.ts";
 
 const run = requireTool("etcdctl", haveEtcdctl());
 /** Each test runs several etcdctl processes one after another (spawnSync). */
 const TEST_TIMEOUT_MS = 60_000;
 
-async function startTrio(prefix: string): Promise<{ members: Member[]; root: string }> {
-  const root = mkdtempSync(join(tmpdir(), `${prefix}-`));
-  const names = [1, 2, 3].map((i) => `${prefix}${i}`);
-  const clients = [await freePort(), await freePort(), await freePort()];
-  const peers = [await freePort(), await freePort(), await freePort()];
-  const cluster = names.map((n, j) => `${n}=http://127.0.0.1:${peers[j]}`).join(",");
-  const members = await Promise.all(
-    [0, 1, 2].map((i) =>
-      startMember({
-        dataDir: join(root, names[i]),
-        port: clients[i],
-        peerPort: peers[i],
-        args: ["--name", names[i], "--initial-advertise-peer-urls", `http://127.0.0.1:${peers[i]}`, "--initial-cluster", cluster],
-      }),
-    ),
-  );
-  return { members, root };
-}
 
 /** Both tools on the same arguments. */
 function both(m: Member | null, args: string[], opts: CtlOptions = {}): { real: CtlRun; ours: CtlRun } {

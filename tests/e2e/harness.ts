@@ -106,6 +106,26 @@ async function launch(
   throw new Error(`${what} did not become healthy within 15 s:\n${out}`);
 }
 
+/** Three members on fresh loopback ports, started together (none is ready before a quorum exists). */
+export async function startTrio(prefix: string): Promise<{ members: Member[]; root: string }> {
+  const root = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const names = [1, 2, 3].map((i) => `${prefix}${i}`);
+  const clients = [await freePort(), await freePort(), await freePort()];
+  const peers = [await freePort(), await freePort(), await freePort()];
+  const cluster = names.map((n, j) => `${n}=http://127.0.0.1:${peers[j]}`).join(",");
+  const members = await Promise.all(
+    [0, 1, 2].map((i) =>
+      startMember({
+        dataDir: join(root, names[i]),
+        port: clients[i],
+        peerPort: peers[i],
+        args: ["--name", names[i], "--initial-advertise-peer-urls", `http://127.0.0.1:${peers[i]}`, "--initial-cluster", cluster],
+      }),
+    ),
+  );
+  return { members, root };
+}
+
 export function cleanup(m: Member): void {
   rmSync(m.dataDir, { recursive: true, force: true });
 }
