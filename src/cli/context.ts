@@ -1,9 +1,11 @@
 /**
- * What a command gets to work with: the global settings, clients (made on first use), a deadline
- * per request (--command-timeout), output streams and stdin. Tests build one with fake streams.
+ * What a command gets to work with: the global settings, clients (made on first use, authenticated
+ * with --user), a deadline per request (--command-timeout), output streams, stdin and password
+ * prompts. Tests build one with fake streams.
  */
+import type { Credentials } from "../client/auth.ts";
 import { Client } from "../client/index.ts";
-import { CliError, ExitCode } from "./errors.ts";
+import { CliError, describeError, ExitCode } from "./errors.ts";
 import type { Globals } from "./global.ts";
 
 export interface Io {
@@ -59,6 +61,8 @@ export interface RestoreOptions {
 export class Ctx {
   readonly #clients: Client[] = [];
   #main: Client | null = null;
+  /** The --user password, asked once for every client of the command. */
+  #password: Promise<string> | null = null;
 
   constructor(
     readonly globals: Globals,
@@ -78,12 +82,10 @@ export class Ctx {
     if (g.cert || g.key || g.cacert || !g.insecureTransport) {
       throw new CliError(ExitCode.BadArgs, "TLS (--cert, --key, --cacert, --insecure-transport=false) arrives with the security issue; connect over http:// meanwhile");
     }
-    if (g.user) {
-      throw new CliError(ExitCode.BadArgs, "--user: authentication arrives with the security issue; leave --user out meanwhile");
-    }
     for (const e of endpoints) {
       if (e.startsWith("https://")) throw new CliError(ExitCode.BadArgs, `--endpoints ${e}: TLS arrives with the security issue; use http:// meanwhile`);
     }
+    const creds = this.credentials();
     // --command-timeout is applied per request (requestOpts), as etcdctl's context per command.
     const c = new Client({
       endpoints,
@@ -91,9 +93,39 @@ export class Ctx {
       requestTimeoutMs: 0,
       keepAliveTimeMs: g.keepAliveTimeMs,
       keepAliveTimeoutMs: g.keepAliveTimeoutMs,
+      username: creds?.username,
+      password: creds?.password,
+      onAuthFailure: creds?.onFailure,
     });
     this.#clients.push(c);
     return c;
+  }
+
+  /**
+   * --user and --password as client credentials (none without --user). A name without a password is
+   * asked for ("Password: ") when the first request needs it, as etcdctl asks when it connects. A
+   * failed Authenticate ends the command with exit code 2, as etcdctl's failed client creation does.
+   */
+  credentials(): Required<Credentials> | null {
+    const g = this.globals;
+    if (!g.user) return null;
+    const password = g.askPassword ? () => (this.#password ??= this.readSecret("Password: ")) : g.password;
+    return {
+      username: g.user,
+      password,
+      onFailure: (err) => new CliError(ExitCode.BadConnection, describeError(err)),
+    };
+  }
+
+  /**
+   * A password as etcdctl reads it (speakeasy.Ask): the prompt on stdout, one line of stdin (without
+   * echo on a terminal), trimmed, then a newline on stdout.
+   */
+  async readSecret(prompt: string): Promise<string> {
+    this.io.out(prompt);
+    const line = this.io.stdinIsTTY ? await readTerminalLine() : await this.io.readLine();
+    this.io.out("\n");
+    return (line ?? "").trim();
   }
 
   /** Options for one request under --command-timeout. */
@@ -112,4 +144,34 @@ export class Ctx {
   close(): void {
     for (const c of this.#clients) c.close();
   }
+}
+
+/** One line typed on the terminal without echo (raw mode); Ctrl-C ends etcdctl as speakeasy does. */
+function readTerminalLine(): Promise<string> {
+  const stdin = process.stdin;
+  return new Promise((resolve, reject) => {
+    let line = "";
+    const finish = () => {
+      stdin.off("data", onData);
+      stdin.setRawMode?.(false);
+      stdin.pause();
+    };
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString("utf8")) {
+        if (ch === "\r" || ch === "\n" || ch === "\u0004") {
+          finish();
+          return resolve(line);
+        }
+        if (ch === "\u0003") {
+          finish();
+          return reject(new CliError(ExitCode.Interrupted, ""));
+        }
+        if (ch === "\u007f" || ch === "\b") line = [...line].slice(0, -1).join("");
+        else line += ch;
+      }
+    };
+    stdin.setRawMode?.(true);
+    stdin.on("data", onData);
+    stdin.resume();
+  });
 }

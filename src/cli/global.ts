@@ -44,6 +44,8 @@ export interface Globals {
   cacert: string;
   user: string;
   password: string;
+  /** --user gave a name only and --password is empty: etcdctl asks "Password: " when it connects. */
+  askPassword: boolean;
 }
 
 /** Variables etcdctl reads itself rather than through a flag. */
@@ -85,6 +87,7 @@ export function globalsFrom(values: Readonly<Record<string, FlagValue>>): Global
   if (user && password && user.includes(":")) {
     throw new CliError(ExitCode.BadArgs, "If the password is given with --password, --user must be a user name only (without ':')");
   }
+  const askPassword = user !== "" && password === "" && !user.includes(":");
   if (user.includes(":") && !password) {
     const i = user.indexOf(":");
     password = user.slice(i + 1);
@@ -106,5 +109,6 @@ export function globalsFrom(values: Readonly<Record<string, FlagValue>>): Global
     cacert: values.cacert as string,
     user,
     password,
+    askPassword,
   };
 }

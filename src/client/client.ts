@@ -1,4 +1,5 @@
-/** The client: KV, transactions, compaction, watches and leases over a set of endpoints. */
+/** The client: KV, transactions, compaction, watches and leases over a set of endpoints, authenticated if asked. */
+import type { EtcdError } from "../pkg/errors.ts";
 import type { etcdserverpb } from "../proto/etcd.js";
 import {
   type Bytes,
@@ -38,6 +39,15 @@ export interface ClientOptions {
    */
   keepAliveTimeMs?: number;
   keepAliveTimeoutMs?: number;
+  /**
+   * With both a user name and a password, the client authenticates on first use and sends the token
+   * with every call, getting a new one when the server no longer accepts it. A function as password
+   * is asked once, on first use (a prompt). Authentication failures throw Errors.authFailed.
+   */
+  username?: string;
+  password?: string | (() => Promise<string>);
+  /** What to throw instead of an Authenticate failure (etcdctl makes it a connection error). */
+  onAuthFailure?: (err: EtcdError) => unknown;
 }
 
 /** Per-call options: a cancellation signal and/or a deadline overriding requestTimeoutMs. */
@@ -59,10 +69,13 @@ export class Client {
     }
     const dialTimeoutMs = opts.dialTimeoutMs ?? 5000;
     this.#requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
-    this.#transport = new Transport(opts.endpoints, dialTimeoutMs, {
-      timeMs: opts.keepAliveTimeMs ?? 30_000,
-      timeoutMs: opts.keepAliveTimeoutMs ?? 10_000,
-    });
+    const credentials = opts.username && opts.password ? { username: opts.username, password: opts.password, onFailure: opts.onAuthFailure } : null;
+    this.#transport = new Transport(
+      opts.endpoints,
+      dialTimeoutMs,
+      { timeMs: opts.keepAliveTimeMs ?? 30_000, timeoutMs: opts.keepAliveTimeoutMs ?? 10_000 },
+      credentials,
+    );
     this.#watches = new WatchStream(this.#transport);
     this.lease = new LeaseClient(this.#transport, () => this.#opts(), this.#requestTimeoutMs || 10_000);
   }

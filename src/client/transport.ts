@@ -2,14 +2,16 @@
  * Calls over a set of endpoints: one HTTP/2 connection at a time to the preferred endpoint, moving
  * round-robin to the next one when a connection fails or the member says it cannot serve (no leader,
  * leader changed, stopping). Unary calls are retried by clientv3's policy: repeatable ones on any
- * Unavailable, the others only when the request surely never left this process.
+ * Unavailable, the others only when the request surely never left this process. With credentials,
+ * every call and stream carries an auth token (auth.ts).
  */
 import type http2 from "node:http2";
 import { EtcdError, GrpcCode } from "../pkg/errors.ts";
+import { type Credentials, needsNewToken, TokenKeeper } from "./auth.ts";
 import { asEtcdError, canceled, clientClosed, deadlineExceeded, isEndpointUnhealthy, retryableRead, retryableWrite, TransportError } from "./errors.ts";
-import { Channel, type CallStream, type KeepAliveOptions } from "./grpc/channel.ts";
+import { type CallOptions, Channel, type CallStream, type KeepAliveOptions } from "./grpc/channel.ts";
 import { encodeFrame } from "./grpc/framing.ts";
-import type { Method } from "./rpc.ts";
+import { type Method, rpc } from "./rpc.ts";
 
 /** clientv3 retries a unary call at most this many times (defaultUnaryMaxRetries). */
 const MAX_RETRIES = 100;
@@ -42,14 +44,21 @@ export class Transport {
   readonly #dialTimeoutMs: number;
   readonly #keepAlive: KeepAliveOptions | null;
   readonly #channels = new Map<string, Channel>();
+  readonly #tokens: TokenKeeper | null;
   #current = 0;
   #closed = false;
 
-  constructor(endpoints: readonly string[], dialTimeoutMs: number, keepAlive: KeepAliveOptions | null = null) {
+  constructor(endpoints: readonly string[], dialTimeoutMs: number, keepAlive: KeepAliveOptions | null = null, credentials: Credentials | null = null) {
     if (endpoints.length === 0) throw new Error("Cannot create a client: no endpoints given");
     this.#endpoints = endpoints;
     this.#dialTimeoutMs = dialTimeoutMs;
     this.#keepAlive = keepAlive;
+    this.#tokens = credentials
+      ? new TokenKeeper(credentials, async (name, password, deadline) => {
+          const res = await this.#unary(rpc.authenticate, encodeFrame(rpc.authenticate.request, { name, password }), { deadline }, "");
+          return res.token;
+        })
+      : null;
   }
 
   /** The endpoint new calls go to. */
@@ -68,11 +77,25 @@ export class Transport {
 
   async unary<Req, Res>(m: Method<Req, Res>, request: Req, opts: CallOpts = {}): Promise<Res> {
     const frame = encodeFrame(m.request, request);
+    const tokens = this.#tokens;
+    if (!tokens) return this.#unary(m, frame, opts, "");
+    const token = await tokens.token(opts.deadline);
+    try {
+      return await this.#unary(m, frame, opts, token);
+    } catch (err) {
+      // clientv3 authenticates again once and repeats the call (its retry interceptor).
+      if (!needsNewToken(err)) throw err;
+      tokens.invalidate(token);
+      return this.#unary(m, frame, opts, await tokens.token(opts.deadline));
+    }
+  }
+
+  async #unary<Req, Res>(m: Method<Req, Res>, frame: Buffer, opts: CallOpts, token: string): Promise<Res> {
     for (let attempt = 0; ; attempt++) {
       let err: EtcdError;
       try {
         const { channel, session } = await this.#connect(opts);
-        const body = await once(channel, session, m.path, frame, opts);
+        const body = await once(channel, session, m.path, frame, { ...opts, token });
         return m.response.decode(body);
       } catch (e) {
         err = asEtcdError(e);
@@ -91,10 +114,11 @@ export class Transport {
    * connecting. Once open, the stream is not retried: its owner decides how to resume.
    */
   async stream<Req, Res>(m: Method<Req, Res>, handlers: TypedHandlers<Res>, opts: CallOpts = {}): Promise<TypedStream<Req>> {
+    const token = this.#tokens ? await this.#tokens.token(opts.deadline, true) : "";
     const { channel, session } = await this.#connect(opts);
     let call: CallStream | null = null;
     let failed: EtcdError | null = null;
-    call = channel.open(session, m.path, opts, {
+    call = channel.open(session, m.path, { ...opts, token }, {
       onMessage(body) {
         let res: Res;
         try {
@@ -152,7 +176,7 @@ export class Transport {
 }
 
 /** One unary call: resolves with the single response message. */
-function once(channel: Channel, session: http2.ClientHttp2Session, path: string, frame: Buffer, opts: CallOpts): Promise<Buffer> {
+function once(channel: Channel, session: http2.ClientHttp2Session, path: string, frame: Buffer, opts: CallOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let response: Buffer | null = null;
     let extra = false;

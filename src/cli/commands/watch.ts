@@ -114,7 +114,9 @@ class WatchSession {
   constructor(ctx: Ctx, interactive: boolean) {
     this.#ctx = ctx;
     this.#interactive = interactive;
-    this.#transport = new Transport(ctx.globals.endpoints, ctx.globals.dialTimeoutMs);
+    const g = ctx.globals;
+    // Its own transport (watch manages one stream itself), with the same keepalive and --user as ctx.client().
+    this.#transport = new Transport(g.endpoints, g.dialTimeoutMs, { timeMs: g.keepAliveTimeMs, timeoutMs: g.keepAliveTimeoutMs }, ctx.credentials());
     this.ended = new Promise((r) => (this.#end = r));
   }
 

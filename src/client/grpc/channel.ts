@@ -15,6 +15,8 @@ export interface CallOptions {
   /** Absolute deadline (Date.now() based); sent as grpc-timeout and enforced locally. */
   deadline?: number;
   signal?: AbortSignal;
+  /** An auth token from Authenticate, sent as the "token" metadata (clientv3's per-RPC credentials). */
+  token?: string;
 }
 
 /** What a stream's owner hears: each message, then exactly one close (null error = status OK). */
@@ -128,6 +130,7 @@ export class Channel {
       "content-type": "application/grpc",
       te: "trailers",
     };
+    if (opts.token) headers.token = opts.token;
     if (opts.deadline !== undefined) headers["grpc-timeout"] = grpcTimeout(opts.deadline - Date.now());
 
     let closed = false;
