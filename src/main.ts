@@ -28,6 +28,7 @@ import { restoreSnapshot } from "./server/core/restore.ts";
 import { snapshotStatus } from "./server/core/snapshot-file.ts";
 import { systemdNotifier } from "./server/systemd/notify.ts";
 import { startAutoCompaction } from "./server/core/auto-compactor.ts";
+import { EXPORT_COMMAND, exportEtcdSnapshot, exportInChildProcess } from "./server/core/etcd-snapshot.ts";
 
 /** gRPC framing and headers on top of --max-request-bytes, as etcd allows. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -53,6 +54,12 @@ async function fetchCluster(urls: string[], log: Logger): Promise<RemoteCluster>
     `cannot join the existing cluster: no member in --initial-cluster answered (${[...new Set(errors)].slice(-urls.length).join("; ")}). ` +
       "Start this member once the cluster runs, or check --initial-cluster",
   );
+}
+
+/** How to start this program again: the compiled binary alone, or bun with the script. */
+function selfCommand(): string[] {
+  const script = process.argv[1] ?? "";
+  return script.startsWith("/$bunfs/") || script === "" ? [process.execPath] : [process.execPath, script];
 }
 
 /** `etcd install [--root DIR] [--user NAME]`: see src/install/install.ts. */
@@ -114,6 +121,11 @@ async function main(argv: string[]): Promise<number> {
   // A compiled binary sees the name it was started as (a symlink etcdctl -> etcd) in argv0 only.
   const invokedAs = basename(process.argv0 ?? "");
   if (argv[0] === "install") return runInstall(argv.slice(1));
+  if (argv[0] === EXPORT_COMMAND) {
+    // Internal: the server's Snapshot RPC converts a database copy here, off its event loop.
+    exportEtcdSnapshot(argv[1], argv[2]);
+    return 0;
+  }
   if (invokedAs === "etcdctl" || argv[0] === "ctl") {
     return runCtl(invokedAs === "etcdctl" ? argv : argv.slice(1), processIo(), offlineTools());
   }
@@ -182,6 +194,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
       snapshotCount: config.snapshotCount,
       fetchCluster: (urls) => fetchCluster(urls, log),
       corruptCheckTimeMs: config.experimentalCorruptCheckTime,
+      exportSnapshot: exportInChildProcess(selfCommand()),
       maxWals: config.maxWals,
       maxSnapshots: config.maxSnapshots,
       log,

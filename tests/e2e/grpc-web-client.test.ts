@@ -131,8 +131,10 @@ describe.each(FORMATS)("format $format", ({ format, requestType, responseType })
     expect(status).toBe(StatusCode.OK);
     expect(chunks.length).toBeGreaterThan(0);
     expect(chunks.at(-1)!.remainingBytes).toBe(0n);
-    const db = Buffer.concat(chunks.map((c) => c.blob));
-    expect(db.subarray(0, 16).toString("latin1")).toBe("SQLite format 3\0");
+    const file = Buffer.concat(chunks.map((c) => c.blob));
+    // etcd's format: a bbolt file (its meta page's magic after the page header), then its sha256.
+    expect(file.readUInt32LE(16)).toBe(0xed0cdaed);
+    expect(chunks.at(-1)!.blob.length).toBe(32);
   });
 });
 

@@ -181,8 +181,8 @@ export function haveEtcdServer(): boolean {
 }
 
 /** Starts the real etcd (Debian's etcd-server) the same way, for differential tests and benchmarks. */
-export async function startRealEtcd(opts: { args?: string[] } = {}): Promise<Member> {
-  return launch("real etcd", "etcd", { ...opts, dataDir: mkdtempSync(join(tmpdir(), "real-etcd-")) });
+export async function startRealEtcd(opts: StartOptions = {}): Promise<Member> {
+  return launch("real etcd", "etcd", { ...opts, dataDir: opts.dataDir ?? mkdtempSync(join(tmpdir(), "real-etcd-")) });
 }
 
 /** One gRPC unary call over a fresh HTTP/2 connection (no client library): for tests that need a write. */

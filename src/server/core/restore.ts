@@ -18,7 +18,8 @@ import { Wal } from "../../wal/wal.ts";
 import { bootstrapLog } from "./bootstrap.ts";
 import { bootstrapMembers, hex, membersToJson } from "./membership.ts";
 import { metadataRecord, readyRecords } from "./raft-wal.ts";
-import { hasChecksum, openSnapshotDb, probeFile, requireOurSnapshot, SHA256_BYTES } from "./snapshot-file.ts";
+import { importEtcdBackend, readEtcdSnapshot } from "./etcd-snapshot.ts";
+import { hasChecksum, openSnapshotDb, probeFile, requireSnapshot, SHA256_BYTES } from "./snapshot-file.ts";
 
 export interface RestoreInput {
   snapshotPath: string;
@@ -60,7 +61,7 @@ export async function restoreSnapshot(input: RestoreInput): Promise<RestoreResul
   if (!self) throw new Error(`--initial-cluster does not list this member's name '${input.name}' (--name)`);
 
   const { kind, sizeBytes } = probeFile(snapshotPath);
-  requireOurSnapshot(snapshotPath, kind);
+  requireSnapshot(snapshotPath, kind);
   const withHash = hasChecksum(sizeBytes);
   if (!withHash && !input.skipHashCheck) {
     throw new Error(
@@ -74,7 +75,8 @@ export async function restoreSnapshot(input: RestoreInput): Promise<RestoreResul
   // Whatever fails from here leaves nothing behind: a half-restored directory would start as a member.
   try {
     mkdirSync(snapDir, { recursive: true, mode: 0o700 }); // as the server creates them
-    await copyDatabase(snapshotPath, dbPath, sizeBytes, withHash, input);
+    if (kind === "bbolt") await importEtcd(snapshotPath, dbPath, input);
+    else await copyDatabase(snapshotPath, dbPath, sizeBytes, withHash, input);
     const revision = rewriteMembership(dbPath, snapshotPath, boot.members, self.id);
     const { wal } = await Wal.open(walDir, { log: () => {} });
     try {
@@ -94,6 +96,25 @@ export async function restoreSnapshot(input: RestoreInput): Promise<RestoreResul
     if (input.walDir) rmSync(input.walDir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * An etcd snapshot (saved from a real etcd, or from etcd-ts's Snapshot RPC): its buckets become our
+ * database. Progress is reported per phase (read and check, then write), as a whole-file step each.
+ */
+async function importEtcd(from: string, to: string, input: RestoreInput): Promise<void> {
+  let backend;
+  try {
+    ({ backend } = readEtcdSnapshot(from, input.skipHashCheck));
+  } catch (err) {
+    const why = (err as Error).message;
+    if (/sha256 mismatch/.test(why)) throw new Error(`${from} is damaged: ${why}. Restore an intact copy; --skip-hash-check restores it anyway`);
+    throw new Error(`${from} cannot be read as an etcd snapshot (${why}): the file is damaged; save a new snapshot`);
+  }
+  input.progress?.(1, 2);
+  await new Promise<void>((r) => setImmediate(r));
+  importEtcdBackend(backend, to);
+  input.progress?.(2, 2);
 }
 
 /** Copies the database part of the snapshot (fsynced), checking the trailing sha256 unless told not to. */

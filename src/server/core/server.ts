@@ -30,6 +30,7 @@ import {
   type TxnOut,
 } from "./kv-apply.ts";
 import { bootstrapLog } from "./bootstrap.ts";
+import { exportEtcdSnapshot } from "./etcd-snapshot.ts";
 import { bootstrapMembers, confContext, hex, type MemberInfo, membersFromJson, membersToJson, parseConfContext } from "./membership.ts";
 import { computeMemberId } from "./member-id.ts";
 import { findCorruptMembers } from "./corrupt-check.ts";
@@ -100,6 +101,11 @@ export interface ServerOptions {
   watchProgressNotifyIntervalMs?: number;
   /** Period of the leader's cross-member HashKV comparison (0: off). */
   corruptCheckTimeMs?: number;
+  /**
+   * Writes a database copy as an etcd snapshot file (bbolt + sha256) for the Snapshot RPC. main.ts
+   * runs it in a child process; the default converts in this process (tests).
+   */
+  exportSnapshot?: (dbPath: string, out: string) => Promise<void>;
   log: (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -587,32 +593,38 @@ export class EtcdServer {
   #snapshotSeq = 0;
 
   /**
-   * The whole database as of now (committed state) in chunks, followed by its sha256 as etcd's
-   * snapshot stream ends; `remaining` counts the bytes still to come after each chunk. Read from a
-   * compact copy that is unlinked once open, so neither memory nor a stopped client leaves anything.
+   * The whole database as of now (committed state) as an etcd snapshot — etcd 3.4's bbolt layout
+   * followed by its sha256, what etcd streams — in chunks; `remaining` counts the bytes still to come
+   * after each chunk. Made from a compact copy of our database, converted outside the event loop;
+   * both files are unlinked once open, so neither memory nor a stopped client leaves anything.
    */
   async *snapshotChunks(chunkBytes: number): AsyncGenerator<{ chunk: Uint8Array; remaining: number }> {
     const path = `${this.#backend.path}.snapshot-${process.pid}-${++this.#snapshotSeq}`;
-    let described: { size: number; sha256: Buffer };
+    const etcdPath = `${path}.etcd`;
     try {
-      described = await this.#backend.copyTo(path);
+      await this.#backend.copyTo(path);
+      await (this.#opts.exportSnapshot ?? (async (a: string, b: string) => exportEtcdSnapshot(a, b)))(path, etcdPath);
     } catch (err) {
-      rmSync(path, { force: true }); // a copy cut short (a full disk, say) must not stay behind
+      // A copy or conversion cut short (a full disk, say) must not stay behind.
+      rmSync(etcdPath, { force: true });
       throw err;
+    } finally {
+      rmSync(path, { force: true });
     }
-    const { size, sha256 } = described;
-    const file = await open(path, "r");
-    rmSync(path, { force: true });
+    const file = await open(etcdPath, "r");
+    rmSync(etcdPath, { force: true });
     try {
-      const total = size + sha256.length;
-      for (let off = 0; off < size; ) {
-        const buf = Buffer.allocUnsafe(Math.min(chunkBytes, size - off));
+      const total = (await file.stat()).size;
+      // As etcd: the database in chunks, then its sha256 as a message of its own.
+      const dbBytes = total - 32;
+      for (let off = 0; off < total; ) {
+        const end = off < dbBytes ? Math.min(off + chunkBytes, dbBytes) : total;
+        const buf = Buffer.allocUnsafe(end - off);
         const { bytesRead } = await file.read(buf, 0, buf.length, off);
-        if (bytesRead === 0) throw new Error(`snapshot copy ${path} ended early at ${off} of ${size} bytes`);
-        off += bytesRead;
-        yield { chunk: buf.subarray(0, bytesRead), remaining: total - off };
+        if (bytesRead !== buf.length) throw new Error(`snapshot file ${etcdPath} ended early at ${off + bytesRead} of ${total} bytes`);
+        off = end;
+        yield { chunk: buf, remaining: total - off };
       }
-      yield { chunk: sha256, remaining: 0 };
     } finally {
       await file.close();
     }

@@ -1,11 +1,13 @@
 /**
- * Snapshot files as `etcdctl snapshot save` writes them: the database the Snapshot RPC streams (a
- * compact SQLite copy, see Backend.copyTo) followed by the sha256 of those bytes, as etcd's stream
- * ends with one. etcd tells the two apart by size: a database is whole pages (multiples of 512),
- * so a size that is 32 bytes past a multiple of 512 carries the hash. A database file copied
- * out of a data directory has none (restore then needs --skip-hash-check, as etcd's).
+ * Snapshot files: etcd's (bbolt + sha256 — what the Snapshot RPC streams and what etcd saves, see
+ * etcd-snapshot.ts) and etcd-ts's own earlier format, a compact copy of our SQLite database followed
+ * by the sha256 of those bytes (what `snapshot save` wrote before the RPC spoke etcd's format, and
+ * what a database copied out of a data dir is). The first bytes tell the formats apart; the size
+ * tells whether a hash follows (etcd's rule: a database is whole 512-byte units, so a size 32 bytes
+ * past a multiple of 512 carries one). A file without one restores only with --skip-hash-check.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { BoltReader, etcdSnapshotStatus, stripSnapshotHash } from "../../snap/bbolt/index.ts";
 import { DbFile } from "../../backend/db-file.ts";
 import type { SqlValue } from "../../backend/backend.ts";
 import { crc32c } from "../../pkg/crc32c.ts";
@@ -53,14 +55,8 @@ export function probeFile(path: string): { kind: FileKind; sizeBytes: number } {
   }
 }
 
-/** Refuses what is not an etcd-ts snapshot, saying what it is and what to do. */
-export function requireOurSnapshot(path: string, kind: FileKind): void {
-  if (kind === "bbolt") {
-    throw new Error(
-      `${path} is an etcd (bbolt) snapshot; etcd-ts reads its own snapshots only (taken with 'etcdctl snapshot save' from etcd-ts). ` +
-        "Restoring etcd snapshots arrives with the migration issue",
-    );
-  }
+/** Refuses what is neither kind of snapshot, saying what to do. */
+export function requireSnapshot(path: string, kind: FileKind): void {
   if (kind === "unknown") {
     throw new Error(`${path} is not a snapshot: it is neither an etcd-ts database nor an etcd (bbolt) one. Check the file name, or save a new snapshot`);
   }
@@ -94,7 +90,15 @@ export function openSnapshotDb(path: string): DbFile {
  */
 export function snapshotStatus(path: string): SnapshotStatus {
   const { kind } = probeFile(path);
-  requireOurSnapshot(path, kind);
+  requireSnapshot(path, kind);
+  // etcd's format (what the Snapshot RPC streams, and what etcd saves): computed as etcdctl does.
+  if (kind === "bbolt") {
+    try {
+      return etcdSnapshotStatus(new BoltReader(stripSnapshotHash(readFileSync(path)).db));
+    } catch (err) {
+      throw new Error(`${path} cannot be read as an etcd snapshot (${(err as Error).message}): the file is damaged; save a new snapshot`);
+    }
+  }
   const db = openSnapshotDb(path);
   try {
     const h = new ContentHash();
