@@ -28,6 +28,11 @@ export function sysusersLine(user: string): string {
   return `u ${user} - "etcd-ts key-value store" ${SERVICE_HOME} /usr/sbin/nologin\n`;
 }
 
+/** The packaged unit, running as `user` (its User= and Group= say etcd). */
+export function unitFor(user: string): string {
+  return unit.replace(/^User=.*$/m, `User=${user}`).replace(/^Group=.*$/m, `Group=${user}`);
+}
+
 /** uid and gid of `user` in <root>/etc/passwd, or null. */
 export function lookupUser(root: string, user: string): { uid: number; gid: number } | null {
   let text: string;
@@ -106,7 +111,7 @@ export function install(opts: InstallOptions): void {
   say(`linked ${ctl} -> etcd`);
 
   // systemd's pieces: the unit, the user (sysusers.d) and the data directory (tmpfiles.d).
-  writeAtomically(at("etc/systemd/system/etcd.service"), unit, 0o644);
+  writeAtomically(at("etc/systemd/system/etcd.service"), unitFor(user), 0o644);
   say(`installed ${at("etc/systemd/system/etcd.service")}`);
   writeAtomically(at("usr/lib/sysusers.d/etcd.conf"), sysusersLine(user), 0o644);
   writeAtomically(at("usr/lib/tmpfiles.d/etcd.conf"), `d ${SERVICE_HOME} 0700 ${user} ${user} -\n`, 0o644);

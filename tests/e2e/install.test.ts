@@ -53,6 +53,22 @@ test.if(canCreateUsers)("a second run replaces the binary but keeps the operator
   expect(readFileSync(conf, "utf8")).toBe('ETCD_NAME="edited"\n');
 });
 
+test.if(canCreateUsers)("--user NAME: the unit, the user and the data directory all use that name", () => {
+  const other = mkdtempSync(join(tmpdir(), "install-user-"));
+  try {
+    const r = spawnSync(BINARY, ["install", "--root", other, "--user", "etcdsvc"], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    const unitText = readFileSync(join(other, "etc/systemd/system/etcd.service"), "utf8");
+    expect(unitText).toMatch(/^User=etcdsvc$/m);
+    expect(unitText).toMatch(/^Group=etcdsvc$/m);
+    const user = lookupUser(other, "etcdsvc")!;
+    expect(statSync(join(other, "var/lib/etcd")).uid).toBe(user.uid);
+    expect(readFileSync(join(other, "usr/lib/tmpfiles.d/etcd.conf"), "utf8")).toContain("etcdsvc etcdsvc");
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
+});
+
 test("an unwritable destination names the path and what to do", () => {
   const file = join(root, "not-a-dir");
   writeFileSync(file, "");

@@ -16,9 +16,11 @@ import { Backend } from "../../backend/backend.ts";
 import { DbFile } from "../../backend/db-file.ts";
 import { LeaseTable } from "../../lease/lease-table.ts";
 import { importHistory, type HistoryRecord } from "../../mvcc/import-history.ts";
+import { MvccStore } from "../../mvcc/store.ts";
 import {
   appendSnapshotHashToFile,
   BoltReader,
+  hasSnapshotHash,
   decodeEtcdBackend,
   encodeEtcdBackend,
   type EtcdBackend,
@@ -84,7 +86,7 @@ export function readEtcdSnapshot(path: string, skipHashCheck: boolean): { backen
   let db: Uint8Array;
   let hashed: boolean;
   if (skipHashCheck) {
-    hashed = file.length % 512 === 32;
+    hashed = hasSnapshotHash(file.length);
     db = hashed ? file.subarray(0, file.length - 32) : file;
   } else {
     ({ db, hashed } = stripSnapshotHash(file));
@@ -97,9 +99,21 @@ export function readEtcdSnapshot(path: string, skipHashCheck: boolean): { backen
  * compaction point, leases, members. Returns the store's revision.
  */
 export function importEtcdBackend(e: EtcdBackend, dbPath: string): bigint {
+  // Users, roles and the auth switch have no place to go yet: restoring without them would hand out
+  // an open cluster where the source was closed, so it is refused rather than done quietly.
+  if (e.authEnabled || e.users.length || e.roles.length) {
+    throw new Error(
+      `the snapshot carries etcd authentication (auth ${e.authEnabled ? "enabled" : "disabled"}, ${e.users.length} users, ${e.roles.length} roles), ` +
+        "which etcd-ts cannot restore yet: disable auth and delete the users and roles on the source etcd (etcdctl auth disable; user delete; role delete), then save a new snapshot",
+    );
+  }
   const b = new Backend(dbPath);
   try {
-    const compact = e.finishedCompactRevision ?? e.scheduledCompactRevision ?? 0n;
+    // etcd deletes compacted rows in batches after recording the scheduled point: a snapshot taken
+    // meanwhile has rows below `scheduled` partly gone. As etcd's restore, start from the finished
+    // point and finish the compaction, so reads between the two fail as compacted, not wrongly.
+    const finished = e.finishedCompactRevision ?? 0n;
+    const scheduled = e.scheduledCompactRevision ?? 0n;
     const records = function* (): Generator<HistoryRecord> {
       for (const r of e.keys) {
         yield {
@@ -113,7 +127,8 @@ export function importEtcdBackend(e: EtcdBackend, dbPath: string): bigint {
         };
       }
     };
-    const { revision } = importHistory(b, records(), { currentRevision: 0n, compactRevision: compact });
+    const { revision } = importHistory(b, records(), { currentRevision: 0n, compactRevision: finished });
+    if (scheduled > finished) new MvccStore(b).compact(scheduled);
     const leases = new LeaseTable(b);
     b.batch(() => {
       for (const l of e.leases) leases.put({ id: l.id, ttl: Number(l.ttl), remainingTtl: Number(l.remainingTtl) });
@@ -132,14 +147,22 @@ export function importEtcdBackend(e: EtcdBackend, dbPath: string): bigint {
  * blocks the server's event loop (heartbeats, clients). `self` is how to start this program.
  */
 export function exportInChildProcess(self: string[]): (dbPath: string, out: string) => Promise<void> {
-  return (dbPath, out) =>
-    new Promise((resolve, reject) => {
+  // One conversion at a time: each holds two database-sized files in member/snap, so concurrent
+  // snapshot calls queue rather than fill the disk together.
+  let last: Promise<unknown> = Promise.resolve();
+  const convert = (dbPath: string, out: string) =>
+    new Promise<void>((resolve, reject) => {
       const child = spawn(self[0], [...self.slice(1), EXPORT_COMMAND, dbPath, out], { stdio: ["ignore", "ignore", "pipe"] });
       let err = "";
       child.stderr!.on("data", (d) => (err += d));
-      child.once("error", reject);
+      child.once("error", (e) => reject(new Error(`converting the snapshot to etcd's format: cannot start ${self[0]}: ${e.message}`)));
       child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`converting the snapshot to etcd's format failed (exit ${code}): ${err.trim()}`))));
     });
+  return (dbPath, out) => {
+    const run = last.then(() => convert(dbPath, out));
+    last = run.catch(() => {});
+    return run;
+  };
 }
 
 /** The internal command the child runs: `etcd __export-etcd-snapshot <db> <out>`. */

@@ -152,6 +152,10 @@ describe("restoreSnapshot", () => {
     await expect(restoreSnapshot(input({ walDir: join(root, "taken") }))).rejects.toThrow(`wal-dir "${join(root, "taken")}" exists`);
     await expect(restoreSnapshot(input({ name: "zz" }))).rejects.toThrow("does not list this member's name 'zz'");
     expect(existsSync(join(root, "new"))).toBe(false);
+    // The directory is built under a staging name; one left by a killed restore is named, not reused.
+    mkdirSync(join(root, "new.restoring"));
+    await expect(restoreSnapshot(input({}))).rejects.toThrow(`"${join(root, "new.restoring")}" is left from an interrupted restore`);
+    expect(existsSync(join(root, "new"))).toBe(false);
   });
 
   test("a damaged file fails the hash check and leaves nothing behind; --skip-hash-check takes it", async () => {

@@ -10,7 +10,7 @@
  * On start the member replays that log (skipping what the database holds) and elects a leader.
  */
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { Backend } from "../../backend/backend.ts";
 import { fsyncDir } from "../../pkg/fsync-dir.ts";
@@ -48,10 +48,18 @@ const COPY_CHUNK_BYTES = 4 * 1024 * 1024;
 const OLD_CLUSTER_META = ["raft_snapshot", "cluster_id", "alarms"];
 
 export async function restoreSnapshot(input: RestoreInput): Promise<RestoreResult> {
-  const { snapshotPath, dataDir } = input;
-  const walDir = input.walDir || join(dataDir, "member", "wal");
-  if (existsSync(dataDir)) {
-    throw new Error(`data-dir "${dataDir}" exists: restore into a new directory (a restore never overwrites one), or remove it first`);
+  const { snapshotPath } = input;
+  // Built under a staging name and renamed into place when complete: a restore killed halfway (where
+  // no cleanup runs) must not leave a directory that would start as an empty member.
+  const finalData = input.dataDir;
+  const dataDir = `${finalData}.restoring`;
+  const stagedWal = input.walDir ? `${input.walDir}.restoring` : "";
+  const walDir = stagedWal || join(dataDir, "member", "wal");
+  for (const leftover of [dataDir, stagedWal].filter((d) => d && existsSync(d))) {
+    throw new Error(`"${leftover}" is left from an interrupted restore: remove it and run the restore again`);
+  }
+  if (existsSync(finalData)) {
+    throw new Error(`data-dir "${finalData}" exists: restore into a new directory (a restore never overwrites one), or remove it first`);
   }
   if (input.walDir && existsSync(input.walDir)) {
     throw new Error(`wal-dir "${input.walDir}" exists: restore into a new directory (a restore never overwrites one), or remove it first`);
@@ -89,11 +97,17 @@ export async function restoreSnapshot(input: RestoreInput): Promise<RestoreResul
       await wal.close();
     }
     // The WAL fsynced its own directories; the database's entries must be durable too.
-    for (const dir of [snapDir, dirname(snapDir), dataDir, dirname(resolve(dataDir))]) await fsyncDir(dir);
+    for (const dir of [snapDir, dirname(snapDir), dataDir]) await fsyncDir(dir);
+    renameSync(dataDir, finalData);
+    await fsyncDir(dirname(resolve(finalData)));
+    if (stagedWal) {
+      renameSync(stagedWal, input.walDir);
+      await fsyncDir(dirname(resolve(input.walDir)));
+    }
     return { memberId: self.id, clusterId: boot.clusterId, revision };
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true });
-    if (input.walDir) rmSync(input.walDir, { recursive: true, force: true });
+    if (stagedWal) rmSync(stagedWal, { recursive: true, force: true });
     throw err;
   }
 }
@@ -113,7 +127,11 @@ async function importEtcd(from: string, to: string, input: RestoreInput): Promis
   }
   input.progress?.(1, 2);
   await new Promise<void>((r) => setImmediate(r));
-  importEtcdBackend(backend, to);
+  try {
+    importEtcdBackend(backend, to);
+  } catch (err) {
+    throw new Error(`${from}: ${(err as Error).message}`);
+  }
   input.progress?.(2, 2);
 }
 
