@@ -272,6 +272,20 @@ export class Backend {
     this.checkpoint();
   }
 
+  /**
+   * A PASSIVE checkpoint (it never waits for a reader), for background work between its steps: the
+   * SQLite WAL then stays short, instead of growing to wal_autocheckpoint and being copied back in
+   * one long stall inside some later commit.
+   */
+  checkpointStep(): void {
+    if (!this.#closed) this.#db.query("PRAGMA wal_checkpoint(PASSIVE)").values();
+  }
+
+  /** Closed: background work on it (defrag, compaction) stops. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   close(): void {
     this.commit();
     this.#closed = true;

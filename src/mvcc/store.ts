@@ -72,6 +72,9 @@ CREATE TABLE IF NOT EXISTS cur (
 ) WITHOUT ROWID;
 `;
 
+/** Keys per background compaction slice: a few milliseconds of work between event-loop turns. */
+const COMPACT_SLICE_KEYS = 100;
+
 const CUR_COLS = "h.key, h.value, h.create_rev, h.rev, h.version, h.lease";
 /** Parameters are always ?1 = key, ?2 = end (null when unused), then ?3. */
 const WHERE: Record<KeyRange["kind"], string> = {
@@ -95,6 +98,11 @@ export class MvccStore {
   #b: Backend;
   #rev: bigint;
   #compactRev: bigint;
+  /** Physical compaction is done up to here; rows of revisions in (compactDone, compactRev] may linger. */
+  #compactDone: bigint;
+  /** A background pass deleting what compaction dropped: target revision and the last key done. */
+  #pass: { target: bigint; after: Uint8Array | null } | null = null;
+  #compacting: Promise<void> | null = null;
   #stmts = new Map<string, Statement<any>>();
   /**
    * Called after every write transaction that changed something, with its revision and its changes
@@ -109,6 +117,8 @@ export class MvccStore {
     // A fresh store is at revision 1, as etcd's: the first write gets revision 2.
     this.#rev = (backend.getMeta("rev") as bigint | undefined) ?? 1n;
     this.#compactRev = (backend.getMeta("compact_rev") as bigint | undefined) ?? 0n;
+    // Stores from before background compaction compacted synchronously: done up to compact_rev.
+    this.#compactDone = (backend.getMeta("compact_done") as bigint | undefined) ?? this.#compactRev;
   }
 
   get rev(): bigint {
@@ -244,26 +254,111 @@ export class MvccStore {
   }
 
   /**
-   * Drops every revision ≤ rev that is not the latest one of its key at rev (and that one too when it
-   * is a tombstone). Reads at rev and later are unaffected: a chain that reaches a dropped row ends.
+   * Compacts at rev: reads before it fail from now on, and every revision ≤ rev that is not the latest
+   * one of its key at rev (and that one too when it is a tombstone) is deleted. The deletion walks
+   * the keys' chains in slices; with `background` the slices yield to the event loop between them,
+   * as etcd's compactor does (a whole-history DELETE blocked for ~0.7 s per 400k revisions). Rows
+   * left for a while change no answer: reads at rev and later stop at the newest row ≤ rev, changes
+   * start above rev, and HashKV waits for the deletion to finish. Restarting resumes it
+   * (`resumeCompaction`) from the recorded progress.
    */
-  compact(rev: bigint): void {
+  compact(rev: bigint, opts: { background?: boolean } = {}): void {
     if (rev <= this.#compactRev) throw Errors.compacted;
     if (rev > this.#rev) throw Errors.futureRev;
     this.#b.batch(() => {
-      this.#stmt(
-        "compact",
-        `DELETE FROM hist WHERE id IN (
-           SELECT id FROM (
-             SELECT id, tomb, row_number() OVER (PARTITION BY key ORDER BY id DESC) AS newer
-             FROM hist WHERE rev <= ?1)
-           WHERE newer > 1 OR tomb = 1)`,
-      ).run(rev);
-      // Keys whose newest row was a dropped tombstone have no history left.
-      this.#stmt("compact-cur", "DELETE FROM cur WHERE live = 0 AND NOT EXISTS (SELECT 1 FROM hist WHERE hist.id = cur.id)").run();
       this.#compactRev = rev;
       this.saveMeta();
+      // Recorded with the new point, so a restart knows the deletion up to it is not done yet.
+      this.#b.setMeta("compact_done", this.#compactDone);
     });
+    if (opts.background) this.resumeCompaction();
+    else this.finishCompaction();
+  }
+
+  /** Physical compaction done up to this revision (≤ compactRev). */
+  get compactDone(): bigint {
+    return this.#compactDone;
+  }
+
+  /** Resolves once the physical compaction has caught up with compactRev. */
+  compacted(): Promise<void> {
+    return this.#compacting ?? Promise.resolve();
+  }
+
+  /** Starts (or continues) deleting in the background what compaction dropped. */
+  resumeCompaction(): void {
+    if (this.#compacting || this.#compactDone >= this.#compactRev) return;
+    this.#compacting = (async () => {
+      try {
+        // Never inside the caller's batch (an apply): each slice runs on its own turn and is committed
+        // at once, so no commit gathers a large pile of deletions. A closed backend (the member
+        // stopping) ends it; the recorded progress resumes it at the next start.
+        for (;;) {
+          await new Promise<void>((r) => setImmediate(r));
+          if (this.#compactDone >= this.#compactRev || this.#b.closed) break;
+          this.#compactSlice(COMPACT_SLICE_KEYS);
+          this.#b.commit();
+          this.#b.checkpointStep();
+        }
+      } finally {
+        this.#compacting = null;
+      }
+    })();
+  }
+
+  /** Runs the outstanding physical compaction to its end, now (offline tools and tests). */
+  finishCompaction(): void {
+    while (this.#compactDone < this.#compactRev) this.#compactSlice(-1);
+  }
+
+  /** One slice of a pass: up to `keys` keys (-1: all) in key order, each chain trimmed at the pass's target. */
+  #compactSlice(keys: number): void {
+    if (!this.#pass) this.#pass = { target: this.#compactRev, after: null };
+    const pass = this.#pass;
+    this.#b.batch(() => {
+      const heads = (
+        pass.after === null
+          ? this.#stmt("compact-keys-first", "SELECT key, id FROM cur ORDER BY key LIMIT ?1").values(keys)
+          : this.#stmt("compact-keys-next", "SELECT key, id FROM cur WHERE key > ?1 ORDER BY key LIMIT ?2").values(pass.after, keys)
+      ) as [Uint8Array, bigint][];
+      for (const [key, head] of heads) this.#compactKey(key, head, pass.target);
+      if (keys < 0 || heads.length < keys) {
+        // The pass is complete: everything dropped at `target` is gone.
+        this.#compactDone = pass.target;
+        this.#b.setMeta("compact_done", pass.target);
+        this.#pass = null;
+      } else {
+        pass.after = heads[heads.length - 1][0];
+      }
+    });
+  }
+
+  /** Deletes the rows of one key that compaction at `target` dropped (they never change again). */
+  #compactKey(key: Uint8Array, head: bigint, target: bigint): void {
+    const byId = this.#stmt("byid", "SELECT rev, value, create_rev, version, lease, tomb, prev FROM hist WHERE id = ?1");
+    const del = this.#stmt("compact-del", "DELETE FROM hist WHERE id = ?1");
+    let id: bigint | null = head;
+    let row: ChainRow | undefined;
+    while (id !== null) {
+      row = byId.values(id)[0] as ChainRow | undefined;
+      if (!row) return; // the chain was trimmed here by an earlier compaction
+      if (row[0] <= target) break;
+      id = row[6];
+    }
+    if (id === null || !row) return;
+    // `row` is the key's newest at target: kept, unless it is a tombstone.
+    let older = row[6];
+    if (row[5] === 1n) {
+      del.run(id);
+      // A key whose newest row was a dropped tombstone has no history left.
+      if (id === head) this.#stmt("compact-cur", "DELETE FROM cur WHERE key = ?1").run(key);
+    }
+    while (older !== null) {
+      const r = byId.values(older)[0] as ChainRow | undefined;
+      if (!r) break;
+      del.run(older);
+      older = r[6];
+    }
   }
 
   /**
@@ -273,6 +368,8 @@ export class MvccStore {
    * never change except by compaction, which makes this throw (the caller may ask again).
    */
   async hashKV(rev: bigint, pageRows = 20_000): Promise<{ hash: number; compactRevision: bigint }> {
+    // Rows a compaction dropped may still be on disk while it runs: hash only the settled history.
+    await this.compacted();
     const compactRevision = this.#compactRev;
     const head = Buffer.alloc(41);
     let hash = 0;

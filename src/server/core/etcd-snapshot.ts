@@ -36,6 +36,8 @@ export function exportEtcdSnapshot(dbPath: string, out: string): void {
   try {
     const meta = (name: string) => db.getMeta(name);
     const compact = (meta("compact_rev") as bigint | undefined) ?? 0n;
+    // Rows of a compaction still running are in the copy: etcd's restore finishes it (scheduled > finished).
+    const done = (meta("compact_done") as bigint | undefined) ?? compact;
     const members = membersFromJson((meta("members") as string | undefined) ?? "[]");
     const leases = db.tables().includes("lease")
       ? [...db.rows("lease")].map(([id, ttl, remaining]) => ({ id: id as bigint, ttl: BigInt(ttl as bigint), remainingTtl: BigInt(remaining as bigint) }))
@@ -43,7 +45,8 @@ export function exportEtcdSnapshot(dbPath: string, out: string): void {
     const root = encodeEtcdBackend({
       keys: keyRecords(db),
       consistentIndex: (meta("consistent_index") as bigint | undefined) ?? 0n,
-      ...(compact > 0n ? { scheduledCompactRevision: compact, finishedCompactRevision: compact } : {}),
+      ...(compact > 0n ? { scheduledCompactRevision: compact } : {}),
+      ...(done > 0n ? { finishedCompactRevision: done } : {}),
       leases,
       alarms: [],
       authEnabled: false,
@@ -128,7 +131,7 @@ export function importEtcdBackend(e: EtcdBackend, dbPath: string): bigint {
       }
     };
     const { revision } = importHistory(b, records(), { currentRevision: 0n, compactRevision: finished });
-    if (scheduled > finished) new MvccStore(b).compact(scheduled);
+    if (scheduled > finished) new MvccStore(b).compact(scheduled); // synchronously: offline
     const leases = new LeaseTable(b);
     b.batch(() => {
       for (const l of e.leases) leases.put({ id: l.id, ttl: Number(l.ttl), remainingTtl: Number(l.remainingTtl) });

@@ -241,6 +241,7 @@ export class EtcdServer {
     const backend = new Backend(join(memberDir, "snap", "db"));
     removeLeftoverSnapshots(join(memberDir, "snap"));
     const store = new MvccStore(backend);
+    store.resumeCompaction(); // one cut short by a stop goes on
     const heartbeat = opts.heartbeatIntervalMs ?? 100;
     const lessor = new Lessor(backend, {
       now: () => performance.now(),
@@ -451,7 +452,10 @@ export class EtcdServer {
     // Reject early what the apply would reject, as etcd does before proposing.
     if (rev <= this.#store.compactRev) throw Errors.compacted;
     if (rev > this.#store.rev) throw Errors.futureRev;
-    return this.#withHeader(await this.#propose({ compaction: r }));
+    const out = this.#withHeader(await this.#propose({ compaction: r }));
+    // physical: answer once the compacted rows are gone (etcd's wait for the compaction to finish).
+    if (r.physical) await this.#store.compacted();
+    return out;
   }
 
   // ---- membership (the Cluster service) ----
@@ -996,6 +1000,7 @@ export class EtcdServer {
     renameSync(tmp, path);
     this.#backend = new Backend(path);
     this.#store = new MvccStore(this.#backend);
+    this.#store.resumeCompaction();
     this.#watchStore(this.#store);
     this.watchHub.restore(this.#store);
     this.#lessor.recover(this.#store.leasedKeys(), { backend: this.#backend });
@@ -1172,7 +1177,8 @@ export class EtcdServer {
       return { header: { revision: this.#store.rev } };
     }
     if (req.compaction) {
-      this.#store.compact(BigInt(req.compaction.revision ?? 0n));
+      // The compaction point is applied here (deterministic); the rows go in the background.
+      this.#store.compact(BigInt(req.compaction.revision ?? 0n), { background: true });
       return { header: { revision: this.#store.rev } };
     }
     if (req.clusterMemberAttrSet) {
