@@ -3,7 +3,8 @@
 import { getRequestListener } from "@hono/node-server";
 import http from "node:http";
 import type net from "node:net";
-import { basename } from "node:path";
+import { basename, join } from "node:path";
+import tls from "node:tls";
 import { parseArgs } from "node:util";
 import { install } from "./install/install.ts";
 import pkg from "../package.json" with { type: "json" };
@@ -11,6 +12,8 @@ import { runCtl, processIo } from "./cli/main.ts";
 import type { OfflineTools } from "./cli/context.ts";
 import { ConfigError, loadConfig, type Config } from "./config/index.ts";
 import { createLogger, type Logger } from "./pkg/logger.ts";
+import { setRequestCommonName } from "./pkg/tls-identity.ts";
+import { CLIENT_FLAGS, PEER_FLAGS, prepareTlsSide, type TlsSide, verifiedCommonName } from "./pkg/tls-options.ts";
 import { ETCD_API_VERSION, ETCD_CLUSTER_VERSION, EtcdServer } from "./server/core/server.ts";
 import { createClientPort } from "./server/grpc/client-port.ts";
 import { GrpcServer } from "./server/grpc/grpc-server.ts";
@@ -18,6 +21,8 @@ import { GrpcWeb } from "./server/grpc/grpc-web.ts";
 import { H2Server } from "./server/grpc/h2/server.ts";
 import { withMethodMetrics } from "./server/grpc/metrics.ts";
 import { etcdHandlers } from "./server/grpc/services.ts";
+import { tokenProviderFromFlag } from "./server/core/auth/tokens.ts";
+import { parseDuration } from "./config/duration.ts";
 import { createHttpApp } from "./server/http/app.ts";
 import { decodeMembersAnswer, encodePeerRequest } from "./server/core/peer-api.ts";
 import type { RemoteCluster } from "./server/core/server.ts";
@@ -37,12 +42,12 @@ const GRPC_OVERHEAD_BYTES = 512 * 1024;
  * Asks the running members for the member list, as etcd's joiner does before it starts: the first
  * URL that answers wins; a few rounds, since the cluster may be restarting too.
  */
-async function fetchCluster(urls: string[], log: Logger): Promise<RemoteCluster> {
+async function fetchCluster(urls: string[], log: Logger, peerTls: TlsSide | undefined): Promise<RemoteCluster> {
   const errors: string[] = [];
   for (let round = 0; round < 5; round++) {
     for (const url of urls) {
       try {
-        return decodeMembersAnswer(await peerRequest({ url, clusterId: 0n, from: 0n, to: 0n }, encodePeerRequest({ op: "members" }), 2000));
+        return decodeMembersAnswer(await peerRequest({ url, clusterId: 0n, from: 0n, to: 0n, tls: peerTls?.client }, encodePeerRequest({ op: "members" }), 2000));
       } catch (e) {
         errors.push(`${url}: ${(e as Error).message}`);
       }
@@ -54,6 +59,50 @@ async function fetchCluster(urls: string[], log: Logger): Promise<RemoteCluster>
     `cannot join the existing cluster: no member in --initial-cluster answered (${[...new Set(errors)].slice(-urls.length).join("; ")}). ` +
       "Start this member once the cluster runs, or check --initial-cluster",
   );
+}
+
+/**
+ * Client and peer TLS from the flags (files, or a self-signed certificate under <data-dir>/fixtures
+ * with --auto-tls / --peer-auto-tls, for the hosts of this member's URLs). The config already refused
+ * https:// URLs without a certificate; here files are read and checked.
+ */
+async function prepareTls(config: Config, log: Logger): Promise<{ clientTls?: TlsSide; peerTls?: TlsSide }> {
+  const policy = { cipherSuites: config.cipherSuites, minVersion: config.tlsMinVersion };
+  const hostsOf = (urls: readonly { hostname: string }[]) => [...new Set(urls.map((u) => u.hostname))];
+  const client = await prepareTlsSide(
+    {
+      certFile: config.certFile,
+      keyFile: config.keyFile,
+      trustedCaFile: config.trustedCaFile,
+      clientCertAuth: config.clientCertAuth,
+      autoTls: config.autoTls && [...config.parsedUrls.listenClientUrls, ...config.parsedUrls.listenMetricsUrls].some((u) => u.protocol === "https"),
+      autoTlsDir: join(config.dataDir, "fixtures", "client"),
+      hosts: hostsOf([...config.parsedUrls.listenClientUrls, ...config.parsedUrls.advertiseClientUrls]),
+    },
+    policy,
+    CLIENT_FLAGS,
+  );
+  const peer = await prepareTlsSide(
+    {
+      certFile: config.peerCertFile,
+      keyFile: config.peerKeyFile,
+      trustedCaFile: config.peerTrustedCaFile,
+      clientCertAuth: config.peerClientCertAuth,
+      autoTls: config.peerAutoTls && [...config.parsedUrls.listenPeerUrls, ...config.parsedUrls.initialAdvertisePeerUrls].some((u) => u.protocol === "https"),
+      autoTlsDir: join(config.dataDir, "fixtures", "peer"),
+      hosts: hostsOf([...config.parsedUrls.listenPeerUrls, ...config.parsedUrls.initialAdvertisePeerUrls]),
+    },
+    policy,
+    PEER_FLAGS,
+  );
+  for (const [what, made, certAuth] of [["client", client, "--client-cert-auth"], ["peer", peer, "--peer-client-cert-auth"]] as const) {
+    if (made?.selfSignedCreated) log("info", `generated a self-signed ${what} certificate (auto TLS)`, { cert: made.selfSignedCreated });
+    // As etcd: a self-signed certificate means no CA to check the other side's certificates against.
+    if (made && !made.side.clientCertAuth && (what === "client" ? config.clientCertAuth : config.peerClientCertAuth)) {
+      log("warn", `ignoring ${certAuth}: ${what} TLS uses a self-signed certificate (auto TLS)`);
+    }
+  }
+  return { clientTls: client?.side, peerTls: peer?.side };
 }
 
 /** How to start this program again: the compiled binary alone, or bun with the script. */
@@ -167,10 +216,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: Config, log: Logger): Promise<number> {
-  for (const u of config.parsedUrls.listenClientUrls) {
-    if (u.protocol === "https") throw new Error(`--listen-client-urls ${u.url}: TLS arrives with the security issue; use http:// meanwhile.`);
-  }
   log("info", "starting etcd-ts", { version: pkg.version, etcdApi: ETCD_API_VERSION, name: config.name, dataDir: config.dataDir });
+  const { clientTls, peerTls } = await prepareTls(config, log);
 
   let exitCode = 0;
   let stopping: Promise<void> | null = null;
@@ -192,12 +239,16 @@ async function serve(config: Config, log: Logger): Promise<number> {
       maxRequestBytes: config.maxRequestBytes,
       maxTxnOps: config.maxTxnOps,
       snapshotCount: config.snapshotCount,
-      fetchCluster: (urls) => fetchCluster(urls, log),
+      fetchCluster: (urls) => fetchCluster(urls, log, peerTls),
       corruptCheckTimeMs: config.experimentalCorruptCheckTime,
       exportSnapshot: exportInChildProcess(selfCommand()),
       maxWals: config.maxWals,
       maxSnapshots: config.maxSnapshots,
       log,
+      auth: {
+        tokens: tokenProviderFromFlag(config.authToken, { ttlSeconds: config.authTokenTtl, parseDurationMs: parseDuration }),
+        bcryptCost: config.bcryptCost,
+      },
     },
     (err) => {
       log("error", "fatal error: stopping", { error: String((err as Error)?.stack ?? err) });
@@ -210,6 +261,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
     memberId: server.memberId,
     clusterId: server.clusterId,
     listenUrls: [...config.listenPeerUrls],
+    tls: peerTls,
     onMessage: (m) => server.receive(m),
     onUnreachable: (id) => server.reportUnreachable(id),
     onSnapshotStatus: (id, ok) => server.reportSnapshot(id, ok),
@@ -252,10 +304,22 @@ async function serve(config: Config, log: Logger): Promise<number> {
   // gRPC-web (browsers, HTTP/1.1) goes to the same method table; everything else to the Hono app.
   // --cors empty allows every origin, as etcd's default.
   const grpcWeb = new GrpcWeb(handlers, { maxRecvBytes, cors: config.cors.length ? config.cors : ["*"], log });
-  const h1 = http.createServer(getRequestListener((req, env) => grpcWeb.handle(req) ?? app.fetch(req, env)));
+  const h1 = http.createServer(
+    getRequestListener((req, env) => {
+      // The verified client certificate's CN (--client-cert-auth) goes with the request (pkg/tls-identity.ts).
+      const socket = (env as { incoming?: { socket?: unknown } }).incoming?.socket;
+      if (socket instanceof tls.TLSSocket) setRequestCommonName(req, verifiedCommonName(socket));
+      return grpcWeb.handle(req) ?? app.fetch(req, env);
+    }),
+  );
 
   for (const u of config.parsedUrls.listenClientUrls) {
-    const port = createClientPort(h2, h1);
+    const secure = u.protocol === "https";
+    const port = createClientPort(h2, h1, {
+      tls: secure ? clientTls?.server : undefined,
+      // Plaintext on the TLS port, no or an unknown client certificate: the client is refused, we go on.
+      onTlsError: (err, remote) => log("debug", "client TLS handshake failed", { address: u.url, remote, error: err.code ? `${err.code}: ${err.message}` : err.message }),
+    });
     const host = u.hostname === "localhost" ? "127.0.0.1" : u.hostname;
     await new Promise<void>((resolve, reject) => {
       port.once("error", (err: NodeJS.ErrnoException) =>
@@ -264,9 +328,12 @@ async function serve(config: Config, log: Logger): Promise<number> {
       port.listen(u.port, host, () => resolve());
     });
     listeners.push(port);
-    log("info", "serving client traffic (gRPC and HTTP/1.1)", { address: `${host}:${u.port}` });
+    log("info", `serving client traffic (gRPC and HTTP/1.1${secure ? ", TLS" : ""})`, {
+      address: `${host}:${u.port}`,
+      ...(secure ? { "client-cert-auth": clientTls?.clientCertAuth ?? false } : {}),
+    });
   }
-  listeners.push(...(await listenMetrics(config.parsedUrls.listenMetricsUrls, app.fetch, log)));
+  listeners.push(...(await listenMetrics(config.parsedUrls.listenMetricsUrls, app.fetch, log, clientTls?.server)));
   log("info", "ready to serve client requests", { memberId: server.memberId.toString(16) });
   const stopCompaction = startAutoCompaction(
     config.autoCompaction,

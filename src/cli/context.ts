@@ -4,7 +4,8 @@
  * prompts. Tests build one with fake streams.
  */
 import type { Credentials } from "../client/auth.ts";
-import { Client } from "../client/index.ts";
+import fs from "node:fs";
+import { Client, type ClientTlsOptions } from "../client/index.ts";
 import { CliError, describeError, ExitCode } from "./errors.ts";
 import type { Globals } from "./global.ts";
 
@@ -79,12 +80,6 @@ export class Ctx {
   /** A client for particular endpoints (endpoint health/status --cluster asks each member). */
   clientFor(endpoints: string[]): Client {
     const g = this.globals;
-    if (g.cert || g.key || g.cacert || !g.insecureTransport) {
-      throw new CliError(ExitCode.BadArgs, "TLS (--cert, --key, --cacert, --insecure-transport=false) arrives with the security issue; connect over http:// meanwhile");
-    }
-    for (const e of endpoints) {
-      if (e.startsWith("https://")) throw new CliError(ExitCode.BadArgs, `--endpoints ${e}: TLS arrives with the security issue; use http:// meanwhile`);
-    }
     const creds = this.credentials();
     // --command-timeout is applied per request (requestOpts), as etcdctl's context per command.
     const c = new Client({
@@ -96,9 +91,35 @@ export class Ctx {
       username: creds?.username,
       password: creds?.password,
       onAuthFailure: creds?.onFailure,
+      tls: this.tls() ?? undefined,
     });
     this.#clients.push(c);
     return c;
+  }
+
+  /**
+   * TLS as etcdctl sets it up: any of --cert, --key, --cacert, or --insecure-transport=false, turns
+   * TLS on for every endpoint (https:// endpoints use it in any case); --insecure-skip-tls-verify
+   * then skips checking the server's certificate. Null: cleartext (https:// endpoints still get TLS
+   * with the system's CAs). A file that cannot be read ends the command, naming it.
+   */
+  tls(): ClientTlsOptions | null {
+    const g = this.globals;
+    if (!g.cert && !g.key && !g.cacert && g.insecureTransport) {
+      return g.insecureSkipVerify && this.globals.endpoints.some((e) => /^https:/i.test(e)) ? { insecureSkipVerify: true } : null;
+    }
+    if (Boolean(g.cert) !== Boolean(g.key)) {
+      throw new CliError(ExitCode.BadArgs, g.cert ? "--cert needs --key (the client certificate's private key)" : "--key needs --cert (the client certificate)");
+    }
+    const read = (file: string, flag: string): Buffer | undefined => {
+      if (!file) return undefined;
+      try {
+        return fs.readFileSync(file);
+      } catch (e) {
+        throw new CliError(ExitCode.BadArgs, `${flag}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+      }
+    };
+    return { ca: read(g.cacert, "--cacert"), cert: read(g.cert, "--cert"), key: read(g.key, "--key"), insecureSkipVerify: g.insecureSkipVerify };
   }
 
   /**

@@ -20,6 +20,7 @@ import {
   type ResponseHeader,
   toHeader,
 } from "./kv.ts";
+import type { ClientTlsOptions } from "./grpc/channel.ts";
 import { LeaseClient } from "./lease.ts";
 import { type Method, rpc } from "./rpc.ts";
 import { type CallOpts, Transport } from "./transport.ts";
@@ -27,8 +28,10 @@ import { Txn, txnResult, type TxnResult } from "./txn.ts";
 import { type Watcher, type WatchOptions, WatchStream } from "./watch.ts";
 
 export interface ClientOptions {
-  /** "host:port" or "http://host:port", tried in order, round-robin on failure. */
+  /** "host:port", "http://host:port" or "https://host:port", tried in order, round-robin on failure. */
   endpoints: string[];
+  /** TLS for https:// endpoints (and bare host:port ones when given): CA, client certificate, ... */
+  tls?: ClientTlsOptions;
   /** How long one connection attempt may take (default 5000 ms). */
   dialTimeoutMs?: number;
   /** Deadline of each request, retries included (default 10000 ms; 0 for none). */
@@ -75,6 +78,7 @@ export class Client {
       dialTimeoutMs,
       { timeMs: opts.keepAliveTimeMs ?? 30_000, timeoutMs: opts.keepAliveTimeoutMs ?? 10_000 },
       credentials,
+      opts.tls ?? null,
     );
     this.#watches = new WatchStream(this.#transport);
     this.lease = new LeaseClient(this.#transport, () => this.#opts(), this.#requestTimeoutMs || 10_000);

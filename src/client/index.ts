@@ -1,5 +1,6 @@
 /** etcd-ts's client library: clientv3's core (KV, txn, watch, lease) over our own gRPC transport. */
 export { Client, type ClientOptions, type RequestOptions } from "./client.ts";
+export type { ClientTlsOptions } from "./grpc/channel.ts";
 export { compare, op, Txn, type CompareOp, type Op, type OpResult, type TxnResult } from "./txn.ts";
 export { Watcher, type WatchEvent, type WatchOptions } from "./watch.ts";
 export { KeepAlive, Lease, LeaseClient, type TimeToLiveResult } from "./lease.ts";

@@ -9,7 +9,7 @@ import type http2 from "node:http2";
 import { EtcdError, GrpcCode } from "../pkg/errors.ts";
 import { type Credentials, needsNewToken, TokenKeeper } from "./auth.ts";
 import { asEtcdError, canceled, clientClosed, deadlineExceeded, isEndpointUnhealthy, retryableRead, retryableWrite, TransportError } from "./errors.ts";
-import { type CallOptions, Channel, type CallStream, type KeepAliveOptions } from "./grpc/channel.ts";
+import { type CallOptions, Channel, type CallStream, type ClientTlsOptions, type KeepAliveOptions } from "./grpc/channel.ts";
 import { encodeFrame } from "./grpc/framing.ts";
 import { type Method, rpc } from "./rpc.ts";
 
@@ -43,14 +43,22 @@ export class Transport {
   readonly #endpoints: readonly string[];
   readonly #dialTimeoutMs: number;
   readonly #keepAlive: KeepAliveOptions | null;
+  readonly #tls: ClientTlsOptions | null;
   readonly #channels = new Map<string, Channel>();
   readonly #tokens: TokenKeeper | null;
   #current = 0;
   #closed = false;
 
-  constructor(endpoints: readonly string[], dialTimeoutMs: number, keepAlive: KeepAliveOptions | null = null, credentials: Credentials | null = null) {
+  constructor(
+    endpoints: readonly string[],
+    dialTimeoutMs: number,
+    keepAlive: KeepAliveOptions | null = null,
+    credentials: Credentials | null = null,
+    tls: ClientTlsOptions | null = null,
+  ) {
     if (endpoints.length === 0) throw new Error("Cannot create a client: no endpoints given");
     this.#endpoints = endpoints;
+    this.#tls = tls;
     this.#dialTimeoutMs = dialTimeoutMs;
     this.#keepAlive = keepAlive;
     this.#tokens = credentials
@@ -159,7 +167,7 @@ export class Transport {
       let channel = this.#channels.get(endpoint);
       if (!channel || channel.broken) {
         channel?.close();
-        channel = new Channel(endpoint, this.#keepAlive);
+        channel = new Channel(endpoint, this.#keepAlive, this.#tls);
         this.#channels.set(endpoint, channel);
       }
       const dialMs = opts.deadline === undefined ? this.#dialTimeoutMs : Math.min(this.#dialTimeoutMs, opts.deadline - Date.now());

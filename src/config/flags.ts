@@ -1,7 +1,10 @@
 import { parseDuration } from "./duration";
+import { InvalidValueError } from "./errors";
+import { checkCipherSuites, TLS_VERSIONS } from "../pkg/tls-config.ts";
 import { parseInitialCluster } from "./initial-cluster";
 import type { ConfigSettings, SettingField } from "./types";
 import { parseUrlList } from "./urls";
+import { parseAuthToken } from "./auth-token";
 import {
   parseBool,
   parseChoice,
@@ -75,6 +78,14 @@ function bool(group: Group, description: string, byDefault: boolean) {
 function urls(example: string, options: { allowEmpty: boolean; listening: boolean }) {
   return (text: string): readonly string[] =>
     parseUrlList(text, { example, allowEmpty: options.allowEmpty, allowPortZero: options.listening }).map((u) => u.url);
+}
+
+function parseCipherSuites(text: string): readonly string[] {
+  try {
+    return checkCipherSuites(parseList(text));
+  } catch (e) {
+    throw new InvalidValueError((e as Error).message);
+  }
 }
 
 function discoveryString(text: string): string {
@@ -272,11 +283,80 @@ export const SETTINGS: readonly Setting[] = Object.freeze([
   }),
   row("enable-v2", "enableV2", bool("Clustering", "Accept etcd v2 client requests (only false is accepted: etcd-ts has no v2 API).", false)),
 
+  row("cert-file", "certFile", {
+    group: "Security",
+    description: "Path to the client server TLS cert file (PEM); with --key-file, https:// client URLs serve TLS.",
+    default: "",
+    parse: (text) => text.trim(),
+  }),
+  row("key-file", "keyFile", {
+    group: "Security",
+    description: "Path to the client server TLS key file (PEM).",
+    default: "",
+    parse: (text) => text.trim(),
+  }),
+  row("client-cert-auth", "clientCertAuth", bool("Security", "Require a client certificate signed by --trusted-ca-file on the client port; its CN is the user when no token is sent.", false)),
+  row("trusted-ca-file", "trustedCaFile", {
+    group: "Security",
+    description: "Path to the client server TLS trusted CA cert file (PEM), which checks client certificates.",
+    default: "",
+    parse: (text) => text.trim(),
+  }),
+  row("auto-tls", "autoTls", bool("Security", "Client TLS using a generated self-signed certificate (in <data-dir>/fixtures/client).", false)),
+  row("peer-cert-file", "peerCertFile", {
+    group: "Security",
+    description: "Path to the peer server TLS cert file (PEM), also presented when dialing other members.",
+    default: "",
+    parse: (text) => text.trim(),
+  }),
+  row("peer-key-file", "peerKeyFile", {
+    group: "Security",
+    description: "Path to the peer server TLS key file (PEM).",
+    default: "",
+    parse: (text) => text.trim(),
+  }),
+  row("peer-client-cert-auth", "peerClientCertAuth", bool("Security", "Require a peer certificate signed by --peer-trusted-ca-file from every member that connects.", false)),
+  row("peer-trusted-ca-file", "peerTrustedCaFile", {
+    group: "Security",
+    description: "Path to the peer server TLS trusted CA file (PEM), which checks the other members' certificates.",
+    default: "",
+    parse: (text) => text.trim(),
+  }),
+  row("peer-auto-tls", "peerAutoTls", bool("Security", "Peer TLS using a generated self-signed certificate (in <data-dir>/fixtures/peer); members then do not verify each other.", false)),
+  row("cipher-suites", "cipherSuites", {
+    group: "Security",
+    description: "Comma-separated list of TLS 1.2 cipher suites, by Go's names (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ...); empty: secure defaults.",
+    default: "",
+    list: true,
+    parse: parseCipherSuites,
+  }),
+  row("tls-min-version", "tlsMinVersion", {
+    group: "Security",
+    description: "Minimum TLS version of client and peer connections: TLS1.2 or TLS1.3.",
+    default: "TLS1.2",
+    parse: (text) => parseChoice(text, TLS_VERSIONS),
+  }),
   row("auth-token", "authToken", {
     group: "Security",
-    description: "Authentication token type; only 'simple' is supported.",
+    description: "Authentication token type: 'simple', or 'jwt,pub-key=<file>,priv-key=<file>,sign-method=<RS256|PS256|ES256|EdDSA|…>[,ttl=<duration>]'.",
     default: "simple",
-    parse: (text) => parseChoice(text, ["simple"] as const),
+    parse: (text) => parseAuthToken(text),
+  }),
+  row("auth-token-ttl", "authTokenTtl", {
+    group: "Security",
+    description: "Time (in seconds) a simple token stays valid after its last use.",
+    default: "300",
+    parse: (text) => parseWholeNumber(text, { min: 1, unit: "seconds" }),
+  }),
+  row("bcrypt-cost", "bcryptCost", {
+    group: "Security",
+    description: "Cost of bcrypt when hashing passwords (4 to 31; each step doubles the time of every password check).",
+    default: "10",
+    parse: (text) => {
+      const n = parseWholeNumber(text, { min: 4 });
+      if (n > 31) throw new InvalidValueError("expected a bcrypt cost from 4 to 31");
+      return n;
+    },
   }),
 
   row("logger", "logger", {

@@ -4,7 +4,6 @@ const GROUP_ORDER: readonly Group[] = ["Member", "Clustering", "Security", "Logg
 
 // Extra lines under a group heading, for what the group does not (yet) offer.
 const GROUP_NOTES: Partial<Record<Group, string>> = {
-  Security: "TLS flags (--cert-file, --key-file, --client-cert-auth, --trusted-ca-file, --peer-*) are not supported yet.",
   Experimental: "Other --experimental-* flags of etcd are not supported.",
   Unsafe: "Use with caution: these can break a cluster.",
 };

@@ -64,7 +64,25 @@ export interface ConfigSettings {
   enableV2: boolean;
 
   // Security
-  authToken: "simple";
+  /** --cert-file and --key-file: "" when unset; https:// client URLs need both (or autoTls). */
+  certFile: string;
+  keyFile: string;
+  clientCertAuth: boolean;
+  trustedCaFile: string;
+  autoTls: boolean;
+  peerCertFile: string;
+  peerKeyFile: string;
+  peerClientCertAuth: boolean;
+  peerTrustedCaFile: string;
+  peerAutoTls: boolean;
+  /** Go's names, checked (pkg/tls-config.ts); empty: the TLS library's defaults. */
+  cipherSuites: readonly string[];
+  tlsMinVersion: "TLS1.2" | "TLS1.3";
+  /** "simple", or "jwt,pub-key=…,priv-key=…,sign-method=…[,ttl=…]" as written (server/core/auth reads the keys). */
+  authToken: string;
+  /** Seconds a simple token lives after its last use. */
+  authTokenTtl: number;
+  bcryptCost: number;
 
   // Logging
   logger: "zap";

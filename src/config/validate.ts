@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { ConfigError, quote } from "./errors";
 import { formatInitialCluster } from "./initial-cluster";
 import type { ConfigSettings, RawValue, SettingField } from "./types";
@@ -67,6 +68,80 @@ export function validateSettings(values: ConfigSettings, raws: ReadonlyMap<Setti
   }
 
   checkLocalMember(values, raw("initialCluster"));
+  checkTls(values, raw);
+}
+
+/**
+ * https:// URLs need a certificate: --cert-file with --key-file, or --auto-tls (peers: the --peer-*
+ * twins). Files must be readable now rather than at the first connection. As etcd, TLS 1.3 alone
+ * leaves no cipher suites to choose.
+ */
+function checkTls(values: ConfigSettings, raw: (field: SettingField) => RawValue): void {
+  const sides = [
+    {
+      what: "client",
+      urls: [
+        ["--listen-client-urls", values.listenClientUrls],
+        ["--listen-metrics-urls", values.listenMetricsUrls],
+      ] as const,
+      cert: ["certFile", "--cert-file"],
+      key: ["keyFile", "--key-file"],
+      ca: ["trustedCaFile", "--trusted-ca-file"],
+      auth: ["clientCertAuth", "--client-cert-auth"],
+      auto: ["autoTls", "--auto-tls"],
+    },
+    {
+      what: "peer",
+      urls: [
+        ["--listen-peer-urls", values.listenPeerUrls],
+        ["--initial-advertise-peer-urls", values.initialAdvertisePeerUrls],
+      ] as const,
+      cert: ["peerCertFile", "--peer-cert-file"],
+      key: ["peerKeyFile", "--peer-key-file"],
+      ca: ["peerTrustedCaFile", "--peer-trusted-ca-file"],
+      auth: ["peerClientCertAuth", "--peer-client-cert-auth"],
+      auto: ["peerAutoTls", "--peer-auto-tls"],
+    },
+  ] as const;
+  for (const side of sides) {
+    const [certField, certFlag] = side.cert;
+    const [keyField, keyFlag] = side.key;
+    const [caField, caFlag] = side.ca;
+    const [authField, authFlag] = side.auth;
+    const [autoField, autoFlag] = side.auto;
+    const hasCert = values[certField] !== "";
+    const hasKey = values[keyField] !== "";
+    if (hasCert !== hasKey) {
+      const [missing, given, field] = hasCert ? [keyFlag, certFlag, certField] : [certFlag, keyFlag, keyField];
+      throw new ConfigError(`${given} is set but ${missing} is not: ${side.what} TLS needs both the certificate and its key`, raw(field).setting);
+    }
+    for (const [flag, urls] of side.urls) {
+      const https = urls.find((u) => /^https:/i.test(u));
+      if (https !== undefined && !hasCert && !values[autoField]) {
+        throw new ConfigError(
+          `${flag} has ${https} but no ${side.what} certificate is configured: set ${certFlag} and ${keyFlag}, or ${autoFlag}, or use http://`,
+          certFlag,
+        );
+      }
+    }
+    if (values[authField] && values[caField] === "" && !values[autoField]) {
+      throw new ConfigError(`${authFlag} needs ${caFlag}: the CA that signs the certificates ${side.what}s must present`, raw(authField).setting);
+    }
+    for (const [field, flag] of [side.cert, side.key, side.ca] as const) {
+      const file = values[field];
+      if (file === "") continue;
+      try {
+        fs.accessSync(file, fs.constants.R_OK);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String((e as Error).message);
+        throw new ConfigError(`Cannot read ${flag} ${quote(file)}: ${why}`, raw(field).setting);
+      }
+    }
+  }
+  if (values.tlsMinVersion === "TLS1.3" && values.cipherSuites.length > 0) {
+    throw new ConfigError("--cipher-suites cannot be used with --tls-min-version TLS1.3: TLS 1.3 has its own fixed cipher suites", raw("cipherSuites").setting);
+  }
 }
 
 /**

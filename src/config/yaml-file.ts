@@ -53,9 +53,37 @@ export function parseYamlFile(text: string, path: string): YamlEntry[] {
     }
     const key = pair.key.value;
     const value = data[key];
+    if (key in TRANSPORT_SECURITY && value !== null && typeof value === "object" && !Array.isArray(value)) {
+      entries.push(...transportSecurity(key, value as Record<string, unknown>, path, line));
+      continue;
+    }
     entries.push({ key, value: toText(value, key, path, line), isList: Array.isArray(value), line });
   }
   return entries;
+}
+
+/**
+ * etcd's YAML file puts TLS in two sections, `client-transport-security:` and `peer-transport-security:`,
+ * with the flag names without their `peer-` prefix (cert-file, key-file, client-cert-auth,
+ * trusted-ca-file, auto-tls). Each becomes its flag's entry; another key that is set is refused.
+ */
+const TRANSPORT_SECURITY: Readonly<Record<string, string>> = { "client-transport-security": "", "peer-transport-security": "peer-" };
+const TRANSPORT_KEYS = new Set(["cert-file", "key-file", "client-cert-auth", "trusted-ca-file", "auto-tls"]);
+
+function transportSecurity(section: string, values: Record<string, unknown>, path: string, line: number): YamlEntry[] {
+  const out: YamlEntry[] = [];
+  for (const [sub, value] of Object.entries(values)) {
+    const text = toText(value, `${section}.${sub}`, path, line);
+    if (!TRANSPORT_KEYS.has(sub)) {
+      if (text === undefined || text === "false") continue; // etcd's sample file lists them empty
+      throw new ConfigError(
+        `Unsupported setting ${section}.${sub} in config file '${path}' line ${line}: etcd-ts supports ${[...TRANSPORT_KEYS].join(", ")} there`,
+        `${path}:${section}.${sub}`,
+      );
+    }
+    out.push({ key: TRANSPORT_SECURITY[section] + sub, value: text, isList: false, line });
+  }
+  return out;
 }
 
 function toText(value: unknown, key: string, path: string, line: number): string | undefined {

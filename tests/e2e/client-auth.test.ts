@@ -3,18 +3,17 @@
 // knows (the member restarted: simple tokens live in memory) is replaced without the caller noticing;
 // a wrong password fails with etcd's error.
 //
-// The server is the real etcd 3.4: etcd-ts's server has no authentication yet. Once it has (the
-// security issue), ETCD_TS_AUTH_TARGET=etcd-ts runs this file against dist/etcd, and then it should
-// become the default target.
+// The server is dist/etcd; ETCD_TS_AUTH_TARGET=etcd runs the same file against the real etcd 3.4
+// (the reference behaviour these tests were first written against).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, type EtcdError, Errors, rpc, type WatchEvent } from "../../src/client/index.ts";
-import { BINARY, freePort, haveEtcdServer, requireTool } from "./harness.ts";
+import { BINARY, freePort, haveEtcdServer, requireTool, serverEnv } from "./harness.ts";
 
-const target = process.env.ETCD_TS_AUTH_TARGET ?? "etcd";
+const target = process.env.ETCD_TS_AUTH_TARGET ?? "etcd-ts";
 const run = target !== "etcd" || requireTool("etcd (the real etcd 3.4)", haveEtcdServer());
 
 /** One server on fixed ports and data dir, so that it can be stopped and started again as the same member. */
@@ -34,7 +33,7 @@ class Server {
     const url = `http://${this.endpoint}`;
     const command = target === "etcd" ? "etcd" : BINARY;
     const args = ["--data-dir", this.dataDir, "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls", `http://127.0.0.1:${this.peerPort}`];
-    const proc = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
+    const proc = spawn(command, args, { env: serverEnv(), stdio: ["ignore", "ignore", "pipe"] });
     let log = "";
     proc.stderr!.on("data", (d) => (log = (log + d).slice(-4000)));
     this.proc = proc;

@@ -48,7 +48,7 @@ export interface StartOptions {
  * The environment a server starts with: ours, minus the test settings named ETCD_TS_* (the server
  * refuses ETCD_* variables it does not know, as etcd does).
  */
-function serverEnv(): Record<string, string | undefined> {
+export function serverEnv(): Record<string, string | undefined> {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("ETCD_TS_")));
 }
 
@@ -107,7 +107,7 @@ async function launch(
 }
 
 /** Three members on fresh loopback ports, started together (none is ready before a quorum exists). */
-export async function startTrio(prefix: string): Promise<{ members: Member[]; root: string }> {
+export async function startTrio(prefix: string, extraArgs: string[] = []): Promise<{ members: Member[]; root: string }> {
   const root = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const names = [1, 2, 3].map((i) => `${prefix}${i}`);
   const clients = [await freePort(), await freePort(), await freePort()];
@@ -119,7 +119,7 @@ export async function startTrio(prefix: string): Promise<{ members: Member[]; ro
         dataDir: join(root, names[i]),
         port: clients[i],
         peerPort: peers[i],
-        args: ["--name", names[i], "--initial-advertise-peer-urls", `http://127.0.0.1:${peers[i]}`, "--initial-cluster", cluster],
+        args: ["--name", names[i], "--initial-advertise-peer-urls", `http://127.0.0.1:${peers[i]}`, "--initial-cluster", cluster, ...extraArgs],
       }),
     ),
   );

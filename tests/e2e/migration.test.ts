@@ -106,4 +106,52 @@ describe.if(run)("migration through snapshots", () => {
     const next = parseJsonExact(ctl("real", real.endpoint, ["put", "after", "migration", "-w", "json"])).header.revision;
     expect(BigInt(next)).toBe(BigInt(before.head.revision) + 1n);
   }, 120_000);
+
+  test("authentication comes along both ways: users, roles, permissions and bcrypt passwords", async () => {
+    const setup = (tool: Tool, endpoint: string) => {
+      ctl(tool, endpoint, ["user", "add", "root:rootpw"]);
+      ctl(tool, endpoint, ["user", "add", "reader:readpw"]);
+      ctl(tool, endpoint, ["role", "add", "app"]);
+      ctl(tool, endpoint, ["role", "grant-permission", "app", "read", "/app/", "--prefix"]);
+      ctl(tool, endpoint, ["user", "grant-role", "reader", "app"]);
+      ctl(tool, endpoint, ["put", "/app/x", "visible"]);
+      ctl(tool, endpoint, ["put", "/other", "hidden"]);
+      ctl(tool, endpoint, ["auth", "enable"]);
+    };
+    const check = (tool: Tool, endpoint: string) => {
+      const run = (args: string[]) => spawnSync(tool === "real" ? "etcdctl" : BINARY, [...(tool === "real" ? [] : ["ctl"]), "--endpoints", endpoint, ...args], { encoding: "utf8", env: { ...process.env, ETCDCTL_API: "3" } });
+      expect(run(["get", "/app/x"]).stderr).toContain("etcdserver: user name is empty");
+      expect(run(["--user", "reader:readpw", "get", "/app/x", "--print-value-only"]).stdout).toBe("visible\n");
+      expect(run(["--user", "reader:readpw", "get", "/other"]).stderr).toContain("etcdserver: permission denied");
+      expect(run(["--user", "reader:wrong", "get", "/app/x"]).stderr).toContain("etcdserver: authentication failed, invalid user ID or password");
+      expect(run(["--user", "root:rootpw", "get", "/other", "--print-value-only"]).stdout).toBe("hidden\n");
+    };
+    const restoreArgs = (name: string, dir: string, peer: number) => ["snapshot", "restore", "--name", name, "--data-dir", dir, "--initial-cluster", `${name}=http://127.0.0.1:${peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`];
+    const startArgs = (name: string, peer: number) => ["--name", name, "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`, "--initial-cluster", `${name}=http://127.0.0.1:${peer}`];
+
+    // etcd → etcd-ts
+    const real = await startRealEtcd();
+    started.push(real);
+    setup("real", real.endpoint);
+    const fromEtcd = join(root, "auth-from-etcd.db");
+    ctl("real", real.endpoint, ["--user", "root:rootpw", "snapshot", "save", fromEtcd]);
+    await real.stop();
+    const p1 = await freePort();
+    const d1 = join(root, "auth-ours");
+    ctl("ours", null, [...restoreArgs("a1", d1, p1).slice(0, 2), fromEtcd, ...restoreArgs("a1", d1, p1).slice(2)]);
+    const ours = await startMember({ dataDir: d1, peerPort: p1, args: startArgs("a1", p1) });
+    started.push(ours);
+    check("ours", ours.endpoint);
+
+    // etcd-ts → etcd
+    const fromOurs = join(root, "auth-from-ours.db");
+    ctl("ours", ours.endpoint, ["--user", "root:rootpw", "snapshot", "save", fromOurs]);
+    await ours.stop();
+    const p2 = await freePort();
+    const d2 = join(root, "auth-etcd");
+    ctl("real", null, [...restoreArgs("e2", d2, p2).slice(0, 2), fromOurs, ...restoreArgs("e2", d2, p2).slice(2)]);
+    const back = await startRealEtcd({ dataDir: d2, peerPort: p2, args: startArgs("e2", p2) });
+    started.push(back);
+    check("real", back.endpoint);
+  }, 120_000);
 });

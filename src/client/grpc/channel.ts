@@ -4,6 +4,7 @@
  * owner makes a new one.
  */
 import http2 from "node:http2";
+import { isIP } from "node:net";
 import { EtcdError, GrpcCode } from "../../pkg/errors.ts";
 import { canceled, deadlineExceeded, statusError, TransportError } from "../errors.ts";
 import { decodeGrpcMessage, FrameDecoder, grpcTimeout } from "./framing.ts";
@@ -34,6 +35,22 @@ export interface CallStream {
   cancel(): void;
 }
 
+/**
+ * TLS towards the server (clientv3's Config.TLS; etcdctl's --cacert, --cert, --key,
+ * --insecure-skip-tls-verify). PEM text or bytes, not paths.
+ */
+export interface ClientTlsOptions {
+  /** CA certificate(s) that sign the server's certificate; default: the system's CAs. */
+  ca?: string | Buffer;
+  /** Client certificate and key, for servers with --client-cert-auth. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Accept any server certificate (testing only: anyone in the middle can read and change traffic). */
+  insecureSkipVerify?: boolean;
+  /** The name to verify the server's certificate against (default: the endpoint's host). */
+  serverName?: string;
+}
+
 /** HTTP/2 keepalive as clientv3's DialKeepAliveTime/Timeout: a PING every timeMs, unanswered within timeoutMs = dead. */
 export interface KeepAliveOptions {
   timeMs: number;
@@ -44,15 +61,21 @@ export class Channel {
   readonly endpoint: string;
   readonly #authority: string;
   readonly #keepAlive: KeepAliveOptions | null;
+  readonly #tls: ClientTlsOptions | null;
   #session: http2.ClientHttp2Session | null = null;
   #connected: Promise<http2.ClientHttp2Session> | null = null;
   #failure: TransportError | null = null;
   #pinger: ReturnType<typeof setInterval> | null = null;
 
-  constructor(endpoint: string, keepAlive: KeepAliveOptions | null = null) {
+  /**
+   * An https:// endpoint speaks TLS (ALPN h2); so does a bare "host:port" when `tls` is given, as
+   * clientv3 with a TLS config. http:// stays cleartext.
+   */
+  constructor(endpoint: string, keepAlive: KeepAliveOptions | null = null, tls: ClientTlsOptions | null = null) {
     this.endpoint = endpoint;
-    this.#authority = /^https?:\/\//.test(endpoint) ? endpoint : `http://${endpoint}`;
+    this.#authority = /^https?:\/\//i.test(endpoint) ? endpoint : `${tls ? "https" : "http"}://${endpoint}`;
     this.#keepAlive = keepAlive && keepAlive.timeMs > 0 ? keepAlive : null;
+    this.#tls = tls;
   }
 
   /** Failed or closed: calls on it fail at once, and the owner should dial a new one. */
@@ -66,7 +89,7 @@ export class Channel {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#connected) return this.#connected;
     this.#connected = new Promise((resolve, reject) => {
-      const session = http2.connect(this.#authority);
+      const session = http2.connect(this.#authority, this.#connectOptions());
       this.#session = session;
       let up = false;
       const timer = setTimeout(() => fail(`dial ${this.endpoint} timed out after ${dialTimeoutMs} ms`), dialTimeoutMs);
@@ -93,6 +116,14 @@ export class Channel {
     // The owner may never await it (a failure found later by a call); do not leak an unhandled rejection.
     this.#connected.catch(() => {});
     return this.#connected;
+  }
+
+  #connectOptions(): http2.SecureClientSessionOptions | undefined {
+    if (!this.#authority.toLowerCase().startsWith("https:")) return undefined;
+    const t = this.#tls ?? {};
+    const host = new URL(this.#authority).hostname.replace(/^\[|\]$/g, "");
+    const servername = t.serverName ?? (isIP(host) ? undefined : host);
+    return { ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: !t.insecureSkipVerify, servername, ALPNProtocols: ["h2"] };
   }
 
   /**

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DbFile } from "../../backend/db-file.ts";
 import type { EtcdBackend, KeyRecord } from "../../snap/bbolt/index.ts";
+import { readAuthSnapshot } from "./auth/store.ts";
 import { importEtcdBackend } from "./etcd-snapshot.ts";
 
 let dir = "";
@@ -41,7 +42,26 @@ test("a snapshot taken mid-compaction (scheduled past finished) is compacted to 
   }
 });
 
-test("a snapshot carrying authentication is refused, naming what it carries", () => {
-  const withUsers = backend({ users: [{ name: "root", password: new Uint8Array(), roles: ["root"], noPassword: false }], authEnabled: true });
-  expect(() => importEtcdBackend(withUsers, join(dir, "db"))).toThrow("the snapshot carries etcd authentication (auth enabled, 1 users, 0 roles)");
+test("users, roles and the auth switch come across: a closed cluster stays closed", () => {
+  const hash = "$2a$10$abcdefghijklmnopqrstuu5xSXbEGHHw9dn1wPmG2vPrcSJdKqGk2"; // a bcrypt hash, as etcd stores it
+  const src = backend({
+    authEnabled: true,
+    authRevision: 7n,
+    users: [{ name: "root", password: enc(hash), roles: ["root"], noPassword: false }],
+    roles: [{ name: "app", permissions: [{ permType: 2, key: enc("/app/"), rangeEnd: enc("/app0") }] }],
+  });
+  const path = join(dir, "db");
+  importEtcdBackend(src, path);
+  const db = DbFile.open(path);
+  try {
+    const auth = readAuthSnapshot((n) => db.getMeta(n))!;
+    expect(auth.enabled).toBe(true);
+    expect(auth.revision).toBe(7n);
+    expect(auth.users).toEqual([{ name: "root", password: hash, roles: ["root"], noPassword: false }]);
+    expect(auth.roles.map((r) => ({ name: r.name, perms: r.perms.map((p) => [p.permType, Buffer.from(p.key).toString(), Buffer.from(p.rangeEnd).toString()]) }))).toEqual([
+      { name: "app", perms: [[2, "/app/", "/app0"]] },
+    ]);
+  } finally {
+    db.close();
+  }
 });

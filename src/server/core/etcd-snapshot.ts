@@ -6,7 +6,8 @@
  *
  * What goes across: every retained revision of every key (etcd's key bucket: a revision key per
  * change, sub revisions numbered within a revision, tombstones carrying the key only), the
- * compaction point, leases with their TTLs, the members and the consistent index. Alarms and the
+ * compaction point, leases with their TTLs, users and roles (bcrypt hashes as they are), the members
+ * and the consistent index. Alarms and the
  * cluster version stay behind: they describe the old cluster (etcd's restore drops them too, and a
  * 3.4 etcd refuses a store whose cluster version is newer than itself).
  */
@@ -28,6 +29,7 @@ import {
   stripSnapshotHash,
   writeBoltFile,
 } from "../../snap/bbolt/index.ts";
+import { type AuthSnapshot, readAuthSnapshot, writeAuthSnapshot } from "./auth/store.ts";
 import { membersFromJson, membersToJson } from "./membership.ts";
 
 /** Our database (a compact copy, read-only) → an etcd snapshot file (bbolt + sha256) at `out`. */
@@ -49,10 +51,7 @@ export function exportEtcdSnapshot(dbPath: string, out: string): void {
       ...(done > 0n ? { finishedCompactRevision: done } : {}),
       leases,
       alarms: [],
-      authEnabled: false,
-      authRevision: 1n,
-      users: [],
-      roles: [],
+      ...authBuckets(readAuthSnapshot((name) => db.getMeta(name))),
       members: members.map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner })),
       removedMembers: [],
       extra: [],
@@ -62,6 +61,17 @@ export function exportEtcdSnapshot(dbPath: string, out: string): void {
     db.close();
   }
   appendSnapshotHashToFile(out);
+}
+
+/** Our auth store as etcd's auth buckets (bcrypt hashes carry over: etcd uses bcrypt too). */
+function authBuckets(a: AuthSnapshot | null): Pick<EtcdBackend, "authEnabled" | "authRevision" | "users" | "roles"> {
+  if (!a) return { authEnabled: false, authRevision: 1n, users: [], roles: [] };
+  return {
+    authEnabled: a.enabled,
+    authRevision: a.revision,
+    users: a.users.map((u) => ({ name: u.name, password: new TextEncoder().encode(u.password), roles: u.roles, noPassword: u.noPassword })),
+    roles: a.roles.map((r) => ({ name: r.name, permissions: r.perms.map((p) => ({ permType: p.permType, key: p.key, rangeEnd: p.rangeEnd })) })),
+  };
 }
 
 /** hist rows in id order (= revision order) as etcd's key bucket records. */
@@ -102,14 +112,6 @@ export function readEtcdSnapshot(path: string, skipHashCheck: boolean): { backen
  * compaction point, leases, members. Returns the store's revision.
  */
 export function importEtcdBackend(e: EtcdBackend, dbPath: string): bigint {
-  // Users, roles and the auth switch have no place to go yet: restoring without them would hand out
-  // an open cluster where the source was closed, so it is refused rather than done quietly.
-  if (e.authEnabled || e.users.length || e.roles.length) {
-    throw new Error(
-      `the snapshot carries etcd authentication (auth ${e.authEnabled ? "enabled" : "disabled"}, ${e.users.length} users, ${e.roles.length} roles), ` +
-        "which etcd-ts cannot restore yet: disable auth and delete the users and roles on the source etcd (etcdctl auth disable; user delete; role delete), then save a new snapshot",
-    );
-  }
   const b = new Backend(dbPath);
   try {
     // etcd deletes compacted rows in batches after recording the scheduled point: a snapshot taken
@@ -137,6 +139,18 @@ export function importEtcdBackend(e: EtcdBackend, dbPath: string): bigint {
       for (const l of e.leases) leases.put({ id: l.id, ttl: Number(l.ttl), remainingTtl: Number(l.remainingTtl) });
       b.setMeta("members", membersToJson(e.members.map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner }))));
       b.setMeta("consistent_index", e.consistentIndex ?? 0n);
+      // Users, roles and the auth switch come along: a cluster closed at the source stays closed.
+      if (e.authEnabled || e.users.length || e.roles.length) {
+        writeAuthSnapshot(
+          {
+            enabled: !!e.authEnabled,
+            revision: e.authRevision ?? 1n,
+            users: e.users.map((u) => ({ name: u.name, password: new TextDecoder().decode(u.password), roles: [...u.roles], noPassword: u.noPassword })),
+            roles: e.roles.map((r) => ({ name: r.name, perms: r.permissions.map((p) => ({ permType: p.permType, key: p.key, rangeEnd: p.rangeEnd })) })),
+          },
+          (name, value) => b.setMeta(name, value),
+        );
+      }
     });
     if (!b.checkpoint()) throw new Error(`could not make ${dbPath} durable (checkpoint incomplete)`);
     return revision;

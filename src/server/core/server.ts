@@ -41,6 +41,10 @@ import { checkDelete, checkPut, checkRange, checkTxn } from "./validate.ts";
 import { WaitRegistry } from "./wait.ts";
 import { ReadBatcher } from "./read-batcher.ts";
 import { AlarmType, consumesSpace, loadAlarms, refusedWhenCorrupt } from "./alarms.ts";
+import { applyAuth, checkApply, checkTxn as checkTxnAuth } from "./auth/apply.ts";
+import { AuthService } from "./auth/service.ts";
+import { type AuthInfo, AuthStore } from "./auth/store.ts";
+import { SimpleTokens, type TokenProvider } from "./auth/tokens.ts";
 import { keysDelta, leaderChanges, type MetricsState, proposalsFailed, watchServerMetrics } from "./metrics.ts";
 
 /** The etcd API level this server implements: clients gate features on it. */
@@ -107,11 +111,13 @@ export interface ServerOptions {
    */
   exportSnapshot?: (dbPath: string, out: string) => Promise<void>;
   log: (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+  /** Authentication: --auth-token's provider (default simple tokens, 300 s) and --bcrypt-cost (default 10). */
+  auth?: { tokens?: TokenProvider; bcryptCost?: number };
 }
 
 export type { MemberInfo } from "./membership.ts";
 
-type ApplyResult = PutOut | DeleteOut | TxnOut | { header: { revision: bigint } };
+type ApplyResult = PutOut | DeleteOut | TxnOut | { header: { revision: bigint }; token?: string };
 type Header = { clusterId: bigint; memberId: bigint; revision: bigint; raftTerm: bigint };
 
 /** Entries the leader keeps after a checkpoint so a briefly lagging follower catches up from the log. */
@@ -207,6 +213,18 @@ export class EtcdServer {
     // Unique across members and restarts: this member's low 16 bits, then the clock, then a counter.
     this.#nextRequestId = ((parts.memberId & 0xffffn) << 48n) | ((BigInt(Date.now()) << 8n) & 0xffffffffffffn);
     this.#reads = new ReadBatcher(hex(parts.memberId), (ctx) => this.#node.readIndex(ctx), () => this.#wake?.());
+    // Before the ready loop starts: replaying the log applies auth entries.
+    this.#authStore = new AuthStore(parts.backend, opts.auth?.tokens ?? new SimpleTokens(300_000));
+    this.auth = new AuthService({
+      store: this.#authStore,
+      propose: (body, ai) => this.#propose(body, ai) as Promise<{ header: { revision: bigint }; token?: string }>,
+      linearizableRead: () => this.#linearizableRead(),
+      header: (rev) => this.header(rev),
+      waitApplied: (index) => this.#waitApplied(index),
+      maxRequestBytes: opts.maxRequestBytes,
+      bcryptCost: opts.auth?.bcryptCost ?? 10,
+      log: opts.log,
+    });
     this.ready = new Promise<void>((r) => (this.#readyResolve = r));
     this.#loop = this.#readyLoop();
     this.#ticker = setInterval(() => {
@@ -218,6 +236,12 @@ export class EtcdServer {
     if ((opts.corruptCheckTimeMs ?? 0) > 0) this.#corruptTimer = setInterval(() => void this.checkCorruption(), opts.corruptCheckTimeMs);
     this.#unwatchMetrics = watchServerMetrics(() => this.#metricsState());
   }
+
+  /** Users, roles, permissions and tokens (server/core/auth); `auth.store.enabled` is the one check on the hot path. */
+  readonly auth: AuthService;
+  #authStore: AuthStore;
+  /** The raft index of the entry being applied (Authenticate's simple tokens end with it). */
+  #applyingIndex = 0n;
 
   #unwatchMetrics: () => void;
   /** Live keys (etcd_debugging_mvcc_keys_total): counted once per store, then kept in step by its events. */
@@ -420,31 +444,47 @@ export class EtcdServer {
 
   // ---- reads and writes ----
 
-  async range(r: etcdserverpb.RangeRequest.$Properties): Promise<RangeOut & { header: Header }> {
+  // `ai` (who asks) is given only while auth is enabled; reads are checked here, writes where they
+  // are applied (against the store at that point of the log, on every member alike).
+
+  async range(r: etcdserverpb.RangeRequest.$Properties, ai?: AuthInfo): Promise<RangeOut & { header: Header }> {
     checkRange(r);
+    if (this.#authStore.enabled) this.#authStore.checkOp(ai, "read", r.key, r.rangeEnd);
     if (!r.serializable) await this.#linearizableRead();
     const out = applyRange(this.#store, r);
+    if (ai && ai.revision !== this.#authStore.revision) throw Errors.authOldRevision; // changed while reading (etcd's doSerialize)
     return { ...out, header: this.header(out.header.revision) };
   }
 
-  async put(r: etcdserverpb.PutRequest.$Properties): Promise<PutOut & { header: Header }> {
+  async put(r: etcdserverpb.PutRequest.$Properties, ai?: AuthInfo): Promise<PutOut & { header: Header }> {
     checkPut(r);
-    return this.#withHeader<PutOut>(await this.#propose({ put: r }));
+    if (this.#authStore.enabled && !ai) throw Errors.userEmpty;
+    return this.#withHeader<PutOut>(await this.#propose({ put: r }, ai));
   }
 
-  async deleteRange(r: etcdserverpb.DeleteRangeRequest.$Properties): Promise<DeleteOut & { header: Header }> {
+  async deleteRange(r: etcdserverpb.DeleteRangeRequest.$Properties, ai?: AuthInfo): Promise<DeleteOut & { header: Header }> {
     checkDelete(r);
-    return this.#withHeader<DeleteOut>(await this.#propose({ deleteRange: r }));
+    if (this.#authStore.enabled && !ai) throw Errors.userEmpty;
+    return this.#withHeader<DeleteOut>(await this.#propose({ deleteRange: r }, ai));
   }
 
-  async txn(r: etcdserverpb.TxnRequest.$Properties): Promise<TxnOut & { header: Header }> {
+  async txn(r: etcdserverpb.TxnRequest.$Properties, ai?: AuthInfo): Promise<TxnOut & { header: Header }> {
     checkTxn(r, this.#opts.maxTxnOps);
+    if (this.#authStore.enabled && !ai) throw Errors.userEmpty;
     if (isTxnReadOnly(r)) {
+      if (this.#authStore.enabled) checkTxnAuth(this.#authStore, ai, r);
       if (!isTxnSerializable(r)) await this.#linearizableRead();
       const out = applyTxn(this.#store, r, this.#leases);
+      if (ai && ai.revision !== this.#authStore.revision) throw Errors.authOldRevision;
       return { ...out, header: this.header(out.header.revision) };
     }
-    return this.#withHeader<TxnOut>(await this.#propose({ txn: r }));
+    return this.#withHeader<TxnOut>(await this.#propose({ txn: r }, ai));
+  }
+
+  /** LeaseRevoke from a client: with auth on, the user must be able to write every key of the lease (checked at apply). */
+  async leaseRevoke(id: bigint, ai?: AuthInfo): Promise<{ header: Header }> {
+    if (this.#authStore.enabled && !ai) throw Errors.userEmpty;
+    return this.#withHeader(await this.#propose({ leaseRevoke: { ID: id } }, ai));
   }
 
   async compact(r: etcdserverpb.CompactionRequest.$Properties): Promise<{ header: Header }> {
@@ -752,10 +792,10 @@ export class EtcdServer {
     if (now !== 0n && this.#lessor.lookup(now)) this.#lessor.attach(now, key);
   }
 
-  async #propose(body: etcdserverpb.InternalRaftRequest.$Properties): Promise<ApplyResult> {
+  async #propose(body: etcdserverpb.InternalRaftRequest.$Properties, ai?: AuthInfo): Promise<ApplyResult> {
     if (this.#stopped) throw Errors.stopped;
     const id = this.#nextRequestId++;
-    const request = { ...body, header: { ID: id } };
+    const request = { ...body, header: ai ? { ID: id, username: ai.username, authRevision: ai.revision } : { ID: id } };
     const data = encodeWithHeadroom(etcdserverpb.InternalRaftRequest, request);
     if (data.length > this.#opts.maxRequestBytes) throw Errors.requestTooLarge;
     if (this.#node.raft.lead === 0n) {
@@ -815,6 +855,18 @@ export class EtcdServer {
     }
     if (this.#applied >= BigInt(index)) return;
     await new Promise<void>((resolve) => this.#appliedWaiters.push({ index: BigInt(index), resolve }));
+  }
+
+  /** Waits (at most a request timeout) until this member applied `index`: a simple token made at that index is then known. */
+  async #waitApplied(index: bigint): Promise<void> {
+    if (this.#applied >= index) return;
+    // A token naming an index far beyond the log is made up: do not park a waiter for it.
+    if (index > BigInt(this.#node.raft.log.committed) + 1_000_000n) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const applied = new Promise<void>((resolve) => this.#appliedWaiters.push({ index, resolve }));
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#requestTimeoutMs())));
+    await Promise.race([applied, timeout]);
+    clearTimeout(timer);
   }
 
   async #readyLoop(): Promise<void> {
@@ -1008,6 +1060,7 @@ export class EtcdServer {
     const saved = this.#backend.getMeta("members") as string | undefined;
     if (saved) this.#members = membersFromJson(saved);
     this.#alarms = loadAlarms(this.#backend);
+    this.#authStore.recover(this.#backend);
     removeLeftoverSnapshots(dirname(path));
     this.#opts.log("info", "installed a snapshot from the leader", { snapshotIndex: snap.meta.index, appliedIndex: this.#applied });
   }
@@ -1072,6 +1125,7 @@ export class EtcdServer {
           const id = req.header?.ID ?? 0n;
           this.#forget(local ? e.data : this.#proposedById.get(BigInt(id)), req);
           try {
+            this.#applyingIndex = BigInt(e.index);
             const value = this.#applyRequest(req);
             if (req.clusterMemberAttrSet) membersChanged = true;
             results.push({ id, ok: true, value });
@@ -1158,6 +1212,7 @@ export class EtcdServer {
     // Under NOSPACE every member refuses the same writes: the alarm is in the log, so this is deterministic.
     if (consumesSpace(req) && this.#alarms.some((a) => a.alarm === AlarmType.NOSPACE)) throw Errors.noSpace;
     if (refusedWhenCorrupt(req) && this.#alarms.some((a) => a.alarm === AlarmType.CORRUPT)) throw Errors.corrupt;
+    if (this.#authStore.enabled && req.header?.username) checkApply(this.#authStore, req, (id) => (this.#lessor.lookup(id) ? this.#lessor.timeToLive(id).keys : []));
     if (req.alarm) return this.#applyAlarm(req.alarm);
     if (req.put) return this.#store.write((txn) => applyPut(txn, req.put!, this.#leases));
     if (req.deleteRange) return this.#store.write((txn) => applyDeleteRange(txn, req.deleteRange!));
@@ -1181,6 +1236,8 @@ export class EtcdServer {
       this.#store.compact(BigInt(req.compaction.revision ?? 0n), { background: true });
       return { header: { revision: this.#store.rev } };
     }
+    const auth = applyAuth(this.#authStore, req, this.#applyingIndex);
+    if (auth) return { header: { revision: this.#store.rev }, ...auth };
     if (req.clusterMemberAttrSet) {
       const a = req.clusterMemberAttrSet;
       const m = this.#members.find((x) => x.id === BigInt(a.member_ID ?? 0n));

@@ -17,6 +17,12 @@ export interface Call {
   /** Aborted when the client cancels, the deadline passes or the connection drops. */
   readonly signal: AbortSignal;
   readonly headers: HeaderMap;
+  /**
+   * The common name (CN) of the client certificate verified on a TLS client port with
+   * --client-cert-auth; undefined otherwise (cleartext, no client certificate). Set by the transport,
+   * never from a header, so auth may take it as the user name when no token is sent (as etcd does).
+   */
+  readonly tlsCommonName?: string;
 }
 
 export type Handler =
@@ -206,6 +212,10 @@ class ServerCall implements StreamSink, Call {
       this.#queue = [];
       this.#run();
     }
+  }
+
+  get tlsCommonName(): string | undefined {
+    return this.#stream.connectionInfo.tlsCommonName;
   }
 
   get signal(): AbortSignal {

@@ -14,6 +14,7 @@ import {
 } from "./grpc-server.ts";
 import type { HeaderMap } from "./h2/hpack.ts";
 import { MethodMetrics } from "./metrics.ts";
+import { requestCommonName } from "../../pkg/tls-identity.ts";
 
 export interface GrpcWebOptions {
   /** Largest request message accepted: --max-request-bytes plus etcd's 512 KiB gRPC overhead, as for gRPC. */
@@ -134,6 +135,8 @@ export class GrpcWeb {
  */
 class WebCall implements Call {
   readonly headers: HeaderMap;
+  /** See Call.tlsCommonName: the HTTP/1.1 listener tags the request (pkg/tls-identity.ts). */
+  readonly tlsCommonName: string | undefined;
   readonly response: Promise<Response>;
   readonly #abort = new AbortController();
   readonly #path: string;
@@ -161,6 +164,7 @@ class WebCall implements Call {
     headers[":path"] = path;
     headers[":method"] = req.method;
     this.headers = headers;
+    this.tlsCommonName = requestCommonName(req);
     this.response = new Promise((resolve) => (this.#respond = resolve));
     const ms = parseGrpcTimeoutMs(headers["grpc-timeout"]);
     if (ms !== undefined) this.#timer = setTimeout(() => this.#end(GrpcCode.DeadlineExceeded, "context deadline exceeded"), ms);

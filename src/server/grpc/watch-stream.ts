@@ -60,7 +60,15 @@ export interface WatchStreamDeps {
    * nothing is waiting to be sent.
    */
   signal?: AbortSignal;
+  /**
+   * With auth enabled: whether this stream's user may read [key, rangeEnd). A create it refuses is
+   * answered created + canceled with etcd's reason and gets no watcher (etcd's isWatchPermitted).
+   */
+  permitted?: (key: Uint8Array | null | undefined, rangeEnd: Uint8Array | null | undefined) => boolean;
 }
+
+/** etcd's cancel reason for a forbidden watch: rpctypes.ErrGRPCPermissionDenied.Error(). */
+const PERMISSION_DENIED_REASON = "rpc error: code = PermissionDenied desc = etcdserver: permission denied";
 
 /** etcd adds this to --max-request-bytes for the gRPC message limits and the fragment size. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -116,6 +124,10 @@ export async function serveWatch(
   const handle = (req: WatchRequest): void => {
     if (req.createRequest) {
       const c = req.createRequest;
+      if (deps.permitted && !deps.permitted(c.key, c.rangeEnd)) {
+        ctrl.push({ header: deps.header(hs.rev), watchId: c.watchId ?? 0n, created: true, canceled: true, cancelReason: PERMISSION_DENIED_REASON });
+        return;
+      }
       const filters = c.filters ?? [];
       const wsrev = hs.rev;
       let id: bigint;

@@ -27,7 +27,7 @@ test("listenMetrics serves the app on each metrics URL, and names the URL it can
     const taken = { url: `http://127.0.0.1:${port}`, protocol: "http", hostname: "127.0.0.1", port };
     await expect(listenMetrics([taken], app.fetch, () => {})).rejects.toThrow(`Cannot listen on http://127.0.0.1:${port} (--listen-metrics-urls): the address is already in use`);
     const tls = { url: "https://127.0.0.1:1", protocol: "https", hostname: "127.0.0.1", port: 1 };
-    await expect(listenMetrics([tls], app.fetch, () => {})).rejects.toThrow("--listen-metrics-urls https://127.0.0.1:1: TLS");
+    await expect(listenMetrics([tls], app.fetch, () => {})).rejects.toThrow("--listen-metrics-urls https://127.0.0.1:1 is https:// but no client certificate is configured");
   } finally {
     server.close();
   }

@@ -3,6 +3,7 @@
 import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import http from "node:http";
+import https from "node:https";
 import { CONTENT_TYPE, defaultRegistry, type Registry } from "../../pkg/metrics.ts";
 import { registerProcessMetrics } from "../../pkg/process-metrics.ts";
 
@@ -20,12 +21,16 @@ export async function listenMetrics(
   urls: readonly { url: string; protocol: string; hostname: string; port: number }[],
   fetch: (req: Request) => Response | Promise<Response>,
   log: (level: "info", msg: string, fields?: Record<string, unknown>) => void,
+  /** For https:// URLs: the client port's TLS (--cert-file, --key-file, ...), as etcd. */
+  tlsOptions?: https.ServerOptions,
 ): Promise<http.Server[]> {
   const servers: http.Server[] = [];
   try {
     for (const u of urls) {
-      if (u.protocol === "https") throw new Error(`--listen-metrics-urls ${u.url}: TLS arrives with the security issue; use http:// meanwhile.`);
-      const server = http.createServer(getRequestListener(fetch));
+      if (u.protocol === "https" && !tlsOptions) {
+        throw new Error(`--listen-metrics-urls ${u.url} is https:// but no client certificate is configured: set --cert-file and --key-file (or --auto-tls), or use http://`);
+      }
+      const server = u.protocol === "https" ? https.createServer(tlsOptions!, getRequestListener(fetch)) : http.createServer(getRequestListener(fetch));
       servers.push(server);
       const host = u.hostname === "localhost" ? "127.0.0.1" : u.hostname;
       await new Promise<void>((resolve, reject) => {

@@ -1,10 +1,11 @@
 // One outbound peer connection of the short-lived kinds (a snapshot, a request): connect, send the
 // handshake, check the reply. The long-lived Raft stream has its own dialer in peer-transport.ts,
 // which also keeps queues and backoff; these callers only need "connected to the right member, or why not".
-import net from "node:net";
+import type net from "node:net";
+import type tls from "node:tls";
 import { FrameReader } from "./frame.ts";
 import { decodeHandshake, encodeHandshakeFrame, type Handshake, HANDSHAKE_MAX_FRAME_BYTES } from "./handshake.ts";
-import { parsePeerUrl } from "./url.ts";
+import { connectPeer, describeSocketError, type PeerSocket } from "./connect.ts";
 
 export class PeerDialError extends Error {
   constructor(
@@ -35,10 +36,15 @@ const hex = (id: bigint) => id.toString(16);
  * Dials url and exchanges handshakes. Rejects with PeerDialError on a refused or mismatched
  * handshake (cluster id, member id, removed member) and on timeout.
  */
-export function dialPeer(url: string, hs: Handshake, timeoutMs: number, maxFrameBytes: number): Promise<Dialed> {
-  const { host, port } = parsePeerUrl(url, "dial");
+export function dialPeer(url: string, hs: Handshake, timeoutMs: number, maxFrameBytes: number, tlsClient?: tls.ConnectionOptions): Promise<Dialed> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    let opened: PeerSocket;
+    try {
+      opened = connectPeer(url, tlsClient);
+    } catch (e) {
+      return reject(new PeerDialError(`${url}: ${(e as Error).message}`));
+    }
+    const socket = opened.socket;
     socket.setNoDelay(true);
     const reader = new FrameReader(HANDSHAKE_MAX_FRAME_BYTES);
     const early: Buffer[] = [];
@@ -52,11 +58,11 @@ export function dialPeer(url: string, hs: Handshake, timeoutMs: number, maxFrame
     };
     const timer = setTimeout(() => fail(`no handshake reply within ${timeoutMs} ms`), timeoutMs);
     let sentAt = 0;
-    socket.once("connect", () => {
+    socket.once(opened.ready, () => {
       sentAt = performance.now();
       socket.write(encodeHandshakeFrame(hs));
     });
-    socket.on("error", (e: Error & { code?: string }) => fail(e.code ?? e.message));
+    socket.on("error", (e: Error & { code?: string }) => fail(describeSocketError(e)));
     socket.on("close", () => fail("connection closed by peer"));
     const onData = (chunk: Buffer) => {
       try {

@@ -77,11 +77,11 @@ test("backoff doubles from 50 ms to 2 s with at most 25 % jitter, replays from i
   expect(a.next()).toBeLessThanOrEqual(50);
 });
 
-test("peer URLs: http only, TLS refused with a clear error", () => {
-  expect(parsePeerUrl("http://127.0.0.1:2380", "dial")).toEqual({ host: "127.0.0.1", port: 2380 });
-  expect(parsePeerUrl("http://[::1]:2380", "dial")).toEqual({ host: "::1", port: 2380 });
+test("peer URLs: http and https (TLS), a clear error otherwise", () => {
+  expect(parsePeerUrl("http://127.0.0.1:2380", "dial")).toEqual({ host: "127.0.0.1", port: 2380, secure: false });
+  expect(parsePeerUrl("http://[::1]:2380", "dial")).toEqual({ host: "::1", port: 2380, secure: false });
   expect(parsePeerUrl("http://127.0.0.1:0", "listen").port).toBe(0);
-  expect(() => parsePeerUrl("https://127.0.0.1:2380", "listen")).toThrow("peer TLS arrives with the security issue");
+  expect(parsePeerUrl("https://127.0.0.1:2380", "listen")).toEqual({ host: "127.0.0.1", port: 2380, secure: true });
   expect(() => parsePeerUrl("unix://x:1", "dial")).toThrow("unsupported scheme");
   expect(() => parsePeerUrl("http://127.0.0.1", "dial")).toThrow("no port");
 });

@@ -1,6 +1,7 @@
 // Request connections (handshake kind Request): the dialer sends one frame, the acceptor answers
 // with one frame and both close. What the bytes mean is the server's business (member list for a
 // joining member, HashKV for the corruption check); the transport only carries them.
+import type tls from "node:tls";
 import { dialPeer } from "./dial.ts";
 import { frameHeader } from "./frame.ts";
 import { ConnKind } from "./handshake.ts";
@@ -15,12 +16,20 @@ export interface PeerRequestTarget {
   from: bigint;
   /** the member meant, 0 for whoever answers at url */
   to: bigint;
+  /** this member's peer TLS client side, for https:// URLs */
+  tls?: tls.ConnectionOptions;
 }
 
 /** Sends body, resolves with the answer. Rejects on any failure within timeoutMs. */
 export async function peerRequest(target: PeerRequestTarget, body: Uint8Array, timeoutMs: number): Promise<Buffer> {
   const deadline = performance.now() + timeoutMs;
-  const { socket, early, reader } = await dialPeer(target.url, { ...target, kind: ConnKind.Request }, timeoutMs, MAX_REQUEST_FRAME_BYTES);
+  const { socket, early, reader } = await dialPeer(
+    target.url,
+    { clusterId: target.clusterId, from: target.from, to: target.to, kind: ConnKind.Request },
+    timeoutMs,
+    MAX_REQUEST_FRAME_BYTES,
+    target.tls,
+  );
   return new Promise<Buffer>((resolve, reject) => {
     let done = false;
     const finish = (err: Error | null, answer?: Buffer) => {

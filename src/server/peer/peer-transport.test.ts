@@ -6,6 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import type { LogLevel } from "../../pkg/logger.ts";
 import { seededRandom } from "../../pkg/prng.ts";
+import { type CertificateAndKey, createCertificate } from "../../pkg/tls-cert.ts";
+import { loadTlsSide, PEER_FLAGS, type TlsSide } from "../../pkg/tls-options.ts";
 import { encodeMessage } from "../../raft/codec.ts";
 import { type Message, message, MessageType } from "../../raft/types.ts";
 import { frameHeader } from "./frame.ts";
@@ -405,11 +407,48 @@ test("stop() closes listeners and connections; sends afterwards are ignored", as
   await a.t.stop(); // idempotent
 });
 
-test("start() refuses https listen URLs with the TLS message", async () => {
+test("start() refuses an https listen URL without a peer certificate, naming the flags", async () => {
   const t = new PeerTransport({ memberId: A, clusterId: CLUSTER, listenUrls: ["https://127.0.0.1:0"], onMessage: () => {}, log: () => {} });
-  expect(t.start()).rejects.toThrow("peer TLS arrives with the security issue");
-  expect(() => t.addPeer(B, ["https://127.0.0.1:2380"])).toThrow("peer TLS arrives with the security issue");
+  expect(t.start()).rejects.toThrow("--peer-cert-file and --peer-key-file, or --peer-auto-tls");
   await t.stop();
+});
+
+/** A CA, and members' certificates for 127.0.0.1 signed by it (or by another CA). */
+async function peerTls(ca: CertificateAndKey, cn: string, trusted: CertificateAndKey = ca): Promise<TlsSide> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "peer-tls-"));
+  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const leaf = await createCertificate({ commonName: cn, hosts: ["127.0.0.1"], issuer: ca });
+  const files = { certFile: path.join(dir, "cert.pem"), keyFile: path.join(dir, "key.pem"), trustedCaFile: path.join(dir, "ca.pem"), clientCertAuth: true };
+  fs.writeFileSync(files.certFile, leaf.certPem);
+  fs.writeFileSync(files.keyFile, leaf.keyPem);
+  fs.writeFileSync(files.trustedCaFile, trusted.certPem);
+  return loadTlsSide(files, { cipherSuites: [], minVersion: "TLS1.2" }, PEER_FLAGS);
+}
+
+test("https peers: Raft messages, requests and a snapshot over mutual TLS; a certificate from another CA is refused and logged", async () => {
+  const ca = await createCertificate({ commonName: "peer-ca", isCa: true });
+  const otherCa = await createCertificate({ commonName: "other-ca", isCa: true });
+  const a = await node(A, { url: "https://127.0.0.1:0", tls: await peerTls(ca, "a") });
+  const b = await node(B, { url: "https://127.0.0.1:0", tls: await peerTls(ca, "b"), onRequest: () => Buffer.from("pong") });
+  expect(a.url.startsWith("https://")).toBe(true);
+  link(a, b);
+  a.t.send([app(A, B, 2)]);
+  await waitFor("b receives over TLS", () => b.got.length === 1);
+  expect((await a.t.request(B, Buffer.from("ping"), 2000)).toString()).toBe("pong");
+  const src = snapFile(a, 3 * 1024 * 1024 + 1);
+  a.t.sendSnapshot(snapMsg(A, B), src);
+  await waitFor("snapshot verdict over TLS", () => a.snapStatus.length > 0, 10_000);
+  expect(a.snapStatus).toEqual([[B, true]]);
+  expect(b.snaps[0].bytes.equals(src.bytes)).toBe(true);
+
+  // c trusts the cluster's CA, but its own certificate comes from another CA: b refuses it.
+  const c = await node(C, { url: "https://127.0.0.1:0", tls: await peerTls(otherCa, "c", ca) });
+  c.t.addPeer(B, [b.url]);
+  c.t.send([app(C, B, 2)]);
+  await waitFor("b logs the refused handshake", () => b.logs.some((l) => l.msg === "rejected a peer connection: TLS handshake failed"));
+  expect(b.got.length).toBe(1);
+  expect(String(b.logs.find((l) => l.msg.startsWith("rejected a peer connection"))!.fields!.error)).toMatch(/certificate|verify/i);
+  await waitFor("c counts b unreachable", () => c.unreachable.includes(B));
 });
 
 test("metrics: bytes each way and round trips per peer, labelled with its id in hex; probes log nothing", async () => {

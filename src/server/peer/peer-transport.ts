@@ -12,11 +12,14 @@
 // so a database being shipped never delays heartbeats.
 import { statSync } from "node:fs";
 import net from "node:net";
+import tls from "node:tls";
 import type { Logger } from "../../pkg/logger.ts";
+import type { TlsSide } from "../../pkg/tls-options.ts";
 import type { Counter, Histogram } from "../../pkg/metrics.ts";
 import { decodeMessage, encodeMessage } from "../../raft/codec.ts";
 import { type Message, MessageType } from "../../raft/types.ts";
 import { Backoff } from "./backoff.ts";
+import { connectPeer, describeSocketError } from "./connect.ts";
 import { dialPeer } from "./dial.ts";
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameReader, FrameTooLargeError, frameHeader } from "./frame.ts";
 import { ConnKind, decodeHandshake, encodeHandshakeFrame, type Handshake, HANDSHAKE_MAX_FRAME_BYTES } from "./handshake.ts";
@@ -37,8 +40,13 @@ const MAX_MESSAGE_TYPE = MessageType.PreVoteResp;
 export interface PeerTransportOptions {
   memberId: bigint;
   clusterId: bigint;
-  /** http://host:port; port 0 picks a free port (see listenAddresses()). */
+  /** http://host:port or https://host:port (needs tls); port 0 picks a free port (see listenAddresses()). */
   listenUrls: string[];
+  /**
+   * Peer TLS (--peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth):
+   * https:// listen URLs serve TLS with `server`, https:// peers are dialed with `client`.
+   */
+  tls?: TlsSide;
   onMessage: (m: Message) => void;
   log: Logger;
   /** A send to this peer failed (refused, reset, timed out, handshake refused); at most once per backoff period. */
@@ -168,6 +176,7 @@ export class PeerTransport {
   readonly #memberId: bigint;
   #clusterId: bigint;
   readonly #listenUrls: string[];
+  readonly #tls: TlsSide | undefined;
   readonly #onMessage: (m: Message) => void;
   readonly #log: Logger;
   readonly #maxQueueBytes: number;
@@ -200,6 +209,7 @@ export class PeerTransport {
     this.#memberId = opts.memberId;
     this.#clusterId = opts.clusterId;
     this.#listenUrls = [...opts.listenUrls];
+    this.#tls = opts.tls;
     this.#onMessage = opts.onMessage;
     this.#log = opts.log;
     this.onUnreachable = opts.onUnreachable;
@@ -220,14 +230,14 @@ export class PeerTransport {
 
   // ---- lifecycle ---------------------------------------------------------------------------
 
-  /** Listens on every listen URL (http:// only). Rejects, listening on none, if any fails. */
+  /** Listens on every listen URL (https:// with TLS). Rejects, listening on none, if any fails. */
   async start(): Promise<void> {
     if (this.#started) throw new Error("peer transport already started");
     this.#started = true;
     const targets = this.#listenUrls.map((u) => ({ url: u, ...parsePeerUrl(u, "listen") }));
     try {
       for (const t of targets) {
-        const server = net.createServer({ noDelay: true }, (s) => this.#accept(s));
+        const server = t.secure ? this.#tlsServer(t.url) : net.createServer({ noDelay: true }, (s) => this.#accept(s));
         this.#servers.push(server);
         await new Promise<void>((resolve, reject) => {
           server.once("error", reject);
@@ -252,12 +262,35 @@ export class PeerTransport {
     }
   }
 
+  /**
+   * A TLS listener around the same accept path. A handshake that fails (no certificate, one from
+   * another CA, expired, plaintext) is logged with its reason: that member cannot reach this one.
+   */
+  #tlsServer(url: string): net.Server {
+    if (!this.#tls) throw new Error(`${url} is https:// but no peer certificate is configured (--peer-cert-file and --peer-key-file, or --peer-auto-tls)`);
+    const server = tls.createServer(this.#tls.server, (s) => {
+      s.setNoDelay(true);
+      this.#accept(s);
+    });
+    server.on("tlsClientError", (e: Error & { code?: string }, socket: tls.TLSSocket) => {
+      if (!this.#stopped) {
+        this.#log("warn", "rejected a peer connection: TLS handshake failed", {
+          address: url,
+          "remote-addr": `${socket?.remoteAddress}:${socket?.remotePort}`,
+          error: describeSocketError(e),
+        });
+      }
+      socket?.destroy();
+    });
+    return server;
+  }
+
   /** The URLs actually listened on (with the port the kernel chose for port 0). */
   listenAddresses(): string[] {
     return this.#servers.map((s) => {
       const a = s.address();
       if (a === null || typeof a === "string") return String(a);
-      return `http://${a.address.includes(":") ? `[${a.address}]` : a.address}:${a.port}`;
+      return `${s instanceof tls.Server ? "https" : "http"}://${a.address.includes(":") ? `[${a.address}]` : a.address}:${a.port}`;
     });
   }
 
@@ -494,7 +527,7 @@ export class PeerTransport {
     const fields = { "remote-peer-id": hex(peer.id), "snapshot-index": m.snapshot.meta.index, bytes: src.size };
     this.#log("info", "sending database snapshot", fields);
     const started = now();
-    const opts = { url, clusterId: this.#clusterId, from: this.#memberId, to: peer.id, dialTimeoutMs: this.#dialTimeoutMs, idleTimeoutMs: this.#snapshotIdleTimeoutMs, signal: ac.signal };
+    const opts = { url, clusterId: this.#clusterId, from: this.#memberId, to: peer.id, dialTimeoutMs: this.#dialTimeoutMs, idleTimeoutMs: this.#snapshotIdleTimeoutMs, signal: ac.signal, tls: this.#tls?.client };
     sendSnapshot(opts, bare, src)
       .then(
         () => {
@@ -521,7 +554,7 @@ export class PeerTransport {
     let last: unknown;
     for (const url of peer.urls) {
       try {
-        return await peerRequest({ url, clusterId: this.#clusterId, from: this.#memberId, to: id }, body, timeoutMs);
+        return await peerRequest({ url, clusterId: this.#clusterId, from: this.#memberId, to: id, tls: this.#tls?.client }, body, timeoutMs);
       } catch (e) {
         last = e;
       }
@@ -533,14 +566,13 @@ export class PeerTransport {
 
   #dial(peer: Peer): void {
     const url = peer.urls[peer.urlIndex % peer.urls.length];
-    const { host, port } = parsePeerUrl(url, "dial");
-    const socket = net.connect({ host, port });
+    const { socket, ready } = connectPeer(url, this.#tls?.client);
     socket.setNoDelay(true);
     const conn = new OutConn(socket, url);
     peer.conn = conn;
     conn.timer = setTimeout(() => this.#connFailed(peer, conn, `dial timeout after ${this.#dialTimeoutMs} ms`), this.#dialTimeoutMs);
     socket.setKeepAlive?.(true, 10_000);
-    socket.once("connect", () => {
+    socket.once(ready, () => {
       conn.handshakeSentAt = now();
       socket.write(encodeHandshakeFrame({ clusterId: this.#clusterId, from: this.#memberId, to: peer.id }));
     });
@@ -560,7 +592,7 @@ export class PeerTransport {
       this.#flush(peer);
     });
     socket.on("error", (e: Error & { code?: string }) => {
-      conn.error ??= e.code ?? e.message;
+      conn.error ??= describeSocketError(e);
     });
     socket.on("close", () => this.#connFailed(peer, conn, conn.error ?? "connection closed by peer"));
   }
@@ -866,7 +898,7 @@ export class PeerTransport {
       peer.probing = true;
       const url = peer.urls[peer.urlIndex % peer.urls.length];
       const hs = { kind: ConnKind.Request, clusterId: this.#clusterId, from: this.#memberId, to: peer.id };
-      dialPeer(url, hs, this.#dialTimeoutMs, HANDSHAKE_MAX_FRAME_BYTES).then(
+      dialPeer(url, hs, this.#dialTimeoutMs, HANDSHAKE_MAX_FRAME_BYTES, this.#tls?.client).then(
         (d) => {
           d.socket.destroy();
           peer.probing = false;

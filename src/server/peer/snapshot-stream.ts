@@ -12,6 +12,7 @@
 import { createHash, type Hash } from "node:crypto";
 import fs from "node:fs";
 import type net from "node:net";
+import type tls from "node:tls";
 import { join } from "node:path";
 import { decodeMessage } from "../../raft/codec.ts";
 import { type Message, MessageType } from "../../raft/types.ts";
@@ -44,13 +45,15 @@ export interface SendSnapshotOptions {
   chunkBytes?: number;
   /** set while sending: aborting destroys the connection */
   signal?: AbortSignal;
+  /** this member's peer TLS client side, for https:// URLs */
+  tls?: tls.ConnectionOptions;
 }
 
 /** Streams src to the peer; resolves once the peer has stored and verified it. */
 export async function sendSnapshot(opts: SendSnapshotOptions, message: Uint8Array, src: SnapshotSource): Promise<void> {
   const file = await fs.promises.open(src.path, "r");
   try {
-    const { socket, early, reader } = await dialPeer(opts.url, { clusterId: opts.clusterId, from: opts.from, to: opts.to, kind: ConnKind.Snapshot }, opts.dialTimeoutMs, 1024);
+    const { socket, early, reader } = await dialPeer(opts.url, { clusterId: opts.clusterId, from: opts.from, to: opts.to, kind: ConnKind.Snapshot }, opts.dialTimeoutMs, 1024, opts.tls);
     await new Promise<void>((resolve, reject) => {
       let done = false;
       const finish = (err: Error | null) => {

@@ -67,8 +67,20 @@ const MAX_UNREAD_BYTES = 64 * 1024 * 1024;
 const COPY_PAYLOAD_MAX = 4096;
 const EMPTY = new Uint8Array(0);
 
+/**
+ * What the transport knows about the client of a connection, handed to every stream on it. Today: the
+ * common name of the client certificate verified on a TLS port with --client-cert-auth.
+ */
+export interface ConnectionInfo {
+  readonly tlsCommonName?: string;
+}
+
+const NO_INFO: ConnectionInfo = Object.freeze({});
+
 export class H2Connection {
   readonly #socket: Duplex;
+  /** See ConnectionInfo; set before the first stream. */
+  readonly info: ConnectionInfo;
   readonly #opts: H2ConnectionOptions;
   readonly #onGone: (c: H2Connection) => void;
   readonly #reader = new FrameReader(DEFAULT_MAX_FRAME_SIZE);
@@ -109,8 +121,9 @@ export class H2Connection {
   #flushScheduled = false;
   #socketBlocked = false;
 
-  constructor(socket: Duplex, opts: H2ConnectionOptions, head: Buffer | null, onGone: (c: H2Connection) => void) {
+  constructor(socket: Duplex, opts: H2ConnectionOptions, head: Buffer | null, onGone: (c: H2Connection) => void, info: ConnectionInfo = NO_INFO) {
     this.#socket = socket;
+    this.info = info;
     this.#opts = opts;
     this.#onGone = onGone;
     this.#hpack = new HpackDecoder(4096, opts.maxHeaderListSize);

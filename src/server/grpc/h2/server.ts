@@ -2,7 +2,7 @@
 // after the preface was sniffed, or TLS after ALPN "h2"), hands each new stream to `onStream`, and
 // shuts down gracefully.
 import type { Duplex } from "node:stream";
-import { H2Connection, DEFAULT_LIMITS, type H2Limits } from "./connection.ts";
+import { H2Connection, DEFAULT_LIMITS, type ConnectionInfo, type H2Limits } from "./connection.ts";
 import type { H2Stream } from "./stream.ts";
 
 export interface H2ServerOptions extends Partial<H2Limits> {
@@ -25,13 +25,16 @@ export class H2Server {
     return this.#conns.size;
   }
 
-  /** Serves HTTP/2 on `socket`; `head` holds bytes already read from it (the connection preface onwards). */
-  handleConnection(socket: Duplex, head: Buffer | null = null): void {
+  /**
+   * Serves HTTP/2 on `socket`; `head` holds bytes already read from it (the connection preface onwards);
+   * `info` is what the listener knows about the client (its verified TLS certificate's CN).
+   */
+  handleConnection(socket: Duplex, head: Buffer | null = null, info?: ConnectionInfo): void {
     if (this.#closed) {
       socket.destroy();
       return;
     }
-    const conn = new H2Connection(socket, this.#opts, head, this.#gone);
+    const conn = new H2Connection(socket, this.#opts, head, this.#gone, info);
     // The constructor may already have failed and removed the connection (a bad preface in `head`).
     if (!socket.destroyed) this.#conns.add(conn);
   }

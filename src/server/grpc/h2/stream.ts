@@ -1,7 +1,7 @@
 // One HTTP/2 stream of a server connection (RFC 9113 section 5.1), as the application sees it: the
 // request headers, a sink for the request body, and calls to answer. State and flow control live here;
 // the connection does the framing.
-import type { H2Connection } from "./connection.ts";
+import type { ConnectionInfo, H2Connection } from "./connection.ts";
 import { ErrorCode } from "./frames.ts";
 import type { HeaderMap } from "./hpack.ts";
 
@@ -56,6 +56,11 @@ export class H2Stream {
     this.headers = headers;
     this.sendWindow = sendWindow;
     this.recvWindow = recvWindow;
+  }
+
+  /** What the listener knows about the client of this stream's connection (see ConnectionInfo). */
+  get connectionInfo(): ConnectionInfo {
+    return this.#conn.info;
   }
 
   /** Sends the response headers (a pre-encoded HPACK block); with endStream, that is the whole answer. */

@@ -26,6 +26,7 @@ import {
 } from "./handlers.ts";
 import { errorBody, httpStatusFromCode, messageFromJson, streamError, streamResult, messageToJson } from "./jsonpb.ts";
 import { GATEWAY_PREFIXES, GATEWAY_ROUTES } from "./routes.ts";
+import { requestCommonName } from "../../../pkg/tls-identity.ts";
 
 export interface GatewayOptions {
   /** The gRPC server's largest request message (--max-request-bytes plus gRPC overhead). */
@@ -69,7 +70,7 @@ async function serve(c: Context, table: HandlerTable, handler: GatewayHandler | 
   headers[":path"] = info.path;
   const auth = c.req.header("authorization");
   if (auth !== undefined) headers.authorization = auth;
-  const call: GatewayCall = { signal: abort.signal, headers };
+  const call: GatewayCall = { signal: abort.signal, headers, tlsCommonName: requestCommonName(c.req.raw) };
   try {
     if (info.clientStream) return await serveBidi(c, handler, info, call, abort, opts, table);
     const req = await readRequest(c.req.raw, info, opts);

@@ -11,6 +11,8 @@ export interface GatewayCall {
   /** Aborted when the HTTP client goes away. */
   readonly signal: AbortSignal;
   readonly headers: Record<string, string>;
+  /** server/grpc's Call.tlsCommonName: the verified client certificate's CN (pkg/tls-identity.ts). */
+  readonly tlsCommonName?: string;
 }
 
 export type Send = (msg: unknown) => Promise<void>;
