@@ -94,6 +94,28 @@ describe("auth on one member: attacks refused, the server keeps serving", () => 
     expect((await gw(m, "kv/put", { key: b64("a/x"), value: b64("v") }, fresh)).json.message).toBe("etcdserver: permission denied");
   });
 
+  test("lease key names are shown only to who may read them all (etcd's CVE-2023-32082 fix); alarms are root's", async () => {
+    const root = await login(m, "root", "pw");
+    const alice = await login(m, "alice", "apw");
+    const grant = await gw(m, "lease/grant", { TTL: 600 }, root);
+    const id = grant.json.ID;
+    expect((await gw(m, "kv/put", { key: b64("secret/plan"), value: b64("x"), lease: id }, root)).status).toBe(200);
+    // No token: nothing; alice (reads a/ only): denied; root: the key.
+    expect((await gw(m, "lease/timetolive", { ID: id, keys: true })).json.message).toBe("etcdserver: user name is empty");
+    expect((await gw(m, "lease/leases", {})).json.message).toBe("etcdserver: user name is empty");
+    const denied = await gw(m, "lease/timetolive", { ID: id, keys: true }, alice);
+    expect(denied.json.message).toBe("etcdserver: permission denied");
+    expect(JSON.stringify(denied.json)).not.toContain(b64("secret/plan"));
+    expect((await gw(m, "lease/timetolive", { ID: id, keys: true }, root)).json.keys).toEqual([b64("secret/plan")]);
+    // Raising NOSPACE stops every write: not for alice nor for anyone without a token; listing is open.
+    for (const token of [undefined, alice]) {
+      const r = await gw(m, "maintenance/alarm", { action: "ACTIVATE", alarm: "NOSPACE", memberID: "0" }, token);
+      expect(r.json.message).toMatch(/auth: (permission denied|user name is empty)/);
+    }
+    expect((await gw(m, "maintenance/alarm", { action: "GET" })).status).toBe(200);
+    expect((await gw(m, "kv/put", { key: b64("b/y"), value: b64("v") }, root)).status).toBe(200);
+  });
+
   test("a JWT expires (ttl=3s here)", async () => {
     const alice = await login(m, "alice", "apw");
     expect((await gw(m, "kv/range", { key: b64("a/x") }, alice)).status).toBe(200);

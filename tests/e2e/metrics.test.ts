@@ -142,6 +142,9 @@ describe("one member", () => {
   test("--listen-metrics-urls serves /metrics and /health", async () => {
     expect(diffWithEtcd34(await scrape(metricsUrl), { withPeers: false })).toEqual([]);
     expect(await (await fetch(`${metricsUrl}/health`)).json()).toEqual({ health: "true", reason: "" });
+    // Monitoring only: the gateway is not reachable there (it would skip the client port's TLS checks).
+    const gw = await fetch(`${metricsUrl}/v3/kv/range`, { method: "POST", body: '{"key":"Zm9v"}' });
+    expect(gw.status).toBe(404);
   });
 
   describe.if(requireTool("etcd (the real etcd 3.4)", haveEtcdServer()))("against the real etcd 3.4", () => {

@@ -860,13 +860,21 @@ export class EtcdServer {
   /** Waits (at most a request timeout) until this member applied `index`: a simple token made at that index is then known. */
   async #waitApplied(index: bigint): Promise<void> {
     if (this.#applied >= index) return;
-    // A token naming an index far beyond the log is made up: do not park a waiter for it.
-    if (index > BigInt(this.#node.raft.log.committed) + 1_000_000n) return;
+    // A real token's index was committed on the leader, so a member lags it by a heartbeat or so;
+    // one far beyond this member's commit index is made up: do not park a waiter for it. Waiters
+    // are bounded and leave on timeout, so made-up tokens cannot pile them up.
+    if (index > BigInt(this.#node.raft.log.committed) + 10_000n || this.#appliedWaiters.length >= 10_000) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const applied = new Promise<void>((resolve) => this.#appliedWaiters.push({ index, resolve }));
+    const waiter = { index, resolve: () => {} };
+    const applied = new Promise<void>((resolve) => {
+      waiter.resolve = resolve;
+      this.#appliedWaiters.push(waiter);
+    });
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#requestTimeoutMs())));
     await Promise.race([applied, timeout]);
     clearTimeout(timer);
+    const i = this.#appliedWaiters.indexOf(waiter);
+    if (i >= 0) this.#appliedWaiters.splice(i, 1);
   }
 
   async #readyLoop(): Promise<void> {

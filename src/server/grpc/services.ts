@@ -95,14 +95,29 @@ export function etcdHandlers(s: EtcdServer): Record<string, Handler> {
         }
       },
     },
-    "/etcdserverpb.Lease/LeaseTimeToLive": unary(async (r) => ({ header: s.header(), ...(await s.leases.timeToLive(BigInt(r.ID ?? 0n), !!r.keys)) })),
-    "/etcdserverpb.Lease/LeaseLeases": unary(() => ({ header: s.header(), leases: s.leaseIds().map((ID) => ({ ID })) })),
+    // With auth on, a lease's key names are shown only to a user who may read every one of them
+    // (etcd's fix for CVE-2023-32082); listing leases needs a user.
+    "/etcdserverpb.Lease/LeaseTimeToLive": unary(
+      authed(async (r, ai) => {
+        if (store.enabled && !ai) throw Errors.userEmpty;
+        const out = await s.leases.timeToLive(BigInt(r.ID ?? 0n), !!r.keys);
+        if (store.enabled && r.keys) for (const k of out.keys) store.checkOp(ai, "read", k);
+        return { header: s.header(), ...out };
+      }),
+    ),
+    "/etcdserverpb.Lease/LeaseLeases": unary(
+      authed((_r, ai) => {
+        if (store.enabled && !ai) throw Errors.userEmpty;
+        return { header: s.header(), leases: s.leaseIds().map((ID) => ({ ID })) };
+      }),
+    ),
 
     "/etcdserverpb.Maintenance/Status": unary(() => s.status()),
     "/etcdserverpb.Maintenance/Defragment": unary(maintenance(() => s.defrag())),
     "/etcdserverpb.Maintenance/Hash": unary(maintenance(() => s.hash())),
     "/etcdserverpb.Maintenance/HashKV": unary(maintenance((r) => s.hashKV(BigInt(r.revision ?? 0n)))),
-    "/etcdserverpb.Maintenance/Alarm": unary((r) => s.alarm(r)),
+    // Raising or clearing an alarm stops or restarts every write in the cluster: root only under auth.
+    "/etcdserverpb.Maintenance/Alarm": unary((r, call) => (r.action === 1 || r.action === 2 ? maintenance(() => s.alarm(r))(r, call) : s.alarm(r))),
     "/etcdserverpb.Maintenance/MoveLeader": unary(maintenance((r) => s.moveLeader(BigInt(r.targetID ?? 0n)))),
     "/etcdserverpb.Maintenance/Snapshot": {
       kind: "serverStream",

@@ -19,11 +19,16 @@ test("GET /metrics answers the registry in Prometheus' text format, with the pro
 test("listenMetrics serves the app on each metrics URL, and names the URL it cannot listen on", async () => {
   const app = new Hono();
   mountMetrics(app, new Registry());
+  app.post("/v3/kv/range", () => new Response("secret"));
   const [server] = await listenMetrics([{ url: "http://127.0.0.1:0", protocol: "http", hostname: "127.0.0.1", port: 0 }], app.fetch, () => {});
   try {
     const port = (server.address() as { port: number }).port;
     const res = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(await res.text()).toContain("process_open_fds ");
+    // Only monitoring: the gateway (and anything else of the app) stays behind the client port's TLS.
+    const gw = await fetch(`http://127.0.0.1:${port}/v3/kv/range`, { method: "POST", body: "{}" });
+    expect(gw.status).toBe(404);
+    expect(await gw.text()).not.toContain("secret");
     const taken = { url: `http://127.0.0.1:${port}`, protocol: "http", hostname: "127.0.0.1", port };
     await expect(listenMetrics([taken], app.fetch, () => {})).rejects.toThrow(`Cannot listen on http://127.0.0.1:${port} (--listen-metrics-urls): the address is already in use`);
     const tls = { url: "https://127.0.0.1:1", protocol: "https", hostname: "127.0.0.1", port: 1 };

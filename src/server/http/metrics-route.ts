@@ -13,9 +13,20 @@ export function mountMetrics(app: Hono, registry: Registry = defaultRegistry): v
   app.get("/metrics", () => new Response(registry.expose(), { headers: { "content-type": CONTENT_TYPE } }));
 }
 
+/** What a metrics listener answers, as etcd's: monitoring only. */
+export const METRICS_PATHS: ReadonlySet<string> = new Set(["/metrics", "/health", "/livez", "/readyz"]);
+
 /**
- * Serves `fetch` (the client port's HTTP app: /metrics and /health, as etcd's metrics listener) on each
- * --listen-metrics-urls URL. Resolves once all listen; rejects, naming the URL, if one cannot.
+ * Only the monitoring paths of `fetch`: a metrics URL is often plaintext and without client
+ * certificates, so the JSON gateway, gRPC-web or the console behind it would skip --client-cert-auth.
+ */
+export function metricsOnly(fetch: (req: Request) => Response | Promise<Response>): (req: Request) => Response | Promise<Response> {
+  return (req) => (METRICS_PATHS.has(new URL(req.url).pathname) ? fetch(req) : new Response("404 page not found\n", { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } }));
+}
+
+/**
+ * Serves the monitoring paths of `fetch` (the client port's HTTP app) on each --listen-metrics-urls
+ * URL, as etcd's metrics listener. Resolves once all listen; rejects, naming the URL, if one cannot.
  */
 export async function listenMetrics(
   urls: readonly { url: string; protocol: string; hostname: string; port: number }[],
@@ -30,7 +41,8 @@ export async function listenMetrics(
       if (u.protocol === "https" && !tlsOptions) {
         throw new Error(`--listen-metrics-urls ${u.url} is https:// but no client certificate is configured: set --cert-file and --key-file (or --auto-tls), or use http://`);
       }
-      const server = u.protocol === "https" ? https.createServer(tlsOptions!, getRequestListener(fetch)) : http.createServer(getRequestListener(fetch));
+      const listener = getRequestListener(metricsOnly(fetch));
+      const server = u.protocol === "https" ? https.createServer(tlsOptions!, listener) : http.createServer(listener);
       servers.push(server);
       const host = u.hostname === "localhost" ? "127.0.0.1" : u.hostname;
       await new Promise<void>((resolve, reject) => {
