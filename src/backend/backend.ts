@@ -129,14 +129,17 @@ export class Backend {
     return busy === 0 && logPages === done;
   }
 
-
   /**
-   * Writes a compact copy of the committed state to path and returns its size and sha256 — the
+   * Writes a compact copy of the committed state to path and returns its size and sha256 (unless
+   * told not to hash it) — the
    * database a lagging follower or `etcdctl snapshot save` receives. It is read through a second,
    * read-only connection (one consistent snapshot of the file) a page of rows at a time, yielding to
    * the event loop between pages, so copying a large database never stalls Raft heartbeats or clients.
    */
-  async copyTo(path: string, opts: { pageRows?: number } = {}): Promise<{ size: number; sha256: Buffer }> {
+  async copyTo(path: string, opts?: { pageRows?: number }): Promise<{ size: number; sha256: Buffer }>;
+  /** hash: false — the caller reads the copy differently (the Snapshot RPC converts it first). */
+  async copyTo(path: string, opts: { pageRows?: number; hash: false }): Promise<{ size: number; sha256: null }>;
+  async copyTo(path: string, opts: { pageRows?: number; hash?: boolean } = {}): Promise<{ size: number; sha256: Buffer | null }> {
     const pageRows = opts.pageRows ?? 5000;
     this.commit(); // the copy sees what is committed
     rmSync(path, { force: true });
@@ -184,20 +187,10 @@ export class Backend {
       } catch {}
       src.close();
     }
-    const hash = createHash("sha256");
-    const fd = openSync(path, "r");
-    try {
-      const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
-      let size = 0;
-      for (let n, reads = 1; (n = readSync(fd, buf, 0, buf.length, size)) > 0; size += n, reads++) {
-        hash.update(buf.subarray(0, n));
-        if (reads % 4 === 0) await new Promise<void>((r) => setImmediate(r)); // 16 MiB at a time
-      }
-      return { size, sha256: hash.digest() };
-    } finally {
-      closeSync(fd);
-    }
+    if (opts.hash === false) return { size: statSync(path).size, sha256: null };
+    return hashFile(path);
   }
+
 
   #defragging: Promise<void> | null = null;
   #closed = false;
@@ -304,5 +297,25 @@ function safeFileSize(path: string): number {
     return statSync(path).size;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * Size and sha256 of a file, read 4 MiB at a time with a turn of the event loop every 16 MiB. Kept
+ * apart from copyTo because not every copy needs it (the Snapshot RPC converts its copy first).
+ */
+export async function hashFile(path: string): Promise<{ size: number; sha256: Buffer }> {
+  const hash = createHash("sha256");
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+    let size = 0;
+    for (let n, reads = 1; (n = readSync(fd, buf, 0, buf.length, size)) > 0; size += n, reads++) {
+      hash.update(buf.subarray(0, n));
+      if (reads % 4 === 0) await new Promise<void>((r) => setImmediate(r)); // 16 MiB at a time
+    }
+    return { size, sha256: hash.digest() };
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { Command } from "./command.ts";
-import type { Io } from "./context.ts";
+import { fakeIo as testIo } from "./test-io.ts";
 import { ExitCode } from "./errors.ts";
 import { applyEnv, GLOBAL_FLAGS, globalsFrom } from "./global.ts";
 import { defaultOf } from "./flags.ts";
@@ -50,20 +50,8 @@ describe("findCommand walks the command words as cobra does", () => {
   });
 });
 
-function fakeIo(env: Record<string, string> = {}) {
-  let out = "";
-  let err = "";
-  const io: Io = {
-    out: (t) => void (out += typeof t === "string" ? t : Buffer.from(t).toString()),
-    err: (t) => void (err += t),
-    readStdin: async () => Buffer.alloc(0),
-    readLine: async () => null,
-    stdoutIsTTY: false,
-    stdinIsTTY: false,
-    env,
-  };
-  return { io, out: () => out, err: () => err };
-}
+
+const fakeIo = (env: Record<string, string> = {}) => testIo({ env });
 
 describe("runCtl", () => {
   test("version, also by a prefix", async () => {

@@ -1,24 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import type { Io, OfflineTools, RestoreOptions } from "../context.ts";
+import type { OfflineTools, RestoreOptions } from "../context.ts";
+import { fakeIo } from "../test-io.ts";
 import { runCtl } from "../main.ts";
 import { formatStatus, hasChecksum, openErrorMessage, progressLine, TrailingSha256 } from "./snapshot.ts";
 
-function fakeIo(opts: { stderrIsTTY?: boolean } = {}) {
-  let out = "";
-  let err = "";
-  const io: Io = {
-    out: (t) => void (out += typeof t === "string" ? t : Buffer.from(t).toString()),
-    err: (t) => void (err += t),
-    readStdin: async () => Buffer.alloc(0),
-    readLine: async () => null,
-    stdoutIsTTY: false,
-    stdinIsTTY: false,
-    stderrIsTTY: opts.stderrIsTTY ?? false,
-    env: {},
-  };
-  return { io, out: () => out, err: () => err };
-}
 
 describe("TrailingSha256", () => {
   test("hashes all but the last 32 bytes, however the stream is cut", () => {

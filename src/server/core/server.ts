@@ -646,7 +646,7 @@ export class EtcdServer {
     const path = `${this.#backend.path}.snapshot-${process.pid}-${++this.#snapshotSeq}`;
     const etcdPath = `${path}.etcd`;
     try {
-      await this.#backend.copyTo(path);
+      await this.#backend.copyTo(path, { hash: false }); // the etcd file gets its own hash
       await (this.#opts.exportSnapshot ?? (async (a: string, b: string) => exportEtcdSnapshot(a, b)))(path, etcdPath);
     } catch (err) {
       // A copy or conversion cut short (a full disk, say) must not stay behind.

@@ -12,7 +12,8 @@ import { DbFile } from "../../backend/db-file.ts";
 import type { SqlValue } from "../../backend/backend.ts";
 import { crc32c } from "../../pkg/crc32c.ts";
 
-export const SHA256_BYTES = 32;
+// One rule for both formats: etcd's hasChecksum, as snap/bbolt keeps it.
+export { hasSnapshotHash as hasChecksum, SHA256_BYTES } from "../../snap/bbolt/snapshot-hash.ts";
 
 const SQLITE_MAGIC = "SQLite format 3\0";
 /** bbolt's meta page magic, after the 16-byte page header (little endian). */
@@ -28,10 +29,6 @@ export interface SnapshotStatus {
   totalSize: number;
 }
 
-/** etcd's hasChecksum: whole 512-byte units plus a sha256. */
-export function hasChecksum(sizeBytes: number): boolean {
-  return sizeBytes % 512 === SHA256_BYTES;
-}
 
 export type FileKind = "etcd-ts" | "bbolt" | "unknown";
 

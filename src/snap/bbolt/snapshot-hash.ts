@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
 
-const SHA256_BYTES = 32;
+export const SHA256_BYTES = 32;
 
 export function hasSnapshotHash(size: number): boolean {
   return size % 512 === SHA256_BYTES;
