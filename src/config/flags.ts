@@ -396,6 +396,8 @@ export const SETTINGS: readonly Setting[] = Object.freeze([
     parse: parseDuration,
   }),
 
+  row("experimental-initial-corrupt-check", "experimentalInitialCorruptCheck", bool("Experimental", "Compare this member's history with its peers' before serving clients (HashKV at the same revision).", false)),
+
   row("force-new-cluster", "forceNewCluster", bool("Unsafe", "Force to create a new one-member cluster from the existing data (only false is accepted: restore a snapshot instead).", false)),
 ]);
 

@@ -100,6 +100,8 @@ export interface ConfigSettings {
   // Experimental
   /** Milliseconds; 0 disables the leader's periodic cross-member HashKV check. */
   experimentalCorruptCheckTime: number;
+  /** --experimental-initial-corrupt-check: check this member's history against its peers' at start. */
+  experimentalInitialCorruptCheck: boolean;
 
   // Unsafe
   forceNewCluster: boolean;

@@ -1097,6 +1097,13 @@ export class EtcdServer {
     const publish = () =>
       this.#propose(attrs).then(
         () => {
+          // etcd's own words: deployment tooling and etcd's e2e suite wait for these two lines.
+          this.#opts.log("info", "published local member to cluster through raft", {
+            "local-member-id": hex(this.memberId),
+            "local-member-attributes": `{Name:${this.#opts.name} ClientURLs:[${this.#opts.advertiseClientUrls.join(" ")}]}`,
+            "cluster-id": hex(this.clusterId),
+          });
+          this.#opts.log("info", "enabled capabilities for version", { "cluster-version": ETCD_CLUSTER_VERSION });
           this.#isReady = true;
           this.#readyResolve();
         },
