@@ -1,25 +1,31 @@
 #!/usr/bin/env bun
 // The composition root: reads the configuration, starts the server and its listeners.
 import { getRequestListener } from "@hono/node-server";
+import { existsSync, rmSync } from "node:fs";
 import http from "node:http";
 import type net from "node:net";
 import { basename, join } from "node:path";
 import tls from "node:tls";
 import { parseArgs } from "node:util";
 import { install } from "./install/install.ts";
+import { runProxyCommand } from "./proxy/command.ts";
 import pkg from "../package.json" with { type: "json" };
 import { runCtl, processIo } from "./cli/main.ts";
 import type { OfflineTools } from "./cli/context.ts";
-import { ConfigError, loadConfig, type Config } from "./config/index.ts";
+import { ConfigError, loadConfig, type Config, type ConfigWarning } from "./config/index.ts";
 import { createLogger, type Logger } from "./pkg/logger.ts";
+import { lockDirectory } from "./pkg/dir-lock.ts";
+import { HeldListener } from "./pkg/held-listener.ts";
+import { listenOn, socketOfUrl } from "./pkg/socket-address.ts";
 import { setRequestCommonName } from "./pkg/tls-identity.ts";
 import { CLIENT_FLAGS, PEER_FLAGS, prepareTlsSide, type TlsSide, verifiedCommonName } from "./pkg/tls-options.ts";
-import { ETCD_API_VERSION, ETCD_CLUSTER_VERSION, EtcdServer } from "./server/core/server.ts";
+import { ensureWritableDir, ETCD_API_VERSION, ETCD_CLUSTER_VERSION, EtcdServer, MemberRemovedError } from "./server/core/server.ts";
 import { createClientPort } from "./server/grpc/client-port.ts";
 import { GrpcServer } from "./server/grpc/grpc-server.ts";
 import { GrpcWeb } from "./server/grpc/grpc-web.ts";
 import { H2Server } from "./server/grpc/h2/server.ts";
 import { withMethodMetrics } from "./server/grpc/metrics.ts";
+import { CallSlots, limitConcurrentCalls } from "./server/grpc/stream-limit.ts";
 import { etcdHandlers } from "./server/grpc/services.ts";
 import { tokenProviderFromFlag } from "./server/core/auth/tokens.ts";
 import { parseDuration } from "./config/duration.ts";
@@ -34,6 +40,7 @@ import { snapshotStatus } from "./server/core/snapshot-file.ts";
 import { systemdNotifier } from "./server/systemd/notify.ts";
 import { startAutoCompaction } from "./server/core/auto-compactor.ts";
 import { EXPORT_COMMAND, exportEtcdSnapshot, exportInChildProcess } from "./server/core/etcd-snapshot.ts";
+import { adoptEtcdDataDir } from "./server/core/adopt-etcd.ts";
 
 /** gRPC framing and headers on top of --max-request-bytes, as etcd allows. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -67,7 +74,7 @@ async function fetchCluster(urls: string[], log: Logger, peerTls: TlsSide | unde
  * https:// URLs without a certificate; here files are read and checked.
  */
 async function prepareTls(config: Config, log: Logger): Promise<{ clientTls?: TlsSide; peerTls?: TlsSide }> {
-  const policy = { cipherSuites: config.cipherSuites, minVersion: config.tlsMinVersion };
+  const policy = { cipherSuites: config.cipherSuites, minVersion: config.tlsMinVersion, maxVersion: config.tlsMaxVersion };
   const hostsOf = (urls: readonly { hostname: string }[]) => [...new Set(urls.map((u) => u.hostname))];
   const client = await prepareTlsSide(
     {
@@ -75,6 +82,8 @@ async function prepareTls(config: Config, log: Logger): Promise<{ clientTls?: Tl
       keyFile: config.keyFile,
       trustedCaFile: config.trustedCaFile,
       clientCertAuth: config.clientCertAuth,
+      crlFile: config.clientCrlFile,
+      allowedHostnames: config.clientCertAllowedHostname,
       autoTls: config.autoTls && [...config.parsedUrls.listenClientUrls, ...config.parsedUrls.listenMetricsUrls].some((u) => u.protocol === "https"),
       autoTlsDir: join(config.dataDir, "fixtures", "client"),
       hosts: hostsOf([...config.parsedUrls.listenClientUrls, ...config.parsedUrls.advertiseClientUrls]),
@@ -88,6 +97,11 @@ async function prepareTls(config: Config, log: Logger): Promise<{ clientTls?: Tl
       keyFile: config.peerKeyFile,
       trustedCaFile: config.peerTrustedCaFile,
       clientCertAuth: config.peerClientCertAuth,
+      crlFile: config.peerCrlFile,
+      allowedCns: config.peerCertAllowedCn,
+      allowedHostnames: config.peerCertAllowedHostname,
+      clientCertFile: config.peerClientCertFile,
+      clientKeyFile: config.peerClientKeyFile,
       autoTls: config.peerAutoTls && [...config.parsedUrls.listenPeerUrls, ...config.parsedUrls.initialAdvertisePeerUrls].some((u) => u.protocol === "https"),
       autoTlsDir: join(config.dataDir, "fixtures", "peer"),
       hosts: hostsOf([...config.parsedUrls.listenPeerUrls, ...config.parsedUrls.initialAdvertisePeerUrls]),
@@ -170,6 +184,7 @@ async function main(argv: string[]): Promise<number> {
   // A compiled binary sees the name it was started as (a symlink etcdctl -> etcd) in argv0 only.
   const invokedAs = basename(process.argv0 ?? "");
   if (argv[0] === "install") return runInstall(argv.slice(1));
+  if (argv[0] === "gateway" || argv[0] === "grpc-proxy") return runProxyCommand(argv);
   if (argv[0] === EXPORT_COMMAND) {
     // Internal: the server's Snapshot RPC converts a database copy here, off its event loop.
     exportEtcdSnapshot(argv[1], argv[2]);
@@ -179,6 +194,7 @@ async function main(argv: string[]): Promise<number> {
     return runCtl(invokedAs === "etcdctl" ? argv : argv.slice(1), processIo(), offlineTools());
   }
   let config: Config;
+  let configWarnings: readonly ConfigWarning[];
   try {
     const result = loadConfig(argv, process.env);
     if (result.kind === "help") {
@@ -193,6 +209,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     config = result.config;
+    configWarnings = result.warnings;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`etcd: ${err.message}\n`);
@@ -207,6 +224,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`etcd: cannot open a log output (--log-outputs ${config.logOutputs.join(",")}): ${(err as Error).message}\n`);
     return 1;
   }
+  for (const w of configWarnings) log("warn", w.msg, w.fields);
   try {
     return await serve(config, log);
   } catch (err) {
@@ -215,76 +233,230 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Listeners bound before the data directory is touched (etcd's order): a port in use creates nothing. */
+interface BoundListeners {
+  /** One per --listen-peer-urls URL, in order; the peer transport takes their connections. */
+  peers: HeldListener[];
+  /** One per --listen-client-urls URL; their connections wait until the member is ready. */
+  clients: { url: string; secure: boolean; address: string; held: HeldListener }[];
+  close(): void;
+}
+
+const listenError = (e: NodeJS.ErrnoException) => (e.code === "EADDRINUSE" ? "the address is already in use" : e.message);
+
+/** host:port as Go's net.Addr prints it ("[::1]:2379"), or a unix socket's path. */
+function addressText(held: HeldListener): string {
+  const raw = held.server.address();
+  if (raw === null || typeof raw === "string") return String(raw);
+  return raw.address.includes(":") ? `[${raw.address}]:${raw.port}` : `${raw.address}:${raw.port}`;
+}
+
+async function bindListeners(config: Config, log: Logger): Promise<BoundListeners> {
+  const bound: BoundListeners = {
+    peers: [],
+    clients: [],
+    close() {
+      for (const l of [...this.peers, ...this.clients.map((c) => c.held)]) l.close();
+    },
+  };
+  try {
+    log("info", "configuring peer listeners", { "listen-peer-urls": [...config.listenPeerUrls] });
+    for (const url of config.listenPeerUrls) {
+      const at = socketOfUrl(url).address;
+      const held = await HeldListener.listen((s) => listenOn(s, at), { noDelay: true }).catch((e) => {
+        throw new Error(`cannot listen for peers on ${url}: ${listenError(e)} (--listen-peer-urls ${config.listenPeerUrls.join(",")})`);
+      });
+      bound.peers.push(held);
+    }
+    log("info", "configuring client listeners", { "listen-client-urls": [...config.listenClientUrls] });
+    for (const url of config.listenClientUrls) {
+      const s = socketOfUrl(url);
+      // "localhost" is the IPv4 loopback, as the clients that dial it mostly resolve it.
+      const at = s.address.kind === "tcp" && s.address.host === "localhost" ? { ...s.address, host: "127.0.0.1" } : s.address;
+      const held = await HeldListener.listen((srv) => listenOn(srv, at), { noDelay: true }).catch((e) => {
+        throw new Error(`Cannot listen on ${url} (--listen-client-urls): ${listenError(e)}`);
+      });
+      bound.clients.push({ url, secure: s.secure, address: addressText(held), held });
+    }
+  } catch (err) {
+    bound.close();
+    throw err;
+  }
+  return bound;
+}
+
+/**
+ * Takes the data directory for this process (pkg/dir-lock.ts): a second server on it is refused at
+ * start, naming the directory and the PID holding it, before it reads or writes anything there.
+ */
+async function lockDataDir(dir: string, log: Logger): Promise<void> {
+  ensureWritableDir(dir);
+  const lock = await lockDirectory(dir);
+  if (lock.kind === "busy") {
+    throw new Error(
+      `Cannot use data directory '${dir}': it is in use by another process${lock.pid ? ` (PID ${lock.pid})` : ""}, which holds its lock file '${lock.path}'. ` +
+        "Stop that etcd first, or give this one another --data-dir.",
+    );
+  }
+  if (lock.kind === "unsupported") {
+    log("warn", "cannot lock the data directory; make sure no other etcd uses it", { "data-dir": dir, reason: lock.reason });
+    return;
+  }
+  log("debug", "locked the data directory", { "data-dir": dir, "lock-file": lock.path, pid: process.pid });
+}
+
+/** What a failed start created and must take away again: directories that did not exist before it. */
+function freshPaths(config: Config): string[] {
+  const memberDir = join(config.dataDir, "member");
+  const paths = [existsSync(config.dataDir) ? memberDir : config.dataDir];
+  if (config.walDir && !existsSync(config.walDir)) paths.push(config.walDir);
+  return paths.filter((p) => !existsSync(p));
+}
+
+/** Go's names of the signals we stop on (os.Signal's String()), as etcd logs them. */
+const SIGNAL_NAMES: Record<string, string> = { SIGINT: "interrupt", SIGTERM: "terminated" };
+
+/**
+ * A member's life, in etcd's order (embed.StartEtcd, etcdmain): bind peer and client listeners; lock
+ * and open the data directory; start the server and serve peers; serve clients only once the member
+ * is ready — it has a leader, has applied its own addition to the cluster and published its name
+ * through Raft — until a signal, a fatal error or its removal from the cluster stops it.
+ */
 async function serve(config: Config, log: Logger): Promise<number> {
   log("info", "starting etcd-ts", { version: pkg.version, etcdApi: ETCD_API_VERSION, name: config.name, dataDir: config.dataDir });
-  const { clientTls, peerTls } = await prepareTls(config, log);
+  const bound = await bindListeners(config, log);
+  const fresh = freshPaths(config);
 
   let exitCode = 0;
+  let server: EtcdServer | undefined;
+  let transport: PeerTransport | undefined;
+  let metrics: net.Server[] = [];
+  let h1: http.Server | undefined;
+  let h2: H2Server | undefined;
+  let stopCompaction = () => {};
+  let notify: (state: Record<string, string>) => void = () => {};
   let stopping: Promise<void> | null = null;
-  const listeners: net.Server[] = [];
-  const server = await EtcdServer.start(
-    {
-      name: config.name,
-      dataDir: config.dataDir,
-      walDir: config.walDir,
-      initialAdvertisePeerUrls: [...config.initialAdvertisePeerUrls],
-      advertiseClientUrls: [...config.advertiseClientUrls],
-      initialClusterToken: config.initialClusterToken,
-      initialCluster: config.initialCluster,
-      quotaBackendBytes: config.quotaBackendBytes,
-      strictReconfigCheck: config.strictReconfigCheck,
-      initialClusterState: config.initialClusterState,
-      heartbeatIntervalMs: config.heartbeatInterval,
-      electionTimeoutMs: config.electionTimeout,
-      maxRequestBytes: config.maxRequestBytes,
-      maxTxnOps: config.maxTxnOps,
-      snapshotCount: config.snapshotCount,
-      fetchCluster: (urls) => fetchCluster(urls, log, peerTls),
-      corruptCheckTimeMs: config.experimentalCorruptCheckTime,
-      exportSnapshot: exportInChildProcess(selfCommand()),
-      maxWals: config.maxWals,
-      maxSnapshots: config.maxSnapshots,
-      log,
-      auth: {
-        tokens: tokenProviderFromFlag(config.authToken, { ttlSeconds: config.authTokenTtl, parseDurationMs: parseDuration }),
-        bcryptCost: config.bcryptCost,
-      },
-    },
-    (err) => {
+  let stopped: () => void = () => {};
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+  const closing = { name: config.name, "data-dir": config.dataDir, "advertise-peer-urls": [...config.initialAdvertisePeerUrls], "advertise-client-urls": [...config.advertiseClientUrls] };
+  const stop = () =>
+    (stopping ??= (async () => {
+      log("info", "closing etcd server", closing);
+      notify({ STOPPING: "1", STATUS: "stopping" });
+      stopCompaction();
+      for (const c of bound.clients) c.held.close();
+      for (const m of metrics) m.close();
+      h1?.close();
+      // GOAWAY to gRPC clients; calls in flight get their answers (for up to 2 s) before the core stops.
+      await h2?.close(2000);
+      await server?.stop();
+      await transport?.stop();
+      for (const p of bound.peers) p.close();
+      log("info", "closed etcd server", closing);
+      stopped();
+    })());
+  const fatal = (err: unknown) => {
+    if (err instanceof MemberRemovedError) {
+      // etcd's lines; and its exit status 0: the member was removed on purpose, nothing to restart.
+      log("warn", "server error", { error: err.message });
+      log("warn", "data-dir used by this member must be removed");
+    } else {
       log("error", "fatal error: stopping", { error: String((err as Error)?.stack ?? err) });
       exitCode = 1;
-      void stop();
-    },
-  );
+    }
+    void stop();
+  };
 
-  const transport = new PeerTransport({
-    memberId: server.memberId,
-    clusterId: server.clusterId,
-    listenUrls: [...config.listenPeerUrls],
-    tls: peerTls,
-    onMessage: (m) => server.receive(m),
-    onUnreachable: (id) => server.reportUnreachable(id),
-    onSnapshotStatus: (id, ok) => server.reportSnapshot(id, ok),
-    snapshotDir: server.snapshotDir,
-    onSnapshot: (m, path) => server.receiveSnapshot(m, path),
-    onRequest: (req) => server.answerPeer(req),
-    log,
-  });
+  // Until the HTTP app exists (the data dir is still being opened) the metrics URLs say "not yet".
+  let appFetch: (req: Request) => Response | Promise<Response> = () => Response.json({ health: "false", reason: "starting" }, { status: 503 });
+  let clientTls: TlsSide | undefined;
+  let locked = false;
   try {
+    await lockDataDir(config.dataDir, log);
+    locked = true;
+    let peerTls: TlsSide | undefined;
+    ({ clientTls, peerTls } = await prepareTls(config, log));
+    // Metrics are served from the start, as etcd's (/health says whether the member is ready).
+    metrics = await listenMetrics(config.parsedUrls.listenMetricsUrls, (req) => appFetch(req), log, clientTls?.server);
+    // A stopped etcd 3.4/3.5 member's data dir is converted once (its files kept beside it).
+    await adoptEtcdDataDir({ dataDir: config.dataDir, walDir: config.walDir, log, bcryptCost: config.bcryptCost });
+    server = await EtcdServer.start(
+      {
+        name: config.name,
+        dataDir: config.dataDir,
+        walDir: config.walDir,
+        initialAdvertisePeerUrls: [...config.initialAdvertisePeerUrls],
+        advertiseClientUrls: [...config.advertiseClientUrls],
+        initialClusterToken: config.initialClusterToken,
+        initialCluster: config.initialCluster,
+        quotaBackendBytes: config.quotaBackendBytes,
+        strictReconfigCheck: config.strictReconfigCheck,
+        initialClusterState: config.initialClusterState,
+        heartbeatIntervalMs: config.heartbeatInterval,
+        electionTimeoutMs: config.electionTimeout,
+        maxRequestBytes: config.maxRequestBytes,
+        maxTxnOps: config.maxTxnOps,
+        snapshotCount: config.snapshotCount,
+        fetchCluster: (urls) => fetchCluster(urls, log, peerTls),
+        corruptCheckTimeMs: config.corruptCheckTime,
+        compactHashCheckEnabled: config.compactHashCheckEnabled,
+        compactHashCheckTimeMs: config.compactHashCheckTime,
+        watchProgressNotifyIntervalMs: config.watchProgressNotifyInterval,
+        enableLeaseCheckpoint: config.enableLeaseCheckpoint,
+        leaseCheckpointPersist: config.leaseCheckpointPersist,
+        warningApplyDurationMs: config.warningApplyDuration,
+        maxLearners: config.maxLearners,
+        snapshotCatchupEntries: config.snapshotCatchupEntries,
+        exportSnapshot: exportInChildProcess(selfCommand()),
+        maxWals: config.maxWals,
+        maxSnapshots: config.maxSnapshots,
+        log,
+        auth: {
+          tokens: tokenProviderFromFlag(config.authToken, { ttlSeconds: config.authTokenTtl, parseDurationMs: parseDuration }),
+          bcryptCost: config.bcryptCost,
+        },
+      },
+      fatal,
+    );
+    const srv = server;
+    // Peers are served as soon as the server runs: the member joins through them.
+    transport = new PeerTransport({
+      memberId: srv.memberId,
+      clusterId: srv.clusterId,
+      listenUrls: [...config.listenPeerUrls],
+      bound: bound.peers,
+      tls: peerTls,
+      onMessage: (m) => srv.receive(m),
+      onUnreachable: (id) => srv.reportUnreachable(id),
+      onSnapshotStatus: (id, ok) => srv.reportSnapshot(id, ok),
+      snapshotDir: srv.snapshotDir,
+      onSnapshot: (m, path) => srv.receiveSnapshot(m, path),
+      onRequest: (req) => srv.answerPeer(req),
+      log,
+    });
     await transport.start();
+    transport.onRemoved = () => srv.removedFromCluster();
+    srv.setTransport(transport);
+    // --experimental-initial-corrupt-check: a member whose history differs from its peers' does not serve.
+    if (config.initialCorruptCheck) await srv.checkInitialHashKV();
   } catch (err) {
-    await server.stop();
-    // The transport's message already says "cannot listen for peers …"; add which setting to change.
-    throw new Error(`${(err as Error).message} (--listen-peer-urls ${config.listenPeerUrls.join(",")})`);
+    bound.close();
+    for (const m of metrics) m.close();
+    await server?.stop().catch(() => {});
+    await transport?.stop().catch(() => {});
+    // A start that failed leaves no half-made member behind (its peer URLs would outlive a fix of the flags).
+    if (locked) for (const p of fresh) rmSync(p, { recursive: true, force: true });
+    throw err;
   }
-  transport.onRemoved = () => server.removedFromCluster();
-  server.setTransport(transport);
+  const srv = server;
 
   // One method table for gRPC and for the HTTP side's JSON gateway.
-  const handlers = etcdHandlers(server);
+  const handlers = etcdHandlers(srv);
   const maxRecvBytes = config.maxRequestBytes + GRPC_OVERHEAD_BYTES;
   const grpc = new GrpcServer(handlers, { maxRecvBytes, log });
-  const h2 = new H2Server({
+  h2 = new H2Server({
+    // Advertised in SETTINGS; streams beyond it are refused with REFUSED_STREAM, as grpc-go refuses them.
+    maxConcurrentStreams: config.maxConcurrentStreams,
     onStream: grpc.handleStream,
     onError: (err, fatal) => {
       if (fatal) log("warn", "gRPC connection failed", { error: String(err.stack ?? err) });
@@ -292,81 +464,84 @@ async function serve(config: Config, log: Logger): Promise<number> {
     },
   });
   const app = createHttpApp({
-    hasLeader: () => server.isReady,
-    alarms: () => server.alarmNames(),
+    hasLeader: () => srv.isReady,
+    alarms: () => srv.alarmNames(),
+    // etcd's health read: keys only, limit 1, as root (etcd's AuthStore().WithRoot). etcd reads the
+    // empty key, which only its gRPC layer refuses; the server here checks requests itself, so the
+    // read is of the key "\0" (a point read like etcd's, answered the same way).
+    healthRead: (serializable) =>
+      srv.range({ key: Uint8Array.of(0), keysOnly: true, limit: 1n, serializable }, srv.auth.store.enabled ? { username: "root", revision: srv.auth.store.revision } : undefined),
+    isLearner: () => srv.members.some((m) => m.id === srv.memberId && m.isLearner),
     versions: () => ({ etcdserver: ETCD_API_VERSION, etcdcluster: ETCD_CLUSTER_VERSION, "etcd-ts": pkg.version }),
-    // Gateway calls are counted under their gRPC method, as etcd's (which go through gRPC).
-    handlers: withMethodMetrics(handlers),
+    // Gateway calls are counted under their gRPC method, as etcd's (which go through gRPC), and share
+    // --max-concurrent-streams, as etcd's gateway shares one gRPC connection (server/grpc/stream-limit.ts).
+    handlers: limitConcurrentCalls(withMethodMetrics(handlers), new CallSlots(config.maxConcurrentStreams)),
     maxRecvBytes,
     cors: config.cors,
     log,
   });
+  appFetch = app.fetch;
   // gRPC-web (browsers, HTTP/1.1) goes to the same method table; everything else to the Hono app.
   // --cors empty allows every origin, as etcd's default.
   const grpcWeb = new GrpcWeb(handlers, { maxRecvBytes, cors: config.cors.length ? config.cors : ["*"], log });
-  const h1 = http.createServer(
+  h1 = http.createServer(
     getRequestListener((req, env) => {
       // The verified client certificate's CN (--client-cert-auth) goes with the request (pkg/tls-identity.ts).
       const socket = (env as { incoming?: { socket?: unknown } }).incoming?.socket;
-      if (socket instanceof tls.TLSSocket) setRequestCommonName(req, verifiedCommonName(socket));
+      if (socket instanceof tls.TLSSocket && clientTls?.clientCertAuth) setRequestCommonName(req, verifiedCommonName(socket));
       return grpcWeb.handle(req) ?? app.fetch(req, env);
     }),
   );
-
-  for (const u of config.parsedUrls.listenClientUrls) {
-    const secure = u.protocol === "https";
-    const port = createClientPort(h2, h1, {
-      tls: secure ? clientTls?.server : undefined,
+  const ports = bound.clients.map((c) => ({
+    ...c,
+    port: createClientPort(h2!, h1!, {
+      tls: c.secure ? clientTls : undefined,
       // Plaintext on the TLS port, no or an unknown client certificate: the client is refused, we go on.
-      onTlsError: (err, remote) => log("debug", "client TLS handshake failed", { address: u.url, remote, error: err.code ? `${err.code}: ${err.message}` : err.message }),
-    });
-    const host = u.hostname === "localhost" ? "127.0.0.1" : u.hostname;
-    await new Promise<void>((resolve, reject) => {
-      port.once("error", (err: NodeJS.ErrnoException) =>
-        reject(new Error(`Cannot listen on ${u.url} (--listen-client-urls): ${err.code === "EADDRINUSE" ? "the address is already in use" : err.message}`)),
-      );
-      port.listen(u.port, host, () => resolve());
-    });
-    listeners.push(port);
-    log("info", `serving client traffic (gRPC and HTTP/1.1${secure ? ", TLS" : ""})`, {
-      address: `${host}:${u.port}`,
-      ...(secure ? { "client-cert-auth": clientTls?.clientCertAuth ?? false } : {}),
-    });
-  }
-  listeners.push(...(await listenMetrics(config.parsedUrls.listenMetricsUrls, app.fetch, log, clientTls?.server)));
-  log("info", "ready to serve client requests", { memberId: server.memberId.toString(16) });
-  const stopCompaction = startAutoCompaction(
+      onTlsError: (err, remote) => log("debug", "client TLS handshake failed", { address: c.url, remote, error: err.code ? `${err.code}: ${err.message}` : err.message }),
+      // Revoked (--client-crl-file) or not for an allowed host (--client-cert-allowed-hostname).
+      onRefused: (refusal, remote) => log("warn", "rejected connection", { address: c.url, "remote-addr": remote, error: refusal.message }),
+    }),
+  }));
+  log("info", "now serving peer/client/metrics", {
+    "local-member-id": srv.memberId.toString(16),
+    "initial-advertise-peer-urls": [...config.initialAdvertisePeerUrls],
+    "listen-peer-urls": [...config.listenPeerUrls],
+    "advertise-client-urls": [...config.advertiseClientUrls],
+    "listen-client-urls": [...config.listenClientUrls],
+    "listen-metrics-urls": config.parsedUrls.listenMetricsUrls.map((u) => u.url),
+  });
+  stopCompaction = startAutoCompaction(
     config.autoCompaction,
     {
-      currentRevision: () => server.header().revision,
-      isLeader: () => server.leader === server.memberId,
-      compact: async (revision) => void (await server.compact({ revision })),
+      currentRevision: () => srv.header().revision,
+      isLeader: () => srv.leader === srv.memberId,
+      compact: async (revision) => void (await srv.compact({ revision })),
     },
     log,
   );
   // Type=notify: systemd counts the unit started once the member has joined and serves clients.
-  const notify = await systemdNotifier(process.env, log);
-  void server.ready.then(() => {
-    if (!stopping) notify({ READY: "1", STATUS: `serving clients as member ${server.memberId.toString(16)} of cluster ${server.clusterId.toString(16)}` });
+  notify = await systemdNotifier(process.env, log);
+  // Clients wait (connected, unanswered) until the member is ready, as etcd's serve() waits on ReadyNotify.
+  void srv.ready.then(() => {
+    if (stopping) return;
+    for (const p of ports) {
+      log("info", "ready to serve client requests");
+      if (p.held.waiting > 0) log("debug", "serving client connections that waited for readiness", { address: p.address, connections: p.held.waiting });
+      p.held.release(p.port);
+      if (p.secure) log("info", "serving client traffic securely", { traffic: "grpc+http", address: p.address, "client-cert-auth": clientTls?.clientCertAuth ?? false });
+      else log("info", "serving client traffic insecurely; this is strongly discouraged!", { traffic: "grpc+http", address: p.address });
+    }
+    notify({ READY: "1", STATUS: `serving clients as member ${srv.memberId.toString(16)} of cluster ${srv.clusterId.toString(16)}` });
   });
 
-  let stopped: () => void = () => {};
-  const stop = () =>
-    (stopping ??= (async () => {
-      notify({ STOPPING: "1", STATUS: "stopping" });
-      stopCompaction();
-      for (const l of listeners) l.close();
-      h1.close();
-      // GOAWAY to gRPC clients; calls in flight get their answers (for up to 2 s) before the core stops.
-      await h2.close(2000);
-      await server.stop();
-      await transport.stop();
-      log("info", "stopped");
-      stopped();
-    })());
-  // A signal or a fatal error (which calls stop() itself) ends the server: wait for whichever comes.
-  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void stop());
-  await new Promise<void>((resolve) => (stopped = resolve));
+  // A signal, a fatal error or the member's removal (which call stop() themselves) ends the server.
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => {
+      log("info", "received signal; shutting down", { signal: SIGNAL_NAMES[sig] });
+      void stop();
+    });
+  }
+  await done;
   return exitCode;
 }
 

@@ -24,6 +24,9 @@ const ALLOWED: Record<string, string[]> = {
   cli: ["pkg", "proto", "client"],
   config: ["pkg"],
   install: ["pkg"],
+  // The proxy is a client of the cluster with a gRPC server in front: it reuses the server's HTTP/2
+  // and gRPC framing (server/grpc without its services) and sd_notify, and never the server's core.
+  proxy: ["pkg", "proto", "client", "config", "server/grpc", "server/systemd"],
   "main.ts": [], // the composition root may import anything; nothing imports it
 };
 
@@ -87,6 +90,29 @@ describe("import directions (docs/ARCHITECTURE.md)", () => {
       }
     }
     expect(violations).toEqual([]);
+  });
+
+  test("the proxy reaches no server/core file, not even through server/grpc", () => {
+    const seen = new Set<string>();
+    const reached: string[] = [];
+    const visit = (file: string, via: string[]) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      if (folderOf(file) === "server/core") reached.push([...via, relative(SRC, file)].join(" -> "));
+      for (const spec of importsOf(file)) {
+        if (!spec.startsWith(".")) continue;
+        let target = resolve(dirname(file), spec);
+        if (!target.startsWith(SRC) || target.endsWith(".js")) continue;
+        if (!target.endsWith(".ts")) target += ".ts";
+        visit(target, [...via, relative(SRC, file)]);
+      }
+    };
+    const proxyFiles = files.filter((f) => folderOf(f) === "proxy");
+    expect(proxyFiles.length).toBeGreaterThan(0);
+    for (const f of proxyFiles) visit(f, []);
+    // The walk sees through server/grpc (so a services.ts import would be caught).
+    expect([...seen].some((f) => relative(SRC, f).startsWith("server/grpc/"))).toBe(true);
+    expect(reached).toEqual([]);
   });
 
   test("the Raft core is pure: no I/O, timers, clock or global randomness", () => {

@@ -2,7 +2,7 @@ import { Database, type Statement } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { backendCommitSeconds } from "./metrics.ts";
+import { backendCommitSeconds, backendCommitWriteSeconds, backendDefragSeconds, defragInflight, openReadTxns } from "./metrics.ts";
 
 export type { Statement };
 export type SqlValue = bigint | number | string | Uint8Array | null;
@@ -92,7 +92,9 @@ export class Backend {
     this.#open = false;
     const startMs = performance.now();
     this.#db.exec("COMMIT");
-    backendCommitSeconds.observe((performance.now() - startMs) / 1000);
+    const seconds = (performance.now() - startMs) / 1000;
+    backendCommitSeconds.observe(seconds);
+    backendCommitWriteSeconds.observe(seconds);
   }
 
   getMeta(name: string): SqlValue | undefined {
@@ -145,6 +147,7 @@ export class Backend {
     rmSync(path, { force: true });
     const src = new Database(this.path, { readonly: true, strict: true, safeIntegers: true });
     let out: Database | null = null;
+    openReadTxns.inc();
     try {
       src.exec("BEGIN");
       const tables = src.query("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").values() as [string, string][];
@@ -186,6 +189,7 @@ export class Backend {
         src.exec("ROLLBACK");
       } catch {}
       src.close();
+      openReadTxns.dec();
     }
     if (opts.hash === false) return { size: statSync(path).size, sha256: null };
     return hashFile(path);
@@ -220,7 +224,15 @@ export class Backend {
    * takes effect then): that first defrag blocks as before, the later ones do not.
    */
   defrag(opts: { stepMs?: number } = {}): Promise<void> {
-    this.#defragging ??= this.#defrag(opts.stepMs ?? 10).finally(() => (this.#defragging = null));
+    if (!this.#defragging) {
+      const startMs = performance.now();
+      defragInflight.inc(); // one backend per process: 1 while it defragments
+      this.#defragging = this.#defrag(opts.stepMs ?? 10).finally(() => {
+        this.#defragging = null;
+        defragInflight.dec();
+        backendDefragSeconds.observe((performance.now() - startMs) / 1000);
+      });
+    }
     return this.#defragging;
   }
 

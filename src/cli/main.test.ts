@@ -72,11 +72,14 @@ describe("runCtl", () => {
     expect(f.err()).toBe("Error: unknown flag: --nope\n");
   });
 
-  test("ETCDCTL_API=2 is refused with what to do; 3 is fine", async () => {
+  test("ETCDCTL_API picks the command line: 2 is etcdctl v2's, 3 (or none) v3's, anything else is refused as etcdctl 3.5 refuses it", async () => {
     const two = fakeIo({ ETCDCTL_API: "2" });
-    expect(await runCtl(["version"], two.io)).toBe(ExitCode.BadFeature);
-    expect(two.err()).toContain("unset ETCDCTL_API or set it to 3");
+    expect(await runCtl(["--version"], two.io)).toBe(0);
+    expect(two.out()).toBe("etcdctl version: 3.5.0\nAPI version: 2\n");
     expect(await runCtl(["version"], fakeIo({ ETCDCTL_API: "3" }).io)).toBe(0);
+    const nine = fakeIo({ ETCDCTL_API: "9" });
+    expect(await runCtl(["version"], nine.io)).toBe(ExitCode.Error);
+    expect(nine.err()).toBe("unsupported API version: 9\n");
   });
 
   test("an unsupported output format exits 4", async () => {

@@ -10,6 +10,7 @@ import { asCliError, CliError, ExitCode } from "./errors.ts";
 import { dashes, type FlagSpec, parseFlags } from "./flags.ts";
 import { applyEnv, GLOBAL_FLAGS, globalsFrom } from "./global.ts";
 import { commandHelp, rootHelp } from "./help.ts";
+import { runCtlV2 } from "./v2/main.ts";
 
 const HELP_FLAG: FlagSpec = { name: "help", short: "h", type: "bool", usage: "help for the command" };
 
@@ -71,10 +72,12 @@ export function findCommand(root: readonly Command[], argv: readonly string[]): 
 
 /** Runs etcdctl with `argv` (without the program name); resolves to the exit code. */
 export async function runCtl(argv: string[], io: Io, offline: OfflineTools = {}): Promise<number> {
+  // As etcdctl 3.5: ETCDCTL_API picks the v2 or the v3 command line; anything else is refused.
   const api = io.env.ETCDCTL_API;
+  if (api === "2") return runCtlV2(argv, io);
   if (api !== undefined && api !== "" && api !== "3") {
-    io.err(`Error: ETCDCTL_API=${api}: etcd-ts's etcdctl speaks the v3 API only; unset ETCDCTL_API or set it to 3\n`);
-    return ExitCode.BadFeature;
+    io.err(`unsupported API version: ${api}\n`);
+    return ExitCode.Error;
   }
   const found = findCommand(COMMANDS, argv);
   if (found === null) {

@@ -23,6 +23,8 @@ export interface CallOpts {
   /** Absolute deadline (Date.now() based). */
   deadline?: number;
   signal?: AbortSignal;
+  /** A token sent as is when the client has no credentials of its own (a proxy forwarding its caller's). */
+  token?: string;
 }
 
 export interface TypedStream<Req> {
@@ -86,7 +88,7 @@ export class Transport {
   async unary<Req, Res>(m: Method<Req, Res>, request: Req, opts: CallOpts = {}): Promise<Res> {
     const frame = encodeFrame(m.request, request);
     const tokens = this.#tokens;
-    if (!tokens) return this.#unary(m, frame, opts, "");
+    if (!tokens) return this.#unary(m, frame, opts, opts.token ?? "");
     const token = await tokens.token(opts.deadline);
     try {
       return await this.#unary(m, frame, opts, token);
@@ -122,7 +124,7 @@ export class Transport {
    * connecting. Once open, the stream is not retried: its owner decides how to resume.
    */
   async stream<Req, Res>(m: Method<Req, Res>, handlers: TypedHandlers<Res>, opts: CallOpts = {}): Promise<TypedStream<Req>> {
-    const token = this.#tokens ? await this.#tokens.token(opts.deadline, true) : "";
+    const token = this.#tokens ? await this.#tokens.token(opts.deadline, true) : (opts.token ?? "");
     const { channel, session } = await this.#connect(opts);
     let call: CallStream | null = null;
     let failed: EtcdError | null = null;

@@ -57,10 +57,26 @@ describe("parseArgv", () => {
     expect(() => parseArgv(["--Name", "x"])).toThrow('Unknown flag "--Name"');
   });
 
-  test("experimental flags are refused as unsupported", () => {
-    const error = configError(() => parseArgv(["--experimental-initial-corrupt-check"]));
-    expect(error.message).toContain("is not supported");
-    expect(error.setting).toBe("--experimental-initial-corrupt-check");
+  test("an --experimental-* name is kept as given and marked as an alias", () => {
+    expect(parseArgv(["--experimental-watch-progress-notify-interval=5s"]).values.get("experimental-watch-progress-notify-interval")).toEqual({
+      text: "5s",
+      source: "flag",
+      setting: "--experimental-watch-progress-notify-interval",
+      where: "",
+      alias: "experimental-watch-progress-notify-interval",
+    });
+    // A boolean alias stands alone like its setting.
+    expect(texts(["--experimental-initial-corrupt-check", "--name", "x"])).toEqual({ "experimental-initial-corrupt-check": "true", name: "x" });
+    expect(() => parseArgv(["--experimental-no-such-thing"])).toThrow(`Unknown flag "--experimental-no-such-thing"`);
+  });
+
+  test("etcd 0.4's flags are ignored with a warning, as etcd 3 does, and take no value", () => {
+    const parsed = parseArgv(["-v", "--name", "n1", "--snapshot=true"]);
+    expect(texts(["-v", "--name", "n1", "--snapshot=true"])).toEqual({ name: "n1" });
+    expect(parsed.warnings).toEqual([
+      { msg: "flag is no longer supported; ignoring it", fields: { flag: "-v", "set-by": "-v" } },
+      { msg: "flag is no longer supported; ignoring it", fields: { flag: "--snapshot", "set-by": "--snapshot" } },
+    ]);
   });
 
   test("positional arguments are refused", () => {

@@ -1,13 +1,16 @@
+import { legacyWarning } from "./env";
 import { ConfigError, quote } from "./errors";
-import { isExperimentalFlag, settingByFlag } from "./flags";
-import type { RawValue } from "./types";
+import { LEGACY_IGNORED_FLAGS, settingByName } from "./flags";
+import type { ConfigWarning, RawValue } from "./types";
 import { parseBool } from "./values";
 
 export interface ParsedArgv {
   readonly help: boolean;
   readonly version: boolean;
-  /** Keyed by flag name without dashes. */
+  /** Keyed by flag name as given, without dashes: the setting's own name or one of its aliases. */
   readonly values: ReadonlyMap<string, RawValue>;
+  /** Flags accepted with a warning (etcd 0.4's, which etcd 3.x ignores). */
+  readonly warnings: readonly ConfigWarning[];
 }
 
 const HELP = new Set(["-h", "--h", "-help", "--help"]);
@@ -25,9 +28,10 @@ const BOOL_TEXT = /^(1|0|t|f|true|false)$/i;
  */
 export function parseArgv(argv: readonly string[]): ParsedArgv {
   // Help wins over everything, so "etcd --nmae x --help" still shows help.
-  if (argv.some((arg) => HELP.has(arg))) return { help: true, version: false, values: new Map() };
+  if (argv.some((arg) => HELP.has(arg))) return { help: true, version: false, values: new Map(), warnings: [] };
 
   const values = new Map<string, RawValue>();
+  const warnings: ConfigWarning[] = [];
   let version = false;
   let previousBareBoolean: string | undefined;
 
@@ -53,52 +57,50 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
 
     if (HELP_NAMES.has(name) || name === "version") {
       const on = inline === undefined ? true : commandSwitch(inline, name);
-      if (HELP_NAMES.has(name) && on) return { help: true, version: false, values: new Map() };
+      if (HELP_NAMES.has(name) && on) return { help: true, version: false, values: new Map(), warnings: [] };
       if (name === "version") version = on;
       continue;
     }
+    if (LEGACY_IGNORED_FLAGS.has(name)) {
+      // Like etcd, these never take a separate value, so "-v" cannot swallow the next flag.
+      warnings.push(legacyWarning(written, written));
+      continue;
+    }
 
-    const setting = settingByFlag(name);
-    if (setting === undefined) {
-      if (isExperimentalFlag(name)) {
-        throw new ConfigError(
-          `Flag ${quote(written)} is not supported: etcd-ts supports no experimental feature but --experimental-corrupt-check-time, remove it`,
-          written,
-        );
-      }
+    const found = settingByName(name);
+    if (found === undefined) {
       throw new ConfigError(`Unknown flag ${quote(written)}: run 'etcd --help' to list the supported flags`, written);
     }
+    const { setting, alias } = found;
+    const given = `--${name}`;
 
     let text: string;
     if (inline !== undefined) {
       text = inline;
     } else if (setting.boolean) {
       text = "true";
-      previousBareBoolean = `--${setting.flag}`;
+      previousBareBoolean = given;
     } else {
       const next = argv[i + 1];
       // Go would take "--data-dir" as the value of "--name --data-dir x";
       // refusing a known flag here turns that silent mistake into an error.
       if (next === undefined || looksLikeFlag(next)) {
-        throw new ConfigError(
-          `Flag --${setting.flag} needs a value: write --${setting.flag} VALUE or --${setting.flag}=VALUE`,
-          `--${setting.flag}`,
-        );
+        throw new ConfigError(`Flag ${given} needs a value: write ${given} VALUE or ${given}=VALUE`, given);
       }
       text = next;
       i++;
     }
-    values.set(setting.flag, { text, source: "flag", setting: `--${setting.flag}`, where: "" });
+    values.set(name, { text, source: "flag", setting: given, where: "", ...(alias === undefined ? {} : { alias }) });
   }
 
-  return { help: false, version, values };
+  return { help: false, version, values, warnings };
 }
 
 function looksLikeFlag(arg: string): boolean {
   const match = /^--?([^-=][^=]*)(=|$)/.exec(arg);
   if (match === null) return false;
   const name = match[1];
-  return settingByFlag(name) !== undefined || HELP_NAMES.has(name) || name === "version" || isExperimentalFlag(name);
+  return settingByName(name) !== undefined || HELP_NAMES.has(name) || name === "version" || LEGACY_IGNORED_FLAGS.has(name);
 }
 
 function commandSwitch(text: string, name: string): boolean {

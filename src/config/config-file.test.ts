@@ -47,7 +47,19 @@ describe("env-file config", () => {
     );
     expect(error.setting).toBe("/etc/etcd/etcd.conf:3");
     expect(() => parseConfigFile(`ETCD_NAME=n1\nGOMAXPROCS=4\n`, "/x")).toThrow(`Unknown setting "GOMAXPROCS" in config file '/x' line 2`);
-    expect(() => parseConfigFile(`ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL=5s\n`, "/x")).toThrow("is not supported");
+    expect(() => parseConfigFile(`ETCD_EXPERIMENTAL_NO_SUCH_THING=5s\n`, "/x")).toThrow(`Unknown setting "ETCD_EXPERIMENTAL_NO_SUCH_THING"`);
+    // Unlike the environment, a config file is written for etcd alone: etcd 0.4's names are unknown here.
+    expect(() => parseConfigFile(`ETCD_SNAPSHOT=true\n`, "/x")).toThrow(`Unknown setting "ETCD_SNAPSHOT"`);
+  });
+
+  test("an --experimental-* name is its setting's alias, recorded as such", () => {
+    expect(parseConfigFile(`ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL=5s\n`, "/x").get("experimental-watch-progress-notify-interval")).toEqual({
+      text: "5s",
+      source: "file",
+      setting: "/x:1",
+      where: " in config file '/x' line 1",
+      alias: "experimental-watch-progress-notify-interval",
+    });
   });
 
   test("a config file cannot chain to another", () => {
@@ -94,7 +106,7 @@ describe("YAML config", () => {
     const error = configError(() => parseConfigFile("name: n1\nnmae: n2\n", "/x/etcd.yml"));
     expect(error.message).toBe(`Unknown key "nmae" in config file '/x/etcd.yml' line 2: run 'etcd --help' to list the supported settings`);
     expect(error.setting).toBe("/x/etcd.yml:nmae");
-    expect(() => parseConfigFile("experimental-enable-lease-checkpoint: true\n", "/x")).toThrow("is not supported");
+    expect(() => parseConfigFile("experimental-no-such-thing: true\n", "/x")).toThrow(`Unknown key "experimental-no-such-thing"`);
     expect(() => parseConfigFile("config-file: /y\n", "/x")).toThrow("cannot name another config file");
   });
 

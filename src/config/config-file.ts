@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { meaningOfEnvKey } from "./env";
 import { ENV_FILE_LINE, parseEnvFile } from "./env-file";
 import { ConfigError, quote } from "./errors";
-import { isExperimentalFlag, settingByFlag } from "./flags";
+import { settingByName } from "./flags";
 import type { RawValue } from "./types";
 import { parseYamlFile } from "./yaml-file";
 
@@ -47,18 +47,15 @@ function fromEnvFile(text: string, path: string): Map<string, RawValue> {
     const setting = `${path}:${entry.line}`;
     const meaning = meaningOfEnvKey(entry.key);
     if (meaning === "ignore") continue;
-    if (meaning === "experimental") {
-      throw new ConfigError(`Setting ${entry.key} in ${at} is not supported: etcd-ts supports no experimental feature but --experimental-corrupt-check-time, remove it`, setting);
-    }
-    if (meaning === "unknown") {
+    if (meaning === "unknown" || meaning === "legacy") {
       throw new ConfigError(`Unknown setting ${quote(entry.key)} in ${at}: run 'etcd --help' to list the supported settings`, setting);
     }
-    if (meaning.flag === "config-file") {
+    if (meaning.setting.flag === "config-file") {
       throw new ConfigError(`A config file cannot name another config file (${entry.key} in ${at}): remove the line`, setting);
     }
     // Empty means unset, as for the environment the file stands in for.
     if (entry.value === "") continue;
-    values.set(meaning.flag, { text: entry.value, source: "file", setting, where: ` in ${at}` });
+    values.set(meaning.alias ?? meaning.setting.flag, raw(entry.value, setting, at, meaning.alias));
   }
   return values;
 }
@@ -68,21 +65,22 @@ function fromYaml(text: string, path: string): Map<string, RawValue> {
   for (const entry of parseYamlFile(text, path)) {
     const at = `config file '${path}' line ${entry.line}`;
     const setting = `${path}:${entry.key}`;
-    const found = settingByFlag(entry.key);
+    const found = settingByName(entry.key);
     if (found === undefined) {
-      if (isExperimentalFlag(entry.key)) {
-        throw new ConfigError(`Key ${quote(entry.key)} in ${at} is not supported: etcd-ts supports no experimental feature but --experimental-corrupt-check-time, remove it`, setting);
-      }
       throw new ConfigError(`Unknown key ${quote(entry.key)} in ${at}: run 'etcd --help' to list the supported settings`, setting);
     }
-    if (found.flag === "config-file") {
+    if (found.setting.flag === "config-file") {
       throw new ConfigError(`A config file cannot name another config file (key config-file in ${at}): remove the key`, setting);
     }
-    if (entry.isList && !found.list) {
+    if (entry.isList && !found.setting.list) {
       throw new ConfigError(`Invalid value for ${entry.key} in ${at}: expected a single value, not a list`, setting);
     }
     if (entry.value === undefined) continue;
-    values.set(found.flag, { text: entry.value, source: "file", setting, where: ` in ${at}` });
+    values.set(entry.key, raw(entry.value, setting, at, found.alias));
   }
   return values;
+}
+
+function raw(text: string, setting: string, at: string, alias: string | undefined): RawValue {
+  return { text, source: "file", setting, where: ` in ${at}`, ...(alias === undefined ? {} : { alias }) };
 }

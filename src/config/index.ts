@@ -2,5 +2,6 @@
 export { loadConfig } from "./load";
 export { ConfigError } from "./errors";
 export { formatInitialCluster } from "./initial-cluster";
-export type { AutoCompaction, Config, ConfigResult, ConfigSettings, LogLevel, SettingField, Source } from "./types";
+export type { AutoCompaction, Config, ConfigResult, ConfigSettings, ConfigWarning, LogLevel, SettingField, Source } from "./types";
+export { NOT_HONOURED, type NotHonoured } from "./flags";
 export type { ParsedUrl } from "./urls";

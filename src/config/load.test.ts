@@ -195,23 +195,33 @@ describe("environment", () => {
     expect([c.initialClusterToken, c.strictReconfigCheck, c.grpcKeepaliveMinTime, c.debug]).toEqual(["tok", false, 90_000, true]);
   });
 
-  test("an unknown ETCD_ variable is an error naming it", () => {
-    const error = configError(() => load([], { ETCD_NMAE: "n1" }));
-    expect(error.setting).toBe("ETCD_NMAE");
-    expect(error.message).toContain("Unknown environment variable ETCD_NMAE");
+  test("an unknown ETCD_ variable is a warning, as in etcd (Kubernetes service links inject ETCD_*_PORT)", () => {
+    const result = loadConfig([], { ETCD_NMAE: "n1", ETCD_CLIENT_PORT: "tcp://10.96.0.5:2379", ETCD_ROOT_PASSWORD: "hunter2" });
+    if (result.kind !== "run") throw new Error("expected a run config");
+    expect(result.config.name).toBe("default");
+    expect(result.warnings).toEqual([
+      { msg: "unrecognized environment variable", fields: { "environment-variable": "ETCD_CLIENT_PORT=tcp://10.96.0.5:2379" } },
+      { msg: "unrecognized environment variable", fields: { "environment-variable": "ETCD_NMAE=n1" } },
+      // Values of secret-looking names stay out of the log.
+      { msg: "unrecognized environment variable", fields: { "environment-variable": "ETCD_ROOT_PASSWORD=[redacted]" } },
+    ]);
+  });
+
+  test("a config without surprises has no warnings", () => {
+    const result = loadConfig(["--name", "n1"], { ETCD_DATA_DIR: "/var/lib/etcd", PATH: "/usr/bin" });
+    expect(result.kind === "run" && result.warnings).toEqual([]);
   });
 
   test("variables that are not settings by design are ignored", () => {
     expect(load([], { ETCDCTL_API: "3", ETCDCTL_ENDPOINTS: "x", ETCD_UNSUPPORTED_ARCH: "arm", ETCD_VERSION: "3.4.0" }).name).toBe("default");
   });
 
-  test("experimental variables are refused as unsupported, except the corruption check period", () => {
-    const error = configError(() => load([], { ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK: "true" }));
-    expect(error.message).toContain("is not supported");
-    expect(error.setting).toBe("ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK");
-    expect(load([], { ETCD_EXPERIMENTAL_CORRUPT_CHECK_TIME: "1m" }).experimentalCorruptCheckTime).toBe(60_000);
-    expect(load(["--experimental-corrupt-check-time=0s"], {}).experimentalCorruptCheckTime).toBe(0);
-    expect(load([], {}).experimentalCorruptCheckTime).toBe(300_000);
+  test("experimental variables set their setting, under the old or the plain name", () => {
+    expect(load([], { ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK: "true" }).initialCorruptCheck).toBe(true);
+    expect(load([], { ETCD_EXPERIMENTAL_CORRUPT_CHECK_TIME: "1m" }).corruptCheckTime).toBe(60_000);
+    expect(load([], { ETCD_CORRUPT_CHECK_TIME: "2m" }).corruptCheckTime).toBe(120_000);
+    expect(load(["--experimental-corrupt-check-time=0s"], {}).corruptCheckTime).toBe(0);
+    expect(load([], {}).corruptCheckTime).toBe(300_000);
   });
 });
 
@@ -299,7 +309,7 @@ describe("value errors", () => {
     [["--auto-compaction-mode=daily"], "expected 'periodic' or 'revision'"],
     [["--discovery-fallback=retry"], "expected 'proxy' or 'exit'"],
     [["--log-level=verbose"], "expected 'debug', 'info', 'warn', 'error', 'panic' or 'fatal'"],
-    [["--logger=capnslog"], "expected 'zap'"],
+    [["--logger=log4j"], "expected 'zap' or 'capnslog'"],
     [["--auth-token=jwt,pub-key=x"], "jwt needs sign-method"],
     [["--auth-token=oauth"], "expected 'simple'"],
     [["--bcrypt-cost=3"], "at least 4"],
@@ -328,6 +338,11 @@ describe("value errors", () => {
   test("listen URLs may use port 0", () => {
     const c = load(["--listen-peer-urls", "http://127.0.0.1:0", "--listen-client-urls", "http://127.0.0.1:0", "--advertise-client-urls", "http://127.0.0.1:2379"]);
     expect(c.parsedUrls.listenPeerUrls[0].port).toBe(0);
+  });
+
+  test("advertised client URLs may carry port 0, as etcd's own e2e suite passes them; peer URLs may not", () => {
+    expect(load(["--advertise-client-urls", "http://0.0.0.0:0"]).parsedUrls.advertiseClientUrls[0].port).toBe(0);
+    expect(() => load(["--initial-advertise-peer-urls", "http://a:0"])).toThrow("outside 1-65535");
   });
 });
 

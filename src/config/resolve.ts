@@ -1,5 +1,5 @@
 import { ConfigError, InvalidValueError, quote } from "./errors";
-import { SETTINGS, type DefaultInputs, type Setting } from "./flags";
+import { envName, SETTINGS, type DefaultInputs, type Setting } from "./flags";
 import type { ConfigSettings, RawValue, SettingField } from "./types";
 
 export interface Resolved {
@@ -52,9 +52,8 @@ export function parseRaw<K extends SettingField>(setting: Setting<K>, raw: RawVa
   }
 }
 
+/** Names the flag as the operator wrote it: an alias (--experimental-…) is named as such. */
 export function invalidValue(setting: Setting, raw: RawValue, expected: string): ConfigError {
-  return new ConfigError(
-    `Invalid value ${quote(raw.text)} for --${setting.flag} (${setting.env})${raw.where}: ${expected}`,
-    raw.setting,
-  );
+  const flag = raw.alias ?? setting.flag;
+  return new ConfigError(`Invalid value ${quote(raw.text)} for --${flag} (${envName(flag)})${raw.where}: ${expected}`, raw.setting);
 }

@@ -87,3 +87,9 @@ export function urlKey(url: ParsedUrl): string {
   const host = url.hostname.includes(":") ? `[${url.hostname}]` : url.hostname;
   return `${url.protocol}://${host}:${url.port}`;
 }
+
+/** A URL-list parser for the settings table: listening URLs may use port 0 (any free port). */
+export function urlList(example: string, options: { readonly allowEmpty: boolean; readonly listening: boolean; readonly allowPortZero?: boolean }) {
+  return (text: string): readonly string[] =>
+    parseUrlList(text, { example, allowEmpty: options.allowEmpty, allowPortZero: options.allowPortZero ?? options.listening }).map((u) => u.url);
+}

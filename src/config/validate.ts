@@ -7,38 +7,13 @@ import { parseUrl, urlKey } from "./urls";
 // etcd refuses election timeouts above this (embed.Config.Validate).
 const MAX_ELECTION_TIMEOUT_MS = 50_000;
 
-/** Rules that span several settings; single-value rules live with the parsers in flags.ts. */
+/**
+ * Rules that span several settings. Single-value rules live with the parsers in the settings
+ * table; values etcd-ts refuses are refused by support.ts before these run.
+ */
 export function validateSettings(values: ConfigSettings, raws: ReadonlyMap<SettingField, RawValue>): void {
   const raw = (field: SettingField): RawValue => raws.get(field)!;
   const explicit = (field: SettingField): boolean => raw(field).source !== "default";
-
-  for (const [field, flag] of [
-    ["discovery", "--discovery"],
-    ["discoverySrv", "--discovery-srv"],
-    ["discoveryProxy", "--discovery-proxy"],
-  ] as const) {
-    if (values[field] !== "") {
-      throw new ConfigError(
-        `Cannot use ${flag} ${quote(values[field])}: discovery is not supported by etcd-ts: use --initial-cluster`,
-        raw(field).setting,
-      );
-    }
-  }
-
-  // Switches etcd-ts has no machinery for: accepted when off (packaged etcd.conf files set them to
-  // false), refused when on rather than silently doing nothing.
-  const unsupportedSwitches = [
-    ["enableV2", "--enable-v2", "etcd-ts serves the v3 API only (plus /v2/members); v2 clients need etcd"],
-    ["enablePprof", "--enable-pprof", "Go's pprof does not exist here; profile with `bun --inspect` on a source checkout"],
-    [
-      "forceNewCluster",
-      "--force-new-cluster",
-      "to recover from a lost quorum, take `etcdctl snapshot save` from a surviving member and restore it into a new cluster (README: Disaster recovery)",
-    ],
-  ] as const;
-  for (const [field, flag, instead] of unsupportedSwitches) {
-    if (values[field]) throw new ConfigError(`${flag} is not supported by etcd-ts: ${instead}`, raw(field).setting);
-  }
 
   const { heartbeatInterval: heartbeat, electionTimeout: election } = values;
   if (election < 5 * heartbeat) {
@@ -67,6 +42,15 @@ export function validateSettings(values: ConfigSettings, raws: ReadonlyMap<Setti
     );
   }
 
+  // As etcd 3.5+: persisting checkpoints without making them is a mistake, not a no-op.
+  if (values.leaseCheckpointPersist && !values.enableLeaseCheckpoint) {
+    throw new ConfigError(
+      "--experimental-enable-lease-checkpoint-persist (LeaseCheckpointPersist) needs lease checkpoints: " +
+        "also set --experimental-enable-lease-checkpoint or --feature-gates=LeaseCheckpoint=true",
+      raw("leaseCheckpointPersist").setting,
+    );
+  }
+
   checkLocalMember(values, raw("initialCluster"));
   checkTls(values, raw);
 }
@@ -87,6 +71,9 @@ function checkTls(values: ConfigSettings, raw: (field: SettingField) => RawValue
       cert: ["certFile", "--cert-file"],
       key: ["keyFile", "--key-file"],
       ca: ["trustedCaFile", "--trusted-ca-file"],
+      crl: ["clientCrlFile", "--client-crl-file"],
+      dialCert: null,
+      allowed: null,
       auth: ["clientCertAuth", "--client-cert-auth"],
       auto: ["autoTls", "--auto-tls"],
     },
@@ -99,6 +86,15 @@ function checkTls(values: ConfigSettings, raw: (field: SettingField) => RawValue
       cert: ["peerCertFile", "--peer-cert-file"],
       key: ["peerKeyFile", "--peer-key-file"],
       ca: ["peerTrustedCaFile", "--peer-trusted-ca-file"],
+      crl: ["peerCrlFile", "--peer-crl-file"],
+      dialCert: [
+        ["peerClientCertFile", "--peer-client-cert-file"],
+        ["peerClientKeyFile", "--peer-client-key-file"],
+      ],
+      allowed: [
+        ["peerCertAllowedCn", "--peer-cert-allowed-cn"],
+        ["peerCertAllowedHostname", "--peer-cert-allowed-hostname"],
+      ],
       auth: ["peerClientCertAuth", "--peer-client-cert-auth"],
       auto: ["peerAutoTls", "--peer-auto-tls"],
     },
@@ -127,7 +123,22 @@ function checkTls(values: ConfigSettings, raw: (field: SettingField) => RawValue
     if (values[authField] && values[caField] === "" && !values[autoField]) {
       throw new ConfigError(`${authFlag} needs ${caFlag}: the CA that signs the certificates ${side.what}s must present`, raw(authField).setting);
     }
-    for (const [field, flag] of [side.cert, side.key, side.ca] as const) {
+    if (side.dialCert !== null) {
+      const [[dialCertField, dialCertFlag], [dialKeyField, dialKeyFlag]] = side.dialCert;
+      if ((values[dialCertField] === "") !== (values[dialKeyField] === "")) {
+        const [missing, given, field] = values[dialCertField] !== "" ? [dialKeyFlag, dialCertFlag, dialCertField] : [dialCertFlag, dialKeyFlag, dialKeyField];
+        throw new ConfigError(`${given} is set but ${missing} is not: the certificate members present when dialing needs its key`, raw(field).setting);
+      }
+    }
+    if (side.allowed !== null) {
+      // As etcd's TLS setup: a member's certificate is matched by CN or by host name, not both.
+      const [[cnField, cnFlag], [hostField, hostFlag]] = side.allowed;
+      if (values[cnField].length > 0 && values[hostField].length > 0) {
+        throw new ConfigError(`${cnFlag} and ${hostFlag} cannot be used together: choose one way to match member certificates`, raw(hostField).setting);
+      }
+    }
+    const files = [side.cert, side.key, side.ca, side.crl, ...(side.dialCert ?? [])] as const;
+    for (const [field, flag] of files) {
       const file = values[field];
       if (file === "") continue;
       try {
@@ -138,6 +149,12 @@ function checkTls(values: ConfigSettings, raw: (field: SettingField) => RawValue
         throw new ConfigError(`Cannot read ${flag} ${quote(file)}: ${why}`, raw(field).setting);
       }
     }
+  }
+  if (values.tlsMinVersion === "TLS1.3" && values.tlsMaxVersion === "TLS1.2") {
+    throw new ConfigError(
+      "--tls-min-version TLS1.3 is above --tls-max-version TLS1.2: no TLS version would be left; raise the maximum or lower the minimum",
+      raw("tlsMaxVersion").setting,
+    );
   }
   if (values.tlsMinVersion === "TLS1.3" && values.cipherSuites.length > 0) {
     throw new ConfigError("--cipher-suites cannot be used with --tls-min-version TLS1.3: TLS 1.3 has its own fixed cipher suites", raw("cipherSuites").setting);

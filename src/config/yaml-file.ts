@@ -51,10 +51,11 @@ export function parseYamlFile(text: string, path: string): YamlEntry[] {
     if (!isScalar(pair.key) || typeof pair.key.value !== "string") {
       throw new ConfigError(`Cannot parse config file '${path}' line ${line}: keys must be setting names, such as "name"`, `${path}:${line}`);
     }
-    const key = pair.key.value;
-    const value = data[key];
-    if (key in TRANSPORT_SECURITY && value !== null && typeof value === "object" && !Array.isArray(value)) {
-      entries.push(...transportSecurity(key, value as Record<string, unknown>, path, line));
+    const key = YAML_ONLY_NAMES[pair.key.value] ?? pair.key.value;
+    const value = data[pair.key.value];
+    const section = SECTIONS[key];
+    if (section !== undefined && value !== null && typeof value === "object" && !Array.isArray(value)) {
+      entries.push(...sectionEntries(key, section, value as Record<string, unknown>, path, line));
       continue;
     }
     entries.push({ key, value: toText(value, key, path, line), isList: Array.isArray(value), line });
@@ -62,26 +63,54 @@ export function parseYamlFile(text: string, path: string): YamlEntry[] {
   return entries;
 }
 
-/**
- * etcd's YAML file puts TLS in two sections, `client-transport-security:` and `peer-transport-security:`,
- * with the flag names without their `peer-` prefix (cert-file, key-file, client-cert-auth,
- * trusted-ca-file, auto-tls). Each becomes its flag's entry; another key that is set is refused.
- */
-const TRANSPORT_SECURITY: Readonly<Record<string, string>> = { "client-transport-security": "", "peer-transport-security": "peer-" };
-const TRANSPORT_KEYS = new Set(["cert-file", "key-file", "client-cert-auth", "trusted-ca-file", "auto-tls"]);
+/** Keys etcd's YAML spells unlike the flag (etcd 3.5/3.6 accept both for this one). */
+const YAML_ONLY_NAMES: Readonly<Record<string, string>> = { "experimental-snapshot-catch-up-entries": "experimental-snapshot-catchup-entries" };
 
-function transportSecurity(section: string, values: Record<string, unknown>, path: string, line: number): YamlEntry[] {
+/**
+ * etcd's YAML file puts TLS in two sections, `client-transport-security:` and
+ * `peer-transport-security:`, and the socket options in `socket-options:`; each key there is
+ * a flag's entry. Keys that have no flag (the client side's allowed-cn …) are refused when set.
+ */
+const SECTIONS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  "client-transport-security": {
+    "cert-file": "cert-file",
+    "key-file": "key-file",
+    "client-cert-file": "client-cert-file",
+    "client-key-file": "client-key-file",
+    "client-cert-auth": "client-cert-auth",
+    "trusted-ca-file": "trusted-ca-file",
+    "auto-tls": "auto-tls",
+    "allowed-hostname": "client-cert-allowed-hostname",
+  },
+  "peer-transport-security": {
+    "cert-file": "peer-cert-file",
+    "key-file": "peer-key-file",
+    "client-cert-file": "peer-client-cert-file",
+    "client-key-file": "peer-client-key-file",
+    "client-cert-auth": "peer-client-cert-auth",
+    "trusted-ca-file": "peer-trusted-ca-file",
+    "auto-tls": "peer-auto-tls",
+    "allowed-cn": "peer-cert-allowed-cn",
+    "allowed-hostname": "peer-cert-allowed-hostname",
+    "skip-client-san-verification": "peer-skip-client-san-verification",
+  },
+  "socket-options": { "reuse-port": "socket-reuse-port", "reuse-address": "socket-reuse-address" },
+};
+
+function sectionEntries(section: string, keys: Readonly<Record<string, string>>, values: Record<string, unknown>, path: string, line: number): YamlEntry[] {
   const out: YamlEntry[] = [];
   for (const [sub, value] of Object.entries(values)) {
     const text = toText(value, `${section}.${sub}`, path, line);
-    if (!TRANSPORT_KEYS.has(sub)) {
-      if (text === undefined || text === "false") continue; // etcd's sample file lists them empty
+    const flag = keys[sub];
+    if (flag === undefined) {
+      // etcd's sample file lists some of them empty.
+      if (text === undefined || text === "false") continue;
       throw new ConfigError(
-        `Unsupported setting ${section}.${sub} in config file '${path}' line ${line}: etcd-ts supports ${[...TRANSPORT_KEYS].join(", ")} there`,
+        `Unsupported setting ${section}.${sub} in config file '${path}' line ${line}: etcd-ts supports ${Object.keys(keys).join(", ")} there`,
         `${path}:${section}.${sub}`,
       );
     }
-    out.push({ key: TRANSPORT_SECURITY[section] + sub, value: text, isList: false, line });
+    out.push({ key: flag, value: text, isList: Array.isArray(value), line });
   }
   return out;
 }

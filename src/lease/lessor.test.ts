@@ -129,7 +129,7 @@ describe("persistence", () => {
   test("leases and checkpoints survive a new Lessor on the same database file; keys come from recover", () => {
     const path = dbPath();
     const b1 = openBackend(path);
-    const l1 = new Lessor(b1, { now: () => 0, minTtlSeconds: 2 });
+    const l1 = new Lessor(b1, { now: () => 0, minTtlSeconds: 2, checkpointPersist: true });
     l1.grant(1n, 10);
     l1.grant(2n, 20);
     l1.grant(3n, 30);
@@ -355,8 +355,8 @@ describe("leader-time expiry with a fake clock", () => {
 });
 
 describe("checkpoints", () => {
-  test("an applied checkpoint is stored and a later promote starts from it; 0 clears it", () => {
-    const { lessor, clock, backend, path } = setup();
+  test("an applied checkpoint is stored (persist on) and a later promote starts from it; 0 clears it", () => {
+    const { lessor, clock, backend, path } = setup({ checkpointPersist: true });
     lessor.grant(1n, 100);
     lessor.checkpoint(1n, 30);
     lessor.checkpoint(99n, 5); // unknown: ignored, as etcd
@@ -374,11 +374,40 @@ describe("checkpoints", () => {
     expect(lessor.renew(1n)).toEqual({ ttl: 100, clearCheckpoint: false });
     lessor.checkpoint(1n, 40);
     backend.close();
-    const again = new Lessor(openBackend(path), { now: () => clock.t, minTtlSeconds: 2 });
+    const again = new Lessor(openBackend(path), { now: () => clock.t, minTtlSeconds: 2, checkpointPersist: true });
     expect(again.lookup(1n)?.remainingTtl).toBe(40);
     again.checkpoint(1n, -1); // clears
     again.promote(0);
     expect(again.remainingMs(1n)).toBe(100_000);
+  });
+
+  test("without persistence (etcd 3.5's default) a checkpoint serves a new leader but not a restart", () => {
+    const { lessor, clock, backend, path } = setup();
+    lessor.grant(1n, 100);
+    lessor.checkpoint(1n, 30);
+    clock.t = 1000;
+    lessor.promote(0); // a new leader, same process: starts from the checkpoint
+    expect(lessor.remainingMs(1n)).toBe(30_000);
+    backend.close();
+    const restarted = new Lessor(openBackend(path), { now: () => clock.t, minTtlSeconds: 2 });
+    expect(restarted.lookup(1n)?.remainingTtl).toBe(0);
+    restarted.promote(0);
+    expect(restarted.remainingMs(1n)).toBe(100_000);
+  });
+
+  test("turning persistence off later: the next checkpoint clears the stored remainder, so a restart never resumes a stale one", () => {
+    const { lessor, backend, path } = setup({ checkpointPersist: true });
+    lessor.grant(1n, 100);
+    lessor.checkpoint(1n, 30);
+    backend.close();
+    const b2 = openBackend(path);
+    const off = new Lessor(b2, { now: () => 0, minTtlSeconds: 2 });
+    expect(off.lookup(1n)?.remainingTtl).toBe(30); // what etcd does too: the stored value is read
+    off.checkpoint(1n, 20); // in memory only: the table now holds 0, never an older remainder than memory
+    expect(off.lookup(1n)?.remainingTtl).toBe(20);
+    b2.close();
+    const b3 = openBackend(path);
+    expect(new Lessor(b3, { now: () => 0, minTtlSeconds: 2 }).lookup(1n)?.remainingTtl).toBe(0);
   });
 
   test("the leader schedules checkpoints every interval for leases that outlive it", () => {

@@ -1,6 +1,7 @@
 import type { Backend } from "../backend/backend.ts";
 import { Errors } from "../pkg/errors.ts";
 import { LeaseTable } from "./lease-table.ts";
+import { leaseGranted, leaseRenewed, leaseRevoked, leaseTtlSeconds } from "./metrics.ts";
 import { spreadExpiries } from "./spread-expiries.ts";
 import { TimeQueue } from "./time-queue.ts";
 
@@ -16,12 +17,19 @@ export interface LessorOptions {
   /** Shorter grants are raised to this; see `minLeaseTtlSeconds` for how the server computes it. */
   minTtlSeconds: number;
   /**
-   * How often the leader records a lease's remaining TTL through Raft (etcd's
-   * --experimental-lease-checkpoint-interval, default 5 min); 0 or absent = no checkpoints are
+   * How often the leader records a lease's remaining TTL through Raft (etcd's lessor
+   * CheckpointInterval, 5 min, settable only in etcd's Go config); 0 or absent = no checkpoints are
    * scheduled (etcd's default: --experimental-enable-lease-checkpoint off). Applied checkpoints are
    * kept either way.
    */
   checkpointIntervalMs?: number;
+  /**
+   * Whether an applied checkpoint's remaining TTL is written to the lease table, so that it also
+   * survives a restart of the whole cluster (etcd's --experimental-enable-lease-checkpoint-persist,
+   * always on in etcd 3.6). Off (etcd 3.5's default): checkpoints live in memory on every member,
+   * enough for a change of leader; a restart starts leases from their full TTL.
+   */
+  checkpointPersist?: boolean;
   /**
    * A lease handed out by `expired()` is handed out again after this long if it has not been revoked
    * by then (its revoke proposal may have been lost). etcd uses its request timeout; default 3 s.
@@ -79,6 +87,8 @@ interface Lease {
   id: bigint;
   ttl: number;
   remainingTtl: number;
+  /** The remaining TTL the lease table holds (it lags remainingTtl while checkpoints are not persisted). */
+  storedRemainingTtl: number;
   expiresAtMs: number;
   /** Attached keys, each byte as one latin1 char: equal bytes ⇔ equal strings, and `<` is byte order. */
   keys: Set<string>;
@@ -108,6 +118,7 @@ export class Lessor {
   #now: () => number;
   #minTtlSeconds: number;
   #checkpointIntervalMs: number;
+  #checkpointPersist: boolean;
   #expiredRetryMs: number;
   #revokePerSecondMax: number;
 
@@ -130,6 +141,7 @@ export class Lessor {
     this.#now = opts.now;
     this.#minTtlSeconds = opts.minTtlSeconds;
     this.#checkpointIntervalMs = opts.checkpointIntervalMs ?? 0;
+    this.#checkpointPersist = opts.checkpointPersist === true;
     this.#expiredRetryMs = opts.expiredRetryMs ?? DEFAULT_EXPIRED_RETRY_MS;
     this.#revokePerSecondMax = opts.revokePerSecondMax ?? DEFAULT_REVOKE_PER_SECOND_MAX;
     if (!(this.#checkpointIntervalMs >= 0 && this.#expiredRetryMs > 0 && this.#revokePerSecondMax >= 1)) {
@@ -163,10 +175,12 @@ export class Lessor {
     if (id === 0n) throw Errors.leaseNotFound;
     if (ttl > MAX_LEASE_TTL_SECONDS) throw Errors.leaseTTLTooLarge;
     if (this.#leases.has(id)) throw Errors.leaseExist;
-    const l: Lease = { id, ttl: Math.max(ttl, this.#minTtlSeconds), remainingTtl: 0, expiresAtMs: Infinity, keys: new Set() };
+    const l: Lease = { id, ttl: Math.max(ttl, this.#minTtlSeconds), remainingTtl: 0, storedRemainingTtl: 0, expiresAtMs: Infinity, keys: new Set() };
     this.#table.put(l); // first: if the database throws, memory is unchanged
     this.#leases.set(id, l);
     if (this.#primary) this.#start(l, 0);
+    leaseGranted.inc();
+    leaseTtlSeconds.observe(l.ttl);
     return info(l);
   }
 
@@ -184,6 +198,7 @@ export class Lessor {
     this.#expiries.delete(id);
     this.#checkpoints.delete(id);
     this.#wake(id);
+    leaseRevoked.inc();
     return [...l.keys].sort().map(decodeKey);
   }
 
@@ -215,13 +230,19 @@ export class Lessor {
   /**
    * Applies one LeaseCheckpoint entry: records the remaining TTL (seconds; ≤ 0 clears it), which a
    * later `promote` starts the lease from instead of its full TTL. Unknown ids are ignored, as etcd.
+   * Stored in the lease table with `checkpointPersist`; without it, only a clear is stored (when the
+   * table holds a remainder from a time it was on), so a restart never resumes a stale remainder.
    */
   checkpoint(id: bigint, remainingTtl: number): void {
     if (!Number.isInteger(remainingTtl)) throw new Error(`assertion failed: remaining TTL ${remainingTtl} is not an integer`);
     const l = this.#leases.get(id);
     if (!l) return;
     const remaining = Math.max(0, remainingTtl);
-    this.#table.put({ id, ttl: l.ttl, remainingTtl: remaining });
+    const store = this.#checkpointPersist ? remaining : 0;
+    if (store !== l.storedRemainingTtl) {
+      this.#table.put({ id, ttl: l.ttl, remainingTtl: store });
+      l.storedRemainingTtl = store;
+    }
     l.remainingTtl = remaining;
     if (this.#primary) this.#scheduleCheckpoint(l);
   }
@@ -305,6 +326,7 @@ export class Lessor {
     l.expiresAtMs = now + l.ttl * 1000;
     this.#expiries.set(id, l.expiresAtMs);
     this.#scheduleCheckpoint(l);
+    leaseRenewed.inc();
     return { ttl: l.ttl, clearCheckpoint: l.remainingTtl > 0 };
   }
 
@@ -418,7 +440,7 @@ export class Lessor {
     for (const row of this.#table.all()) {
       // A member started with a longer election timeout raises old short leases, as etcd.
       const ttl = Math.max(row.ttl, this.#minTtlSeconds);
-      this.#leases.set(row.id, { id: row.id, ttl, remainingTtl: row.remainingTtl, expiresAtMs: Infinity, keys: new Set() });
+      this.#leases.set(row.id, { id: row.id, ttl, remainingTtl: row.remainingTtl, storedRemainingTtl: row.remainingTtl, expiresAtMs: Infinity, keys: new Set() });
     }
     this.#wakeAll();
   }

@@ -2,6 +2,7 @@ import type { Backend, Statement } from "../backend/backend.ts";
 import { Errors } from "../pkg/errors.ts";
 import { EventType, tombstone, type HistoryEvent, type StoreEvent } from "./event.ts";
 import { compareBytes, keyRange, type KeyRange, type KeyValue } from "./key-value.ts";
+import { countRange, dbCompactionKeys, dbCompactionLast, dbCompactionPauseMs, dbCompactionTotalMs, hashRevSeconds, indexCompactionPauseMs, OpTally } from "./metrics.ts";
 
 export interface RangeOptions {
   /** Revision to read at; 0 or absent means the current one. */
@@ -101,7 +102,7 @@ export class MvccStore {
   /** Physical compaction is done up to here; rows of revisions in (compactDone, compactRev] may linger. */
   #compactDone: bigint;
   /** A background pass deleting what compaction dropped: target revision and the last key done. */
-  #pass: { target: bigint; after: Uint8Array | null } | null = null;
+  #pass: { target: bigint; after: Uint8Array | null; startMs: number } | null = null;
   #compacting: Promise<void> | null = null;
   #stmts = new Map<string, Statement<any>>();
   /**
@@ -130,6 +131,8 @@ export class MvccStore {
   }
 
   range(key: Uint8Array, end: Uint8Array | null | undefined, opts: RangeOptions = {}): RangeResult {
+    if (this.#tally) this.#tally.ranges++;
+    else countRange();
     const rev = opts.rev ?? 0n;
     if (rev > this.#rev) throw Errors.futureRev;
     if (rev > 0n && rev < this.#compactRev) throw Errors.compacted;
@@ -138,16 +141,36 @@ export class MvccStore {
 
   /** Runs a write transaction: all its changes share revision rev+1, taken only if something changed. */
   write<T>(fn: (txn: WriteTxn) => T): T {
-    const txn = new WriteTxn(this, this.#rev);
-    const out = this.#b.batch(() => {
-      const out = fn(txn);
-      if (txn.changes > 0) this.#rev += 1n;
+    return this.tally((ops) => {
+      const txn = new WriteTxn(this, this.#rev, ops);
+      const out = this.#b.batch(() => {
+        const out = fn(txn);
+        if (txn.changes > 0) this.#rev += 1n;
+        return out;
+      });
+      // Reached only if the batch succeeded (a failed one throws before this).
+      if (txn.changes > 0 && this.onEvents !== null) this.onEvents(this.#rev, txn.events);
       return out;
     });
-    // Reached only if the batch succeeded (a failed one throws before this).
-    if (txn.changes > 0 && this.onEvents !== null) this.onEvents(this.#rev, txn.events);
-    return out;
   }
+
+  /**
+   * Runs fn as one transaction for etcd's operation counters (etcd_mvcc_*_total): the ranges, puts
+   * and deletes made inside it, reads and a write alike, are counted together when it ends, and as
+   * one txn if there was more than one (a Txn request's compares and operations, a put with prev_kv).
+   */
+  tally<T>(fn: (ops: OpTally) => T): T {
+    if (this.#tally) return fn(this.#tally);
+    const ops = (this.#tally = new OpTally());
+    try {
+      return fn(ops);
+    } finally {
+      this.#tally = null;
+      ops.end();
+    }
+  }
+
+  #tally: OpTally | null = null;
 
   /** Live keys held by a lease, with the lease: how the lessor rebuilds its key sets at startup. */
   *leasedKeys(): Generator<[Uint8Array, bigint]> {
@@ -265,12 +288,14 @@ export class MvccStore {
   compact(rev: bigint, opts: { background?: boolean } = {}): void {
     if (rev <= this.#compactRev) throw Errors.compacted;
     if (rev > this.#rev) throw Errors.futureRev;
+    const startMs = performance.now();
     this.#b.batch(() => {
       this.#compactRev = rev;
       this.saveMeta();
       // Recorded with the new point, so a restart knows the deletion up to it is not done yet.
       this.#b.setMeta("compact_done", this.#compactDone);
     });
+    indexCompactionPauseMs.observe(Math.trunc(performance.now() - startMs));
     if (opts.background) this.resumeCompaction();
     else this.finishCompaction();
   }
@@ -313,8 +338,9 @@ export class MvccStore {
 
   /** One slice of a pass: up to `keys` keys (-1: all) in key order, each chain trimmed at the pass's target. */
   #compactSlice(keys: number): void {
-    if (!this.#pass) this.#pass = { target: this.#compactRev, after: null };
+    if (!this.#pass) this.#pass = { target: this.#compactRev, after: null, startMs: performance.now() };
     const pass = this.#pass;
+    const sliceStartMs = performance.now();
     this.#b.batch(() => {
       const heads = (
         pass.after === null
@@ -327,8 +353,12 @@ export class MvccStore {
         this.#compactDone = pass.target;
         this.#b.setMeta("compact_done", pass.target);
         this.#pass = null;
+        // As etcd's: whole milliseconds, the pass from its first slice to its last.
+        dbCompactionTotalMs.observe(Math.trunc(performance.now() - pass.startMs));
+        dbCompactionLast.set(Math.floor(Date.now() / 1000));
       } else {
         pass.after = heads[heads.length - 1][0];
+        dbCompactionPauseMs.observe(Math.trunc(performance.now() - sliceStartMs));
       }
     });
   }
@@ -350,6 +380,7 @@ export class MvccStore {
     let older = row[6];
     if (row[5] === 1n) {
       del.run(id);
+      dbCompactionKeys.inc();
       // A key whose newest row was a dropped tombstone has no history left.
       if (id === head) this.#stmt("compact-cur", "DELETE FROM cur WHERE key = ?1").run(key);
     }
@@ -357,6 +388,7 @@ export class MvccStore {
       const r = byId.values(older)[0] as ChainRow | undefined;
       if (!r) break;
       del.run(older);
+      dbCompactionKeys.inc();
       older = r[6];
     }
   }
@@ -370,6 +402,7 @@ export class MvccStore {
   async hashKV(rev: bigint, pageRows = 20_000): Promise<{ hash: number; compactRevision: bigint }> {
     // Rows a compaction dropped may still be on disk while it runs: hash only the settled history.
     await this.compacted();
+    const startMs = performance.now();
     const compactRevision = this.#compactRev;
     const head = Buffer.alloc(41);
     let hash = 0;
@@ -394,6 +427,7 @@ export class MvccStore {
       await new Promise<void>((r) => setImmediate(r));
       if (this.#compactRev !== compactRevision) throw Errors.compacted;
     }
+    hashRevSeconds.observe((performance.now() - startMs) / 1000);
     return { hash: hash >>> 0, compactRevision };
   }
 
@@ -529,10 +563,13 @@ export class WriteTxn {
   /** What this transaction changed, in order: handed to MvccStore.onEvents when it ends. */
   readonly events: StoreEvent[] = [];
   #s: MvccStore;
+  /** This transaction's operations, for etcd's counters (MvccStore.tally). */
+  #ops: OpTally;
 
-  constructor(store: MvccStore, beginRev: bigint) {
+  constructor(store: MvccStore, beginRev: bigint, ops: OpTally) {
     this.#s = store;
     this.beginRev = beginRev;
+    this.#ops = ops;
   }
 
   get rev(): bigint {
@@ -540,18 +577,23 @@ export class WriteTxn {
   }
 
   range(key: Uint8Array, end: Uint8Array | null | undefined, opts: RangeOptions = {}): RangeResult {
+    this.#ops.ranges++;
     const rev = opts.rev && opts.rev > 0n ? opts.rev : this.rev;
     if (rev > this.rev) throw Errors.futureRev;
     if (rev < this.#s.compactRev) throw Errors.compacted;
     return this.#s._rangeAt(keyRange(key, end), rev, this.rev, opts);
   }
 
+  /** The key's current value (a range of one key, as etcd reads prev_kv and ignore_value/lease). */
   latest(key: Uint8Array): KeyValue | undefined {
+    this.#ops.ranges++;
     return this.#s._latest(key).kv;
   }
 
   /** Writes key at this transaction's revision; returns that revision. */
   put(key: Uint8Array, value: Uint8Array, lease: bigint): bigint {
+    this.#ops.puts++;
+    this.#ops.putBytes += key.length + value.length;
     const rev = this.beginRev + 1n;
     const head = this.#s._head(key);
     const live = head?.live === true;
@@ -570,6 +612,7 @@ export class WriteTxn {
   }
 
   deleteRange(key: Uint8Array, end: Uint8Array | null | undefined): DeleteResult {
+    this.#ops.deletes++;
     const found = this.#s._rangeAt(keyRange(key, end), this.rev, this.rev, {});
     if (found.kvs.length === 0) return { deleted: 0, prevKvs: [] };
     const rev = this.beginRev + 1n;

@@ -57,6 +57,7 @@ export const Errors = {
   memberBadURLs: e(GrpcCode.InvalidArgument, "etcdserver: given member URLs are invalid"),
   memberNotLearner: e(GrpcCode.FailedPrecondition, "etcdserver: can only promote a learner member"),
   learnerNotReady: e(GrpcCode.FailedPrecondition, "etcdserver: can only promote a learner member which is in sync with leader"),
+  tooManyLearners: e(GrpcCode.FailedPrecondition, "etcdserver: too many learner members in cluster"),
   requestTooLarge: e(GrpcCode.InvalidArgument, "etcdserver: request is too large"),
   tooManyRequests: e(GrpcCode.ResourceExhausted, "etcdserver: too many requests"),
   noLeader: e(GrpcCode.Unavailable, "etcdserver: no leader"),

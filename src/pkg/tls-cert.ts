@@ -6,6 +6,7 @@ import { generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import { isIP } from "node:net";
 import path from "node:path";
+import type forgeTypes from "node-forge";
 
 export interface CertificateSpec {
   commonName: string;
@@ -97,4 +98,54 @@ function stillGood(pem: string, hosts: readonly string[]): boolean {
   } catch {
     return false;
   }
+}
+
+export interface CrlSpec {
+  /** The CA that signs the list. */
+  issuer: CertificateAndKey;
+  /** Serial numbers revoked, as hex (a certificate's serial as node:crypto's X509Certificate prints it). */
+  revokedSerials: readonly string[];
+  /** Default: now minus one minute. */
+  thisUpdate?: Date;
+  /** Default: a week after thisUpdate. */
+  nextUpdate?: Date;
+}
+
+/**
+ * A certificate revocation list (X.509 v2 CRL, sha256WithRSA) signed by `issuer`, as PEM and DER: for
+ * --client-crl-file / --peer-crl-file in tests and for operators' scripts. node-forge has no CRL
+ * support, so the structure is written with its ASN.1 helpers (RFC 5280 section 5.1).
+ */
+export async function createCrl(spec: CrlSpec): Promise<{ pem: string; der: Buffer }> {
+  const { default: forge } = await import("node-forge");
+  const { asn1 } = forge;
+  const C = asn1.Class.UNIVERSAL;
+  const T = asn1.Type;
+  const seq = (items: unknown[]) => asn1.create(C, T.SEQUENCE, true, items as forgeTypes.asn1.Asn1[]);
+  const time = (d: Date) => asn1.create(C, T.UTCTIME, false, asn1.dateToUtcTime(d));
+  const integer = (hex: string) => {
+    let bytes = forge.util.hexToBytes(hex.length % 2 ? `0${hex}` : hex);
+    if (bytes.charCodeAt(0) & 0x80) bytes = `\x00${bytes}`; // keep it positive
+    return asn1.create(C, T.INTEGER, false, bytes);
+  };
+  const sha256WithRsa = seq([asn1.create(C, T.OID, false, asn1.oidToDer("1.2.840.113549.1.1.11").getBytes()), asn1.create(C, T.NULL, false, "")]);
+  const issuerCert = forge.pki.certificateFromPem(spec.issuer.certPem);
+  const thisUpdate = spec.thisUpdate ?? new Date(Date.now() - 60_000);
+  const nextUpdate = spec.nextUpdate ?? new Date(thisUpdate.getTime() + 7 * 24 * 3600 * 1000);
+  const fields: unknown[] = [
+    asn1.create(C, T.INTEGER, false, "\x01"), // v2
+    sha256WithRsa,
+    forge.pki.distinguishedNameToAsn1(issuerCert.subject),
+    time(thisUpdate),
+    time(nextUpdate),
+  ];
+  if (spec.revokedSerials.length > 0) fields.push(seq(spec.revokedSerials.map((s) => seq([integer(s.toLowerCase()), time(thisUpdate)]))));
+  const tbs = seq(fields);
+  const md = forge.md.sha256.create();
+  md.update(asn1.toDer(tbs).getBytes());
+  const signature = (forge.pki.privateKeyFromPem(spec.issuer.keyPem) as forgeTypes.pki.rsa.PrivateKey).sign(md);
+  const crl = seq([tbs, sha256WithRsa, asn1.create(C, T.BITSTRING, false, `\x00${signature}`)]);
+  const der = Buffer.from(asn1.toDer(crl).getBytes(), "binary");
+  const b64 = der.toString("base64").replace(/.{64}/g, "$&\n");
+  return { pem: `-----BEGIN X509 CRL-----\n${b64}${b64.endsWith("\n") ? "" : "\n"}-----END X509 CRL-----\n`, der };
 }

@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { decodeSnapFile, encodeSnapFile, type RaftSnapshot } from "./snap-file";
 import { compareSnapFiles, formatSnapName, isUint64, parseSnapName, type SnapFile } from "./snap-name";
 import { fsyncDir } from "../pkg/fsync-dir.ts";
+import { snapFsyncSeconds, snapMarshallingSeconds, snapSaveSeconds } from "./metrics.ts";
 
 export type { RaftSnapshot } from "./snap-file";
 export type { SnapFile } from "./snap-name";
@@ -50,6 +51,7 @@ export class Snapshotter {
    * Resolves to the file's name. Creates the directory if it is missing.
    */
   save(snapshot: RaftSnapshot): Promise<string> {
+    const startMs = performance.now();
     let name: string;
     let bytes: Uint8Array;
     try {
@@ -62,11 +64,17 @@ export class Snapshotter {
       if (!(snapshot.data instanceof Uint8Array)) throw new TypeError("save expects snapshot.data to be a Uint8Array");
       name = formatSnapName(term, index);
       // Encoded now, so the caller may reuse its buffers once save() returns.
+      const encodeStartMs = performance.now();
       bytes = encodeSnapFile(snapshot);
+      snapMarshallingSeconds.observe((performance.now() - encodeStartMs) / 1000);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#serial(() => this.#saveNow(name, bytes));
+    return this.#serial(async () => {
+      const saved = await this.#saveNow(name, bytes);
+      snapSaveSeconds.observe((performance.now() - startMs) / 1000);
+      return saved;
+    });
   }
 
   /**
@@ -108,9 +116,11 @@ export class Snapshotter {
     try {
       const handle = await open(tempPath, "w", SNAP_FILE_MODE);
       try {
+        const writeStartMs = performance.now();
         const { bytesWritten } = await handle.write(bytes, 0, bytes.length, 0);
         if (bytesWritten !== bytes.length) throw new Error(`Short write to '${tempPath}': ${bytesWritten} of ${bytes.length} bytes`);
         await handle.sync();
+        snapFsyncSeconds.observe((performance.now() - writeStartMs) / 1000);
       } finally {
         await handle.close();
       }

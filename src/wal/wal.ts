@@ -14,7 +14,7 @@ import { SegmentFile } from "./segment-file";
 import { formatSegmentName, type SegmentId } from "./segment-name";
 import { readSegment } from "./segment-reader";
 import { ensureWalDir, listSegments } from "./wal-dir";
-import { walFsyncSeconds, walWriteBytes } from "./metrics.ts";
+import { walFsyncSeconds, walWriteBytes, walWriteSeconds } from "./metrics.ts";
 
 export { WalClosedError, WalCorruptError } from "./errors";
 export type { WalRecord } from "./record";
@@ -224,7 +224,9 @@ export class Wal {
 
     const payload = concat(parts);
     const expectedSizeBytes = this.#current.sizeBytes + payload.length;
+    const writeStartMs = performance.now();
     await this.#current.write(payload);
+    walWriteSeconds.observe((performance.now() - writeStartMs) / 1000);
     walWriteBytes.inc(payload.length);
     if (this.#current.sizeBytes !== expectedSizeBytes) {
       throw new Error(`WAL segment ${this.#current.path} is ${this.#current.sizeBytes} bytes after a write, expected ${expectedSizeBytes}`);

@@ -97,7 +97,8 @@ async function launch(
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode} at start:\n${out}`);
     try {
-      const res = await fetch(`${clientUrl}/${opts.until === "live" ? "livez" : "health"}`);
+      // A member that is not ready holds client connections unanswered (as etcd): bound the wait.
+      const res = await fetch(`${clientUrl}/${opts.until === "live" ? "livez" : "health"}`, { signal: AbortSignal.timeout(Math.max(100, deadline - Date.now())) });
       if (res.ok) return m;
     } catch {}
     await Bun.sleep(50);

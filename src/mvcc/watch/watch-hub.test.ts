@@ -371,6 +371,39 @@ describe("progress", () => {
     ]);
   });
 
+  test("periodic on the configured interval (--experimental-watch-progress-notify-interval), on an injected clock", () => {
+    let now = 0;
+    const timers: { fn: () => void; ms: number; next: number; stopped: boolean }[] = [];
+    const every = (fn: () => void, ms: number) => {
+      const t = { fn, ms, next: now + ms, stopped: false };
+      timers.push(t);
+      return () => void (t.stopped = true);
+    };
+    const advance = (ms: number) => {
+      now += ms;
+      for (const t of timers) {
+        for (; !t.stopped && t.next <= now; t.next += t.ms) t.fn();
+      }
+    };
+    const { hub, put } = setup({ progressIntervalMs: 1000, every });
+    expect(timers.map((t) => t.ms)).toEqual([1000]);
+    const st = hub.newStream();
+    const id = st.watch({ key: b("k"), progressNotify: true });
+    advance(999);
+    expect(takeAll(st)).toEqual([]);
+    advance(1);
+    expect(takeAll(st)).toEqual([{ watchId: id, events: [], revision: 1n, compactRevision: 0n }]);
+    put("other", "x");
+    advance(1000);
+    expect(takeAll(st)).toEqual([{ watchId: id, events: [], revision: 2n, compactRevision: 0n }]);
+    hub.close();
+    expect(timers[0].stopped).toBe(true);
+    // 0 turns the notifications off: no timer at all.
+    expect(timers.length).toBe(1);
+    setup({ progressIntervalMs: 0, every });
+    expect(timers.length).toBe(1);
+  });
+
   test("periodic with a real timer", async () => {
     const { hub } = setup({ progressIntervalMs: 5 });
     const st = hub.newStream();

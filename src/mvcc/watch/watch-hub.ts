@@ -41,8 +41,13 @@ export interface WatchHubOptions {
   pageRows?: number;
   /** Unsynced watchers served per catch-up step (etcd's maxWatchersPerSync): 512. */
   watchersPerStep?: number;
-  /** Period of progress notifications for watchers that ask for them; 0 = never. etcd's default: 10 minutes. */
+  /**
+   * Period of progress notifications for watchers that ask for them (etcd's
+   * --experimental-watch-progress-notify-interval); 0 = never. etcd's default: 10 minutes.
+   */
   progressIntervalMs?: number;
+  /** Runs fn every ms until the returned function is called; default a real, unref'd interval (tests pass a fake clock). */
+  every?: (fn: () => void, ms: number) => () => void;
 }
 
 /** etcd's mvcc watch errors, by their text (the gRPC layer sends it as cancel_reason). */
@@ -89,6 +94,13 @@ class Watcher {
 const ALL_KEYS = new Uint8Array([0]);
 const DEFAULT_PROGRESS_MS = 10 * 60 * 1000;
 
+/** A real interval that does not keep the process alive by itself. */
+function realEvery(fn: () => void, ms: number): () => void {
+  const t = setInterval(fn, ms);
+  (t as { unref?: () => void }).unref?.();
+  return () => clearInterval(t);
+}
+
 /**
  * Watchers over the MVCC store, in the spirit of etcd's watchableStore.
  *
@@ -122,7 +134,7 @@ export class WatchHub {
   #progressing = new Set<Watcher>();
   #streams = new Set<WatchStream>();
   #syncScheduled = false;
-  #timer: ReturnType<typeof setInterval> | null = null;
+  #stopTimer: (() => void) | null = null;
   #closed = false;
 
   constructor(store: WatchableStore, opts: WatchHubOptions = {}) {
@@ -134,11 +146,9 @@ export class WatchHub {
     if (!(this.queueMax >= 1 && this.pageRows >= 1 && this.watchersPerStep >= 1)) {
       throw new Error(`WatchHub: queueMax, pageRows and watchersPerStep must be at least 1, got ${this.queueMax}, ${this.pageRows}, ${this.watchersPerStep}`);
     }
-    const every = opts.progressIntervalMs ?? DEFAULT_PROGRESS_MS;
-    if (every > 0) {
-      this.#timer = setInterval(() => this.progressTick(), every);
-      (this.#timer as { unref?: () => void }).unref?.();
-    }
+    const period = opts.progressIntervalMs ?? DEFAULT_PROGRESS_MS;
+    if (!(period >= 0)) throw new Error(`WatchHub: progressIntervalMs must be ≥ 0, got ${period}`);
+    if (period > 0) this.#stopTimer = (opts.every ?? realEvery)(() => this.progressTick(), period);
   }
 
   /** The last revision notified: what synced watchers have seen. */
@@ -149,6 +159,13 @@ export class WatchHub {
   /** Watcher counts by state (metrics, tests). */
   get stats(): { synced: number; unsynced: number; victims: number } {
     return { synced: this.#synced.size, unsynced: this.#unsynced.size, victims: this.#victims };
+  }
+
+  /** Open streams, and the events queued in them for their consumers (metrics). */
+  get queueStats(): { streams: number; pendingEvents: number } {
+    let pendingEvents = 0;
+    for (const s of this.#streams) pendingEvents += s.queuedEvents;
+    return { streams: this.#streams.size, pendingEvents };
   }
 
   /** A stream of watchers that share one queue (one gRPC Watch call). */
@@ -220,7 +237,7 @@ export class WatchHub {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
+    this.#stopTimer?.();
     for (const s of [...this.#streams]) s.close();
   }
 
@@ -416,6 +433,13 @@ export class WatchStream {
   /** Batches waiting for the consumer. */
   get queued(): number {
     return this.#queue.length;
+  }
+
+  /** Events in the queued batches. */
+  get queuedEvents(): number {
+    let n = 0;
+    for (const q of this.#queue) n += q.batch.events.length;
+    return n;
   }
 
   /** Adds a watcher; returns its id. Throws WatchError (etcd's texts) for an empty range or a duplicate id. */

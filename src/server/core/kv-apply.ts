@@ -219,13 +219,21 @@ function checkTxnOps(reader: Reader, t: TxnRequest, path: boolean[], at: { i: nu
 }
 
 export function applyTxn(store: MvccStore, t: TxnRequest, leases: LeaseLookup): TxnOut {
-  const path = compareToPath(store, t);
-  checkTxnOps(store, t, path, { i: 0 }, leases);
-  return store.write((txn) => {
-    const out = runTxn(txn, t, path, { i: 0 }, leases);
-    out.header.revision = txn.rev;
-    return out;
-  });
+  // Store transactions as etcd's applier opens them (what etcd_mvcc_*_total count): a read-only txn is
+  // one; a txn that writes reads its compares in one and runs its operations in a second.
+  const checkedPath = () => {
+    const path = compareToPath(store, t);
+    checkTxnOps(store, t, path, { i: 0 }, leases);
+    return path;
+  };
+  const run = (path: boolean[]) =>
+    store.write((txn) => {
+      const out = runTxn(txn, t, path, { i: 0 }, leases);
+      out.header.revision = txn.rev;
+      return out;
+    });
+  if (isTxnReadOnly(t)) return store.tally(() => run(checkedPath()));
+  return run(store.tally(checkedPath));
 }
 
 function runTxn(txn: WriteTxn, t: TxnRequest, path: boolean[], at: { i: number }, leases: LeaseLookup): TxnOut {

@@ -1,17 +1,22 @@
 // The Lease service's leader-side half (etcd's v3_server lease methods): grant and revoke go through
 // Raft; keep-alive and time-to-live are answered by the leader's lessor, so a follower forwards them
-// to the leader over a peer request; a timer on the leader proposes revokes for expired leases.
-// What applies the entries (grant, revoke + deleting the keys, checkpoints) lives in the server.
+// to the leader over a peer request; a timer on the leader proposes revokes for expired leases and,
+// with --experimental-enable-lease-checkpoint, checkpoints of their remaining TTLs. What applies the entries (grant, revoke + deleting the keys, checkpoints) lives in the server.
 import { LeaseExpiredError, type Lessor, MAX_LEASE_TTL_SECONDS, NotPrimaryError } from "../../lease/lessor.ts";
 import { EtcdError, Errors } from "../../pkg/errors.ts";
 import type { etcdserverpb } from "../../proto/etcd.js";
+import { leaseExpired } from "./metrics.ts";
 
 /** etcd's leaseRevokeRate: expired leases revoked per second at most. */
 const REVOKES_PER_SECOND = 1000;
 /** How long a keep-alive waits for a leader that can renew. */
 const RENEW_WAIT_MS = 5000;
-/** etcd checks for expired leases every 500 ms. */
+/** etcd checks for expired leases (and due checkpoints) every 500 ms. */
 const EXPIRY_CHECK_MS = 500;
+/** etcd's maxLeaseCheckpointBatchSize: checkpoints in one LeaseCheckpoint entry. */
+const CHECKPOINTS_PER_ENTRY = 1000;
+/** etcd's leaseCheckpointRate (LeaseCheckpoint entries per second): entries proposed per 500 ms turn at most. */
+const CHECKPOINT_ENTRIES_PER_TURN = (1000 * EXPIRY_CHECK_MS) / 1000;
 
 export interface LeaseServiceDeps {
   lessor: () => Lessor;
@@ -35,7 +40,10 @@ export class LeaseService {
 
   constructor(deps: LeaseServiceDeps) {
     this.#deps = deps;
-    this.#timer = setInterval(() => this.#revokeExpired(), EXPIRY_CHECK_MS);
+    this.#timer = setInterval(() => {
+      this.#revokeExpired();
+      this.checkpointDue();
+    }, EXPIRY_CHECK_MS);
   }
 
   stop(): void {
@@ -131,6 +139,26 @@ export class LeaseService {
     return a;
   }
 
+  /**
+   * Proposes the checkpoints the primary lessor has due (none unless checkpointing is on): each
+   * lease's remaining TTL, so a new leader starts it from there rather than from its full TTL.
+   * Returns how many were proposed. Run by the timer; public for tests.
+   */
+  checkpointDue(): number {
+    const lessor = this.#deps.lessor();
+    if (!lessor.isPrimary) return 0;
+    let proposed = 0;
+    for (let entries = 0; entries < CHECKPOINT_ENTRIES_PER_TURN; entries++) {
+      const due = lessor.dueCheckpoints(CHECKPOINTS_PER_ENTRY);
+      if (due.length === 0) break;
+      proposed += due.length;
+      const checkpoints = due.map((c) => ({ ID: c.id, remaining_TTL: BigInt(c.remainingTtl) }));
+      // Lost with a change of leader: the next leader schedules its own.
+      this.#deps.propose({ leaseCheckpoint: { checkpoints } }).catch((e) => this.#deps.log("debug", "lease checkpoint not applied", { leases: due.length, error: String(e) }));
+    }
+    return proposed;
+  }
+
   #revoking = false;
 
   #revokeExpired(): void {
@@ -141,9 +169,12 @@ export class LeaseService {
     this.#revoking = true;
     Promise.all(
       ids.map((id) =>
-        this.#deps.propose({ leaseRevoke: { ID: id } }).catch((e) => {
-          if (e !== Errors.leaseNotFound) this.#deps.log("debug", "expired lease not revoked yet", { lease: id.toString(16), error: String(e) });
-        }),
+        this.#deps.propose({ leaseRevoke: { ID: id } }).then(
+          () => leaseExpired.inc(),
+          (e) => {
+            if (e !== Errors.leaseNotFound) this.#deps.log("debug", "expired lease not revoked yet", { lease: id.toString(16), error: String(e) });
+          },
+        ),
       ),
     ).finally(() => (this.#revoking = false));
   }

@@ -1,14 +1,14 @@
 // What members ask each other outside Raft, over the peer port's request connections: the member
 // list (a member joining with --initial-cluster-state existing learns its id and the cluster's, as
-// etcd's joiner reads its peers' /members) and HashKV at a revision (the leader's corruption check,
-// etcd's /members/hashkv), and a follower's lease keep-alive or time-to-live for the leader (etcd
+// etcd's joiner reads its peers' /members), HashKV at a revision (the corruption checks, etcd's
+// /members/hashkv), the hash at a compaction point (the compaction hash check), and a follower's lease keep-alive or time-to-live for the leader (etcd
 // forwards those to the leader's lease endpoints). Bodies are small JSON documents; ids are hex strings.
 import { EtcdError } from "../../pkg/errors.ts";
 import { hex, type MemberInfo, membersFromJson, membersToJson } from "./membership.ts";
 
 import type { LeaseForward, LeaseForwardAnswer } from "./lease-service.ts";
 
-export type PeerRequest = { op: "members" } | { op: "hashkv"; revision: string } | LeaseForward;
+export type PeerRequest = { op: "members" } | { op: "hashkv"; revision: string } | { op: "compactHash"; revision: string } | LeaseForward;
 
 export interface PeerHash {
   hash: number;
@@ -20,6 +20,8 @@ export interface PeerApiDeps {
   clusterId(): bigint;
   members(): MemberInfo[];
   hashKV(rev: bigint): Promise<PeerHash>;
+  /** The hash at a compaction point (compact-hash.ts); rejects when this member has none for it. */
+  compactHash(rev: bigint): Promise<PeerHash>;
   /** A follower's keep-alive or time-to-live, for the leader's lessor. */
   lease(req: LeaseForward): Promise<LeaseForwardAnswer>;
 }
@@ -41,9 +43,10 @@ export async function answerPeerRequest(req: { from: bigint; clusterId: bigint; 
   }
   if (r.op === "members") return enc({ clusterId: hex(deps.clusterId()), members: JSON.parse(membersToJson(deps.members())) });
   if (req.from === 0n) return enc({ error: "only members may ask that" });
-  if (r.op === "hashkv") {
+  if (r.op === "hashkv" || r.op === "compactHash") {
     try {
-      const h = await deps.hashKV(BigInt(r.revision));
+      const rev = BigInt(r.revision);
+      const h = await (r.op === "hashkv" ? deps.hashKV(rev) : deps.compactHash(rev));
       return enc({ hash: h.hash, compactRevision: String(h.compactRevision), revision: String(h.revision) });
     } catch (e) {
       return enc({ error: e instanceof EtcdError ? e.message : String(e) });

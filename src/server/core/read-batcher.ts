@@ -1,5 +1,6 @@
 import { Errors } from "../../pkg/errors.ts";
 import { RaftError } from "../../raft/types.ts";
+import { readIndexFailed, slowReadIndex } from "./metrics.ts";
 
 /**
  * Linearizable reads batched onto ReadIndex requests: reads that arrive while one is in flight share
@@ -38,6 +39,7 @@ export class ReadBatcher {
     try {
       this.#issue(new TextEncoder().encode(ctx));
     } catch (err) {
+      readIndexFailed.inc();
       const w = this.#inFlight.waiters;
       this.#inFlight = null;
       for (const x of w) x.reject(err instanceof RaftError ? Errors.noLeader : err);
@@ -48,15 +50,25 @@ export class ReadBatcher {
 
   answered(ctx: Uint8Array, index: number): void {
     const key = new TextDecoder().decode(ctx);
-    if (!this.#inFlight || this.#inFlight.ctx !== key) return;
+    if (!this.#inFlight || this.#inFlight.ctx !== key) {
+      // The answer to a request already given up on: this member's reads queue behind the leader's.
+      if (key.startsWith(`${this.#prefix}-`)) slowReadIndex.inc();
+      return;
+    }
     const w = this.#inFlight.waiters;
     this.#inFlight = null;
     for (const x of w) x.resolve(index);
     this.#send();
   }
 
-  /** Sends the pending request again under a new context (after a leader change or a lost answer). */
+  /** Sends the pending request again under a new context (after a leader change: it failed there). */
   retry(): void {
+    if (!this.#inFlight) return;
+    readIndexFailed.inc();
+    this.#resend();
+  }
+
+  #resend(): void {
     if (!this.#inFlight) return;
     this.#next = [...this.#inFlight.waiters, ...this.#next];
     this.#inFlight = null;
@@ -67,10 +79,15 @@ export class ReadBatcher {
   tick(): void {
     const now = Date.now();
     const expired = (w: Waiter) => w.deadline < now;
+    if (this.#inFlight?.waiters.some(expired) || this.#next.some(expired)) readIndexFailed.inc(); // a read timed out
     for (const list of [this.#inFlight?.waiters ?? [], this.#next]) for (const w of list.filter(expired)) w.reject(Errors.timeout);
     if (this.#inFlight) this.#inFlight.waiters = this.#inFlight.waiters.filter((w) => !expired(w));
     this.#next = this.#next.filter((w) => !expired(w));
-    if (this.#inFlight && (this.#inFlight.waiters.length === 0 || now - this.#inFlight.issuedAt > ReadBatcher.RETRY_MS)) this.retry();
+    if (this.#inFlight && this.#inFlight.waiters.length === 0) this.#resend();
+    else if (this.#inFlight && now - this.#inFlight.issuedAt > ReadBatcher.RETRY_MS) {
+      slowReadIndex.inc(); // unanswered for too long: etcd retries and counts it slow
+      this.#resend();
+    }
   }
 
   failAll(err: unknown): void {

@@ -33,7 +33,9 @@ import { bootstrapLog } from "./bootstrap.ts";
 import { exportEtcdSnapshot } from "./etcd-snapshot.ts";
 import { bootstrapMembers, confContext, hex, type MemberInfo, membersFromJson, membersToJson, parseConfContext } from "./membership.ts";
 import { computeMemberId } from "./member-id.ts";
-import { findCorruptMembers } from "./corrupt-check.ts";
+import { CompactHashChecker, findCorruptMembers, initialCorruptCheck } from "./corrupt-check.ts";
+import { CompactionHashes } from "./compact-hash.ts";
+import { DEFAULT_WARNING_APPLY_MS, describeReadOnly, describeRequest, readOnlyResponse, responseSize, warnIfSlow } from "./slow-apply.ts";
 import { LeaseService, type LeaseForward } from "./lease-service.ts";
 import { answerPeerRequest, decodeHashAnswer, encodePeerRequest } from "./peer-api.ts";
 import { hardStateRecord, metadataRecord, readyRecords, replayWal, snapshotRecord } from "./raft-wal.ts";
@@ -45,7 +47,9 @@ import { applyAuth, checkApply, checkTxn as checkTxnAuth } from "./auth/apply.ts
 import { AuthService } from "./auth/service.ts";
 import { type AuthInfo, AuthStore } from "./auth/store.ts";
 import { SimpleTokens, type TokenProvider } from "./auth/tokens.ts";
-import { keysDelta, leaderChanges, type MetricsState, proposalsFailed, watchServerMetrics } from "./metrics.ts";
+import { HeartbeatLateness, keysDelta, leaderChanges, learnerPromoteFailed, learnerPromoteSucceed, type MetricsState, proposalsFailed, timedApply, timedRange, watchServerMetrics } from "./metrics.ts";
+import { backendSnapshotSeconds } from "../../backend/metrics.ts";
+import { hashSeconds } from "../../mvcc/metrics.ts";
 
 /** The etcd API level this server implements: clients gate features on it. */
 export const ETCD_API_VERSION = "3.5.0";
@@ -106,6 +110,27 @@ export interface ServerOptions {
   /** Period of the leader's cross-member HashKV comparison (0: off). */
   corruptCheckTimeMs?: number;
   /**
+   * The leader compares the members' hashes at compaction points every compactHashCheckTimeMs
+   * (etcd's --experimental-compact-hash-check-enabled / -time; default off, 1 min).
+   */
+  compactHashCheckEnabled?: boolean;
+  compactHashCheckTimeMs?: number;
+  /**
+   * Lease checkpointing (etcd's --experimental-enable-lease-checkpoint, default off): the leader
+   * records each lease's remaining TTL through Raft every leaseCheckpointIntervalMs (etcd: 5 min, not
+   * a flag), so a new leader does not restart it from its full TTL. leaseCheckpointPersist also
+   * stores it in the database (etcd's -persist flag; 3.6 always), so it survives restarts too.
+   */
+  enableLeaseCheckpoint?: boolean;
+  leaseCheckpointIntervalMs?: number;
+  leaseCheckpointPersist?: boolean;
+  /** Applying one entry (or answering a read-only range/txn) longer than this logs a warning (etcd: 100 ms). */
+  warningApplyDurationMs?: number;
+  /** Learners the cluster may have (etcd's --max-learners, default 1). */
+  maxLearners?: number;
+  /** Entries kept in the Raft log after a snapshot for slow followers (etcd: 5000; at most --snapshot-count here). */
+  snapshotCatchupEntries?: number;
+  /**
    * Writes a database copy as an etcd snapshot file (bbolt + sha256) for the Snapshot RPC. main.ts
    * runs it in a child process; the default converts in this process (tests).
    */
@@ -120,8 +145,10 @@ export type { MemberInfo } from "./membership.ts";
 type ApplyResult = PutOut | DeleteOut | TxnOut | { header: { revision: bigint }; token?: string };
 type Header = { clusterId: bigint; memberId: bigint; revision: bigint; raftTerm: bigint };
 
-/** Entries the leader keeps after a checkpoint so a briefly lagging follower catches up from the log. */
+/** Entries the leader keeps after a checkpoint so a briefly lagging follower catches up from the log (etcd's default). */
 const CATCH_UP_ENTRIES = 5000;
+/** etcd's lessor checkpoint interval. */
+const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 
 /**
  * The server: proposes writes through Raft, runs the ready loop (send, persist, apply, advance), answers
@@ -234,6 +261,12 @@ export class EtcdServer {
       this.#wake?.();
     }, opts.heartbeatIntervalMs ?? 100);
     if ((opts.corruptCheckTimeMs ?? 0) > 0) this.#corruptTimer = setInterval(() => void this.checkCorruption(), opts.corruptCheckTimeMs);
+    this.#compactHashes = new CompactionHashes(() => this.#store, opts.log);
+    if (opts.compactHashCheckEnabled) {
+      const t = setInterval(() => (this.#stopped ? clearInterval(t) : void this.checkCompactionHashes()), opts.compactHashCheckTimeMs ?? 60_000);
+      (t as { unref?: () => void }).unref?.();
+    }
+    this.#heartbeats = new HeartbeatLateness(opts.heartbeatIntervalMs ?? 100);
     this.#unwatchMetrics = watchServerMetrics(() => this.#metricsState());
   }
 
@@ -246,10 +279,15 @@ export class EtcdServer {
   #unwatchMetrics: () => void;
   /** Live keys (etcd_debugging_mvcc_keys_total): counted once per store, then kept in step by its events. */
   #keys = 0;
+  /** Heartbeats that went out late (etcd_server_heartbeat_send_failures_total). */
+  #heartbeats: HeartbeatLateness;
   /** The leader of the last soft state, for etcd_server_leader_changes_seen_total. */
   #seenLead = 0n;
 
   #corruptTimer: ReturnType<typeof setInterval> | undefined;
+  /** Hashes at recent compaction points (every member answers for them; the leader compares them). */
+  #compactHashes: CompactionHashes;
+  #compactHashChecker: CompactHashChecker | undefined;
   /** Leases (replicated state plus, on the leader, their clocks) and the watchers of this member. */
   #lessor: Lessor;
   readonly watchHub: WatchHub;
@@ -270,7 +308,12 @@ export class EtcdServer {
     const lessor = new Lessor(backend, {
       now: () => performance.now(),
       minTtlSeconds: minLeaseTtlSeconds(Math.max(2, Math.round((opts.electionTimeoutMs ?? 1000) / heartbeat)), heartbeat),
+      checkpointIntervalMs: opts.enableLeaseCheckpoint ? (opts.leaseCheckpointIntervalMs ?? LEASE_CHECKPOINT_INTERVAL_MS) : 0,
+      checkpointPersist: opts.enableLeaseCheckpoint === true && opts.leaseCheckpointPersist === true,
     });
+    if (opts.enableLeaseCheckpoint && !opts.leaseCheckpointPersist) {
+      opts.log("warn", "Detected that checkpointing is enabled without persistence. Consider enabling experimental-enable-lease-checkpoint-persist");
+    }
     const recovered = lessor.recover(store.leasedKeys());
     if (recovered.orphans) opts.log("warn", "keys held by leases that no longer exist", { keys: recovered.orphans });
     const { wal, records, repaired } = await Wal.open(walDir, { log: (level, msg) => opts.log(level, msg), segmentBytes: opts.walSegmentBytes });
@@ -377,11 +420,18 @@ export class EtcdServer {
     return this.#clusterId;
   }
 
-  /** A peer said this member was removed from the cluster: stop, as etcd does. */
+  /**
+   * This member was removed from the cluster (the change was applied here, or a peer refused us for
+   * it): stop, as etcd does. Not a failure — the process exits 0 (MemberRemovedError), so a unit with
+   * Restart=on-failure does not bring back a member removed on purpose.
+   */
   removedFromCluster(): void {
-    if (this.#stopped) return;
-    setTimeout(() => this.#fatal(new Error("this member has been permanently removed from the cluster; shutting down")), 0);
+    if (this.#stopped || this.#removed) return;
+    this.#removed = true;
+    setTimeout(() => this.#fatal(new MemberRemovedError()), 0);
   }
+
+  #removed = false;
 
   /** Attaches the peer transport and tells it the peers known so far. */
   setTransport(t: Transport): void {
@@ -434,6 +484,11 @@ export class EtcdServer {
         const h = await this.hashKV(rev);
         return { hash: h.hash, compactRevision: h.compactRevision, revision: rev };
       },
+      compactHash: async (rev) => {
+        // The leader compacted at rev; this member may not have applied that compaction yet.
+        for (let waited = 0; this.#store.compactRev < rev && waited < 2000 && !this.#stopped; waited += 10) await new Promise((r) => setTimeout(r, 10));
+        return this.#compactHashes.at(rev);
+      },
       lease: (r) => this.leases.answer(r),
     });
   }
@@ -448,10 +503,12 @@ export class EtcdServer {
   // are applied (against the store at that point of the log, on every member alike).
 
   async range(r: etcdserverpb.RangeRequest.$Properties, ai?: AuthInfo): Promise<RangeOut & { header: Header }> {
+    const started = performance.now();
     checkRange(r);
     if (this.#authStore.enabled) this.#authStore.checkOp(ai, "read", r.key, r.rangeEnd);
     if (!r.serializable) await this.#linearizableRead();
-    const out = applyRange(this.#store, r);
+    const out = timedRange(() => applyRange(this.#store, r));
+    this.#warnIfSlow("read-only range ", { range: r }, started, { ok: true, value: out });
     if (ai && ai.revision !== this.#authStore.revision) throw Errors.authOldRevision; // changed while reading (etcd's doSerialize)
     return { ...out, header: this.header(out.header.revision) };
   }
@@ -473,8 +530,10 @@ export class EtcdServer {
     if (this.#authStore.enabled && !ai) throw Errors.userEmpty;
     if (isTxnReadOnly(r)) {
       if (this.#authStore.enabled) checkTxnAuth(this.#authStore, ai, r);
+      const started = performance.now();
       if (!isTxnSerializable(r)) await this.#linearizableRead();
       const out = applyTxn(this.#store, r, this.#leases);
+      this.#warnIfSlow("read-only txn ", { txn: r }, started, { ok: true, value: out });
       if (ai && ai.revision !== this.#authStore.revision) throw Errors.authOldRevision;
       return { ...out, header: this.header(out.header.revision) };
     }
@@ -507,6 +566,8 @@ export class EtcdServer {
     // new id (a removed id is refused for good). The joiner learns it from its peers (joinExisting).
     const id = computeMemberId(peerURLs, this.#opts.initialClusterToken, Math.floor(Date.now() / 1000));
     if (this.#members.some((m) => m.id === id)) throw Errors.memberExist;
+    // etcd's --max-learners (default 1), checked before proposing as etcd's membership validation does.
+    if (isLearner && this.#members.filter((m) => m.isLearner).length + 1 > (this.#opts.maxLearners ?? 1)) throw Errors.tooManyLearners;
     const member: MemberInfo = { id, name: "", peerURLs: [...peerURLs], clientURLs: [], isLearner };
     if (!isLearner) this.#checkStarted(this.#votingMembers().length + 1, this.#votingMembers());
     await this.#proposeConfChange(isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, id, member);
@@ -542,7 +603,11 @@ export class EtcdServer {
     if (r.state === StateType.Leader) {
       // etcd's rule: a learner is promoted only once its log is within 90% of the leader's.
       const pr = r.prs.get(id);
-      if (!pr || pr.match < 0.9 * r.log.lastIndex()) throw Errors.learnerNotReady;
+      if (!pr || pr.match < 0.9 * r.log.lastIndex()) {
+        learnerPromoteFailed.with(Errors.learnerNotReady.message).inc();
+        throw Errors.learnerNotReady;
+      }
+      learnerPromoteSucceed.inc();
     }
     await this.#proposeConfChange(ConfChangeType.AddNode, id, { ...m, isLearner: false });
     return { header: this.clusterHeader(), members: this.#members };
@@ -554,14 +619,45 @@ export class EtcdServer {
     if (r.state !== StateType.Leader) throw Errors.notLeader;
     if (target === this.memberId) return { header: this.header() };
     if (!r.voters.has(target)) throw Errors.badLeaderTransferee;
+    const started = Date.now();
+    const lead = r.lead;
+    this.#opts.log("info", "leadership transfer starting", {
+      "local-member-id": hex(this.memberId),
+      "current-leader-member-id": hex(lead),
+      "transferee-member-id": hex(target),
+    });
     this.#node.transferLeader(target);
     this.#wake?.();
-    const deadline = Date.now() + timeoutMs;
+    const deadline = started + timeoutMs;
     while (this.#node.raft.lead !== target) {
       if (Date.now() > deadline || this.#stopped) throw Errors.timeoutLeaderTransfer;
       await new Promise((res) => setTimeout(res, 10));
     }
+    this.#opts.log("info", "leadership transfer finished", {
+      "local-member-id": hex(this.memberId),
+      "old-leader-member-id": hex(lead),
+      "new-leader-member-id": hex(target),
+      took: goDuration(Date.now() - started),
+    });
     return { header: this.header() };
+  }
+
+  /**
+   * Before stopping, a leader hands its leadership to the voter whose log is longest (etcd's
+   * TransferLeadership on Stop), so the others need not wait an election timeout; logs as etcd.
+   */
+  async #transferLeadershipForStop(): Promise<void> {
+    const r = this.#node.raft;
+    const fields = { "local-member-id": hex(this.memberId), "current-leader-member-id": hex(r.lead) };
+    if (r.state !== StateType.Leader) return this.#opts.log("info", "skipped leadership transfer; local server is not leader", fields);
+    if (r.voters.size <= 1) return this.#opts.log("info", "skipped leadership transfer for single voting member cluster", fields);
+    const target = [...r.prs].filter(([id]) => id !== this.memberId && r.voters.has(id)).sort((a, b) => b[1].match - a[1].match)[0]?.[0];
+    if (target === undefined) return;
+    try {
+      await this.moveLeader(target, this.#opts.electionTimeoutMs ?? 1000);
+    } catch (err) {
+      this.#opts.log("warn", "leadership transfer failed", { "local-member-id": hex(this.memberId), error: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   #votingMembers(): MemberInfo[] {
@@ -645,6 +741,7 @@ export class EtcdServer {
   async *snapshotChunks(chunkBytes: number): AsyncGenerator<{ chunk: Uint8Array; remaining: number }> {
     const path = `${this.#backend.path}.snapshot-${process.pid}-${++this.#snapshotSeq}`;
     const etcdPath = `${path}.etcd`;
+    const startMs = performance.now();
     try {
       await this.#backend.copyTo(path, { hash: false }); // the etcd file gets its own hash
       await (this.#opts.exportSnapshot ?? (async (a: string, b: string) => exportEtcdSnapshot(a, b)))(path, etcdPath);
@@ -671,6 +768,7 @@ export class EtcdServer {
       }
     } finally {
       await file.close();
+      backendSnapshotSeconds.observe((performance.now() - startMs) / 1000);
     }
   }
 
@@ -693,7 +791,9 @@ export class EtcdServer {
   }
 
   async hash(): Promise<{ header: Header; hash: number }> {
+    const startMs = performance.now();
     const h = await this.hashKV(0n);
+    hashSeconds.observe((performance.now() - startMs) / 1000);
     return { header: h.header, hash: h.hash };
   }
 
@@ -726,6 +826,58 @@ export class EtcdServer {
     }
   }
 
+  #checkingCompactHashes = false;
+
+  /**
+   * The leader compares its hashes at recent compaction points with the members' (etcd's
+   * CompactHashCheck); members in the minority get CORRUPT (without a majority, member 0: everyone).
+   */
+  async checkCompactionHashes(): Promise<bigint[]> {
+    const transport = this.#transport;
+    if (this.#checkingCompactHashes || this.#stopped || !transport || this.#node.raft.state !== StateType.Leader) return [];
+    this.#checkingCompactHashes = true;
+    this.#compactHashChecker ??= new CompactHashChecker({
+      self: this.memberId,
+      peers: () => this.#members.filter((m) => m.id !== this.memberId).map((m) => m.id),
+      hashes: () => this.#compactHashes.list(),
+      peerHash: async (id, rev) => decodeHashAnswer(await transport.request(id, encodePeerRequest({ op: "compactHash", revision: String(rev) }), this.#requestTimeoutMs())),
+      raiseCorrupt: async (id) => {
+        if (this.#alarms.some((a) => a.alarm === AlarmType.CORRUPT && a.memberID === id)) return;
+        await this.#propose({ alarm: { action: 1, memberID: id, alarm: AlarmType.CORRUPT } });
+      },
+      log: this.#opts.log,
+    });
+    try {
+      return await this.#compactHashChecker.check();
+    } catch (e) {
+      this.#opts.log("warn", "compaction hash check did not complete", { error: e instanceof Error ? e.message : String(e) });
+      return [];
+    } finally {
+      this.#checkingCompactHashes = false;
+    }
+  }
+
+  /**
+   * etcd's initial corruption check (--experimental-initial-corrupt-check), before this member serves
+   * clients: its hash at its revision against every peer's at that revision. Throws
+   * DataInconsistencyError when a peer with the same compact revision has another hash; peers that
+   * cannot answer are logged and skipped. Needs the transport (setTransport) to ask them.
+   */
+  async checkInitialHashKV(): Promise<void> {
+    const transport = this.#transport;
+    if (!transport) throw new Error("the initial corruption check needs the peer transport");
+    await initialCorruptCheck({
+      self: this.memberId,
+      peers: () => this.#members.filter((m) => m.id !== this.memberId),
+      localHash: async () => {
+        const rev = this.#store.rev;
+        return { ...(await this.#store.hashKV(rev)), revision: rev };
+      },
+      peerHash: async (id, rev) => decodeHashAnswer(await transport.request(id, encodePeerRequest({ op: "hashkv", revision: String(rev) }), this.#requestTimeoutMs())),
+      log: this.#opts.log,
+    });
+  }
+
   get hasLeader(): boolean {
     return !this.#stopped && this.#node.raft.lead !== 0n;
   }
@@ -739,14 +891,18 @@ export class EtcdServer {
     return this.#node.raft.lead;
   }
 
-  async stop(): Promise<void> {
+  /** Stops once, however many callers ask (a signal and a fatal error may both come). */
+  stop(): Promise<void> {
+    return (this.#stopping ??= this.#stop());
+  }
+
+  #stopping: Promise<void> | undefined;
+
+  async #stop(): Promise<void> {
     if (this.#stopped) return;
     // A leader leaving hands over first, so the others need not wait an election timeout (as etcd).
-    const r = this.#node.raft;
-    if (r.state === StateType.Leader && r.voters.size > 1) {
-      const target = [...r.prs].filter(([id]) => id !== this.memberId && r.voters.has(id)).sort((a, b) => b[1].match - a[1].match)[0]?.[0];
-      if (target !== undefined) await this.moveLeader(target, this.#opts.electionTimeoutMs ?? 1000).catch(() => {});
-    }
+    await this.#transferLeadershipForStop();
+    if (this.#stopped) return;
     this.#stopped = true;
     this.#unwatchMetrics();
     clearInterval(this.#ticker);
@@ -946,7 +1102,10 @@ export class EtcdServer {
     }
     if (rd.snapshot) this.#installSnapshot(rd.snapshot);
     // A leader may send in parallel with its own WAL write; a follower's answers wait for the fsync.
-    if (leader && rd.messages.length) this.#transport?.send(rd.messages);
+    if (leader && rd.messages.length) {
+      this.#heartbeats.observe(rd.messages, MessageType.Heartbeat);
+      this.#transport?.send(rd.messages);
+    }
     const records = readyRecords(rd);
     if (rd.snapshot) {
       const m = rd.snapshot.meta;
@@ -973,6 +1132,7 @@ export class EtcdServer {
   /** What /metrics shows of this member, read at scrape time. */
   #metricsState(): MetricsState {
     const r = this.#node.raft;
+    const hub = this.watchHub.stats;
     return {
       memberId: this.memberId,
       version: ETCD_API_VERSION,
@@ -984,6 +1144,15 @@ export class EtcdServer {
       dbSize: this.#backend.size(),
       dbSizeInUse: this.#backend.sizeInUse(),
       keys: this.#keys,
+      clusterVersion: ETCD_CLUSTER_VERSION,
+      learner: r.learners.has(this.memberId),
+      quotaBackendBytes: this.#opts.quotaBackendBytes ?? 0,
+      revision: this.#store.rev,
+      compactRevision: this.#store.compactRev,
+      authRevision: this.#authStore.revision,
+      watch: { ...this.watchHub.queueStats, watchers: hub.synced + hub.unsynced + hub.victims, slow: hub.unsynced + hub.victims },
+      alarms: this.#alarms.map((a) => ({ memberID: a.memberID, alarm: a.alarm === AlarmType.NOSPACE ? "NOSPACE" : a.alarm === AlarmType.CORRUPT ? "CORRUPT" : "NONE" })),
+      members: this.#members.map((m) => m.id),
     };
   }
 
@@ -1094,22 +1263,29 @@ export class EtcdServer {
     if (this.#published || this.#node.raft.lead === 0n) return;
     this.#published = true;
     const attrs = { clusterMemberAttrSet: { member_ID: this.memberId, memberAttributes: { name: this.#opts.name, clientUrls: [...this.#opts.advertiseClientUrls] } } };
+    // etcd's fields (3.5): the attributes as Go's %+v prints them, and the proposal's timeout.
+    const fields = {
+      "local-member-id": hex(this.memberId),
+      "local-member-attributes": `{Name:${this.#opts.name} ClientURLs:[${this.#opts.advertiseClientUrls.join(" ")}]}`,
+    };
+    const timeout = goDuration(this.#requestTimeoutMs());
     const publish = () =>
       this.#propose(attrs).then(
         () => {
           // etcd's own words: deployment tooling and etcd's e2e suite wait for these two lines.
           this.#opts.log("info", "published local member to cluster through raft", {
-            "local-member-id": hex(this.memberId),
-            "local-member-attributes": `{Name:${this.#opts.name} ClientURLs:[${this.#opts.advertiseClientUrls.join(" ")}]}`,
+            ...fields,
+            "request-path": `/0/members/${hex(this.memberId)}/attributes`,
             "cluster-id": hex(this.clusterId),
+            "publish-timeout": timeout,
           });
           this.#opts.log("info", "enabled capabilities for version", { "cluster-version": ETCD_CLUSTER_VERSION });
           this.#isReady = true;
           this.#readyResolve();
         },
         (err) => {
-          if (this.#stopped) return;
-          this.#opts.log("warn", "publishing member attributes failed; retrying", { error: String((err as Error).message) });
+          if (this.#stopped) return this.#opts.log("warn", "stopped publish because server is stopping", { ...fields, "publish-timeout": timeout });
+          this.#opts.log("warn", "failed to publish local member to cluster through raft", { ...fields, "publish-timeout": timeout, error: String((err as Error).message) });
           setTimeout(() => void publish(), 500);
         },
       );
@@ -1139,15 +1315,17 @@ export class EtcdServer {
           const req = local ?? etcdserverpb.InternalRaftRequest.decode(e.data);
           const id = req.header?.ID ?? 0n;
           this.#forget(local ? e.data : this.#proposedById.get(BigInt(id)), req);
+          const started = performance.now();
           try {
             this.#applyingIndex = BigInt(e.index);
-            const value = this.#applyRequest(req);
+            const value = timedApply(req, () => this.#applyRequest(req));
             if (req.clusterMemberAttrSet) membersChanged = true;
             results.push({ id, ok: true, value });
           } catch (err) {
             if (!isEtcdError(err)) throw err;
             results.push({ id, ok: false, value: err });
           }
+          this.#warnIfSlow("", req, started, results[results.length - 1]);
         }
         this.#applied = BigInt(e.index);
       }
@@ -1166,6 +1344,22 @@ export class EtcdServer {
       this.#appliedWaiters = this.#appliedWaiters.filter((w) => w.index > this.#applied);
       for (const w of ready) w.resolve();
     }
+  }
+
+  /** etcd's "apply request took too long" (--experimental-warning-apply-duration). */
+  #warnIfSlow(prefix: string, req: etcdserverpb.InternalRaftRequest.$Properties, started: number, r: { ok: boolean; value: unknown }): void {
+    const tookMs = performance.now() - started;
+    const expectedMs = this.#opts.warningApplyDurationMs ?? DEFAULT_WARNING_APPLY_MS;
+    if (tookMs <= expectedMs) return;
+    const kind = req.put ? "put" : req.deleteRange ? "deleteRange" : req.txn ? "txn" : req.range ? "range" : "other";
+    warnIfSlow(this.#opts.log, {
+      tookMs,
+      expectedMs,
+      prefix,
+      request: () => (prefix ? describeReadOnly(req) : describeRequest(req)),
+      response: () => (!r.ok ? "" : prefix ? readOnlyResponse(req, r.value) : responseSize(kind, r.value)),
+      error: r.ok ? undefined : r.value,
+    });
   }
 
   /** Updates the member list for an applied conf change; returns whether it changed. */
@@ -1249,6 +1443,8 @@ export class EtcdServer {
     if (req.compaction) {
       // The compaction point is applied here (deterministic); the rows go in the background.
       this.#store.compact(BigInt(req.compaction.revision ?? 0n), { background: true });
+      // With the compaction hash check on, hash the compacted store now rather than when asked.
+      if (this.#opts.compactHashCheckEnabled) this.#compactHashes.record(BigInt(req.compaction.revision ?? 0n));
       return { header: { revision: this.#store.rev } };
     }
     const auth = applyAuth(this.#authStore, req, this.#applyingIndex);
@@ -1293,7 +1489,7 @@ export class EtcdServer {
     const storage = r.log.storage;
     const applied = Number(this.#applied);
     // Keep some entries for followers that lag a little; a small --snapshot-count asks for a small log.
-    const compactTo = applied - Math.min(CATCH_UP_ENTRIES, this.#opts.snapshotCount);
+    const compactTo = applied - Math.min(this.#opts.snapshotCatchupEntries ?? CATCH_UP_ENTRIES, this.#opts.snapshotCount);
     if (compactTo > storage.snapshot.meta.index && compactTo < storage.lastIndex()) {
       const cs = r.confState();
       storage.createSnapshot(compactTo, cs, new Uint8Array(0));
@@ -1390,7 +1586,28 @@ export function validPeerUrls(urls: readonly string[]): boolean {
   });
 }
 
-function ensureWritableDir(dir: string): void {
+/**
+ * Why a removed member stops (etcd's words). The process exits 0 for it: stopping is the expected
+ * outcome of `member remove`, not a failure for a supervisor to undo.
+ */
+export class MemberRemovedError extends Error {
+  constructor() {
+    super("the member has been permanently removed from the cluster");
+    this.name = "MemberRemovedError";
+  }
+}
+
+/** A duration as Go's time.Duration prints it in etcd's logs ("7s", "1.5s", "250ms"). */
+function goDuration(ms: number): string {
+  if (ms >= 1000) return `${Number((ms / 1000).toFixed(9))}s`;
+  return `${Number(ms.toFixed(6))}ms`;
+}
+
+/**
+ * Creates the directory (0700) if needed and checks this user may use it; the error says what to
+ * change. main.ts calls it for the data dir before locking it, start() for the member's own dirs.
+ */
+export function ensureWritableDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     accessSync(dir, constants.W_OK | constants.R_OK | constants.X_OK);

@@ -1,16 +1,21 @@
 import type { Server as Http1Server } from "node:http";
 import net from "node:net";
 import tls from "node:tls";
-import { verifiedCommonName } from "../../pkg/tls-options.ts";
+import { type TlsRefusal, type TlsSide, verifiedCommonName } from "../../pkg/tls-options.ts";
 import { CONNECTION_PREFACE } from "./h2/frames.ts";
 import type { ConnectionInfo } from "./h2/connection.ts";
 import type { H2Server } from "./h2/server.ts";
 
 export interface ClientPortOptions {
-  /** Serve TLS (an https:// listen URL): ALPN offers h2 and http/1.1; the rest is as on cleartext. */
-  tls?: tls.TlsOptions;
+  /** Serve TLS (an https:// or unixs:// listen URL): ALPN offers h2 and http/1.1; the rest is as on cleartext. */
+  tls?: TlsSide;
   /** A TLS handshake failed (plaintext sent to the TLS port, an unknown or expired client certificate). */
   onTlsError?: (err: Error & { code?: string }, remoteAddress: string | undefined) => void;
+  /**
+   * A client was refused after its handshake: its certificate is revoked (--client-crl-file) or not
+   * for an allowed host (--client-cert-allowed-hostname). The connection is closed unserved.
+   */
+  onRefused?: (refusal: TlsRefusal, remoteAddress: string | undefined) => void;
 }
 
 /**
@@ -24,9 +29,17 @@ export function createClientPort(h2: H2Server, h1: Http1Server, opts: ClientPort
   // ALPN picks the server's first protocol the client offers: a client offering only h2 (grpc-go as in
   // etcdctl, grpc-js, node:http2) gets h2; browsers and curl, which offer http/1.1 too, get HTTP/1.1,
   // where /health, the JSON gateway and gRPC-web are served (our HTTP/2 server speaks only gRPC).
-  const server = tls.createServer({ ...opts.tls, ALPNProtocols: ["http/1.1", "h2"] }, (socket) => {
-    socket.setNoDelay(true);
-    const cn = verifiedCommonName(socket);
+  const side = opts.tls;
+  const server = tls.createServer({ ...side.server, ALPNProtocols: ["http/1.1", "h2"] }, (socket) => {
+    socket.setNoDelay?.(true);
+    const refused = side.acceptRefusal(socket);
+    if (refused) {
+      opts.onRefused?.(refused, socket.remoteAddress);
+      socket.destroy();
+      return;
+    }
+    // The CN names the user only under --client-cert-auth (a trusted CA alone asks for certificates too).
+    const cn = side.clientCertAuth ? verifiedCommonName(socket) : undefined;
     dispatch(socket, h2, h1, cn ? Object.freeze({ tlsCommonName: cn }) : NO_INFO);
   });
   server.on("tlsClientError", (err: Error & { code?: string }, socket: tls.TLSSocket) => {

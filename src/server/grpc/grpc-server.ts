@@ -199,7 +199,7 @@ class ServerCall implements StreamSink, Call {
     this.#route = route;
     this.#opts = opts;
     this.#metrics = metrics;
-    metrics.started.inc();
+    metrics.start(stream.headers["client-api-version"]);
     this.headers = stream.headers;
     this.#reader = new MessageReader(opts.maxRecvBytes);
     const timeout = stream.headers["grpc-timeout"];
@@ -319,6 +319,7 @@ class ServerCall implements StreamSink, Call {
     const s = this.#stream;
     this.#finished = true;
     this.#metrics.handled(GrpcCode.OK);
+    this.#metrics.sent(bytes.length - 5);
     if (s.closed) return;
     s.respond(RESPONSE_HEADERS);
     s.write(bytes);
@@ -332,7 +333,9 @@ class ServerCall implements StreamSink, Call {
       if (this.#finished || s.closed) throw new EtcdError(GrpcCode.Canceled, "context canceled");
       if (!s.headersSent) s.respond(RESPONSE_HEADERS);
       // The stream queues what the flow-control windows do not take yet; wait while that queue is long.
-      if (!s.write(encodeMessage(this.#route.response, msg))) await s.waitWritable();
+      const bytes = encodeMessage(this.#route.response, msg);
+      this.#metrics.sent(bytes.length - 5);
+      if (!s.write(bytes)) await s.waitWritable();
     };
   }
 
@@ -345,7 +348,10 @@ class ServerCall implements StreamSink, Call {
         yield msg;
         continue;
       }
-      if (this.#readError) throw this.#readError;
+      if (this.#readError) {
+        this.#metrics.receiveFailed();
+        throw this.#readError;
+      }
       if (this.#inputDone || this.#cancelled) return;
       await new Promise<void>((r) => (this.#wakeUp = r));
     }
@@ -360,6 +366,7 @@ class ServerCall implements StreamSink, Call {
   }
 
   #decode(bytes: Uint8Array): any {
+    this.#metrics.received(bytes.length);
     return decodeRequest(this.#route, bytes);
   }
 

@@ -155,7 +155,7 @@ class WebCall implements Call {
     this.#path = path;
     this.#route = route;
     this.#metrics = metrics;
-    metrics.started.inc();
+    metrics.start(req.headers.get("client-api-version") ?? undefined);
     this.#responseHeaders = responseHeaders;
     this.#text = text;
     this.#opts = opts;
@@ -185,6 +185,7 @@ class WebCall implements Call {
     try {
       const bytes = await readOneMessage(body, this.#text, this.#opts.maxRecvBytes, this.#abort.signal);
       if (this.#done) return;
+      this.#metrics.received(bytes.length);
       const req = decodeRequest(this.#route, bytes);
       const h = this.#route.handler;
       if (h.kind === "unary") {
@@ -192,6 +193,7 @@ class WebCall implements Call {
         if (this.#done) return;
         const data = encodeMessage(this.#route.response, res);
         this.#metrics.handled(GrpcCode.OK);
+        this.#metrics.sent(data.length - 5);
         this.#finishUnary(Buffer.concat([data, trailerFrame(GrpcCode.OK, "")]));
         return;
       }
@@ -202,7 +204,9 @@ class WebCall implements Call {
       this.#respond(new Response(out.readable, { headers: this.#responseHeaders }));
       const send = async (msg: unknown): Promise<void> => {
         if (this.#done) throw new EtcdError(GrpcCode.Canceled, "context canceled");
-        await out.write(encodeMessage(this.#route.response, msg));
+        const data = encodeMessage(this.#route.response, msg);
+        this.#metrics.sent(data.length - 5);
+        await out.write(data);
       };
       if (h.kind === "serverStream") await h.handle(req, this, send);
       else await h.handle(oneRequest(req), this, send);

@@ -162,3 +162,33 @@ test("gRPC-web calls count under the same series, once each, with the status the
   expect(sample("grpc_server_started_total", compact)).toBe(started + 3);
   expect([code("OK") - ok, code("OutOfRange") - outOfRange, code("DeadlineExceeded") - deadline]).toEqual([1, 1, 1]);
 });
+
+test("messages and their bytes: a unary request on arrival, its answer when OK; calls by client-api-version", async () => {
+  const counter = (name: string, labels: Record<string, string>) => sample(name, labels) ?? 0;
+  const plain = (name: string) => Number(/^\S+ (\S+)$/m.exec(defaultRegistry.expose().split("\n").find((l) => l.startsWith(`${name} `)) ?? "x 0")![1]);
+  const [received, sent, inBytes, versioned] = [
+    counter("grpc_server_msg_received_total", kv("Range")),
+    counter("grpc_server_msg_sent_total", kv("Range")),
+    plain("etcd_network_client_grpc_received_bytes_total"),
+    counter("etcd_server_client_requests_total", { type: "unary", client_api_version: "3.5" }),
+  ];
+  const withVersion = new grpc.Metadata();
+  withVersion.set("client-api-version", "3.5");
+  const ok = await new Promise<number>((resolve) =>
+    client.makeUnaryRequest(
+      "/etcdserverpb.KV/Range",
+      (m: any) => Buffer.from(etcdserverpb.RangeRequest.encode(m).finish()),
+      (b: Buffer) => b,
+      { key: Buffer.from("abc") },
+      withVersion,
+      (err) => resolve(err ? err.code : grpc.status.OK),
+    ),
+  );
+  expect(ok).toBe(grpc.status.OK);
+  expect(await call("Range", "missing")).toBe(grpc.status.NOT_FOUND);
+  expect(counter("grpc_server_msg_received_total", kv("Range")) - received).toBe(2);
+  expect(counter("grpc_server_msg_sent_total", kv("Range")) - sent).toBe(1); // the NotFound call sent no message
+  // RangeRequest{key: "abc"} is 5 bytes, {key: "missing"} 9, without the gRPC frame's 5-byte prefix.
+  expect(plain("etcd_network_client_grpc_received_bytes_total") - inBytes).toBe(14);
+  expect(counter("etcd_server_client_requests_total", { type: "unary", client_api_version: "3.5" }) - versioned).toBe(1);
+});

@@ -1,4 +1,5 @@
 import { etcdserverpb, mvccpb } from "../../proto/etcd.js";
+import { watchEventsSent } from "./metrics.ts";
 
 type WatchRequest = etcdserverpb.WatchRequest.$Properties;
 type WatchResponse = etcdserverpb.WatchResponse.$Properties;
@@ -168,7 +169,8 @@ export async function serveWatch(
       wr.compactRevision = b.compactRevision;
       wr.canceled = true;
     }
-    return fragmented.has(b.watchId) ? sendFragments(wr, fragmentBytes, send) : send(wr);
+    const sent = fragmented.has(b.watchId) ? sendFragments(wr, fragmentBytes, send) : send(wr);
+    return b.events.length ? sent.then(() => watchEventsSent.inc(b.events.length)) : sent;
   };
 
   void (async () => {

@@ -1,14 +1,13 @@
 import { Hono } from "hono";
 import { registerGateway } from "./gateway/gateway.ts";
 import type { HandlerTable } from "./gateway/handlers.ts";
+import { type HealthBackend, registerHealth } from "./health.ts";
 import { mountMetrics } from "./metrics-route.ts";
 import { registerUi } from "./ui/route.ts";
 import { registerV2Members } from "./v2-members.ts";
 
 /** What the HTTP side needs from the server (an interface, so tests can use app.request without one). */
-export interface HttpBackend {
-  hasLeader(): boolean;
-  alarms(): string[];
+export interface HttpBackend extends HealthBackend {
   versions(): { etcdserver: string; etcdcluster: string; "etcd-ts": string };
   /**
    * The gRPC method table (`etcdHandlers(server)`): with it the app serves etcd's JSON gateway
@@ -22,7 +21,7 @@ export interface HttpBackend {
   log?: (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 }
 
-/** HTTP/1.1 on the client port: etcd's /health and /version, the JSON gateway, /v2/members. */
+/** HTTP/1.1 on the client port: etcd's /health, /livez, /readyz, /metrics and /version, the JSON gateway, /v2/members. */
 export function createHttpApp(b: HttpBackend): Hono {
   const app = new Hono();
   // etcd's access controller, in front of everything: CORS headers, and OPTIONS answered 200.
@@ -38,16 +37,8 @@ export function createHttpApp(b: HttpBackend): Hono {
     }
   });
   app.get("/version", (c) => c.json(b.versions()));
-  const health = (c: any) => {
-    const alarms = b.alarms();
-    if (!b.hasLeader()) return c.json({ health: "false", reason: "RAFT NO LEADER" }, 503);
-    if (alarms.length) return c.json({ health: "false", reason: `ALARM ${alarms.join(",")}` }, 503);
-    return c.json({ health: "true", reason: "" });
-  };
-  app.get("/health", health);
-  app.get("/livez", (c) => c.text("ok"));
+  registerHealth(app, b); // /health, /livez, /readyz
   mountMetrics(app);
-  app.get("/readyz", (c) => (b.hasLeader() ? c.text("ok") : c.text("not ready: no leader", 503)));
   if (b.handlers) {
     registerGateway(app, b.handlers, { maxRecvBytes: b.maxRecvBytes ?? 2 * 1024 * 1024, log: b.log });
     registerV2Members(app, b.handlers);

@@ -6,22 +6,41 @@ import http from "node:http";
 import https from "node:https";
 import { CONTENT_TYPE, defaultRegistry, type Registry } from "../../pkg/metrics.ts";
 import { registerProcessMetrics } from "../../pkg/process-metrics.ts";
+import { scrapes, scrapesInFlight } from "./metrics.ts";
 
-/** Adds GET /metrics to app (with the process_* metrics). */
+/** Adds GET /metrics to app (with the process_* and os_fd_* metrics), counting scrapes as promhttp does. */
 export function mountMetrics(app: Hono, registry: Registry = defaultRegistry): void {
   registerProcessMetrics(registry);
-  app.get("/metrics", () => new Response(registry.expose(), { headers: { "content-type": CONTENT_TYPE } }));
+  app.get("/metrics", () => {
+    // A scrape sees itself in flight, and is counted once answered (as promhttp's instrumentation).
+    scrapesInFlight.inc();
+    try {
+      const body = registry.expose();
+      scrapes.with("200").inc();
+      return new Response(body, { headers: { "content-type": CONTENT_TYPE } });
+    } catch (err) {
+      scrapes.with("500").inc();
+      throw err;
+    } finally {
+      scrapesInFlight.dec();
+    }
+  });
 }
 
 /** What a metrics listener answers, as etcd's: monitoring only. */
 export const METRICS_PATHS: ReadonlySet<string> = new Set(["/metrics", "/health", "/livez", "/readyz"]);
+/** ...and each health check on its own path (/livez/serializable_read, /readyz/linearizable_read, ...). */
+const CHECK_PATH = /^\/(livez|readyz)\/[a-z_]+$/;
 
 /**
  * Only the monitoring paths of `fetch`: a metrics URL is often plaintext and without client
  * certificates, so the JSON gateway, gRPC-web or the console behind it would skip --client-cert-auth.
  */
 export function metricsOnly(fetch: (req: Request) => Response | Promise<Response>): (req: Request) => Response | Promise<Response> {
-  return (req) => (METRICS_PATHS.has(new URL(req.url).pathname) ? fetch(req) : new Response("404 page not found\n", { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } }));
+  return (req) => {
+    const path = new URL(req.url).pathname;
+    return METRICS_PATHS.has(path) || CHECK_PATH.test(path) ? fetch(req) : new Response("404 page not found\n", { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
+  };
 }
 
 /**

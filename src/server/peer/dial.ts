@@ -4,7 +4,7 @@
 import type net from "node:net";
 import type tls from "node:tls";
 import { FrameReader } from "./frame.ts";
-import { decodeHandshake, encodeHandshakeFrame, type Handshake, HANDSHAKE_MAX_FRAME_BYTES } from "./handshake.ts";
+import { decodeHandshake, decodeRefusal, encodeHandshakeFrame, type Handshake, HANDSHAKE_MAX_FRAME_BYTES } from "./handshake.ts";
 import { connectPeer, describeSocketError, type PeerSocket } from "./connect.ts";
 
 export class PeerDialError extends Error {
@@ -68,6 +68,8 @@ export function dialPeer(url: string, hs: Handshake, timeoutMs: number, maxFrame
       try {
         reader.push(chunk, (payload) => {
           if (settled) return early.push(payload), true;
+          const refused = decodeRefusal(payload);
+          if (refused !== null) return fail(refused), false;
           const h = decodeHandshake(payload);
           if (typeof h === "string") return fail(`bad handshake reply: ${h}`), false;
           if (hs.clusterId !== 0n && h.clusterId !== hs.clusterId) {

@@ -77,11 +77,13 @@ test("backoff doubles from 50 ms to 2 s with at most 25 % jitter, replays from i
   expect(a.next()).toBeLessThanOrEqual(50);
 });
 
-test("peer URLs: http and https (TLS), a clear error otherwise", () => {
+test("peer URLs: http and https (TLS), unix and unixs sockets named by the rest of the URL, a clear error otherwise", () => {
   expect(parsePeerUrl("http://127.0.0.1:2380", "dial")).toEqual({ host: "127.0.0.1", port: 2380, secure: false });
   expect(parsePeerUrl("http://[::1]:2380", "dial")).toEqual({ host: "::1", port: 2380, secure: false });
   expect(parsePeerUrl("http://127.0.0.1:0", "listen").port).toBe(0);
   expect(parsePeerUrl("https://127.0.0.1:2380", "listen")).toEqual({ host: "127.0.0.1", port: 2380, secure: true });
-  expect(() => parsePeerUrl("unix://x:1", "dial")).toThrow("unsupported scheme");
+  expect(parsePeerUrl("unix://etcd.unix:1", "dial")).toEqual({ host: "etcd.unix", port: 0, secure: false, path: "etcd.unix:1" });
+  expect(parsePeerUrl("unixs:///run/etcd/peer.sock", "listen")).toEqual({ host: "localhost", port: 0, secure: true, path: "/run/etcd/peer.sock" });
+  expect(() => parsePeerUrl("ftp://x:1", "dial")).toThrow("unsupported scheme");
   expect(() => parsePeerUrl("http://127.0.0.1", "dial")).toThrow("no port");
 });

@@ -3,6 +3,10 @@
 // The dialer sends it; the acceptor checks it and answers with its own (sender = itself), also when it
 // refuses, so that the dialer can log what it reached before the acceptor closes the connection.
 // The kind says what follows: a one-way stream of Raft messages, one snapshot, or one request.
+// Over TLS, a side that refuses the other's certificate after the TLS handshake (a name the
+// allowed-CN/hostname flags do not allow, a revoked certificate) sends a refusal frame instead,
+//   "etcd-ts-refuse" (14 ASCII bytes) | the TLS alert's words ("bad certificate")
+// so the refused member logs "remote error: tls: bad certificate", as etcd members do.
 import { FRAME_HEADER_BYTES } from "./frame.ts";
 
 export const HANDSHAKE_MAGIC = "etcd-ts-peer/2";
@@ -53,4 +57,24 @@ export function decodeHandshake(payload: Uint8Array): Required<Handshake> | stri
   const kind = b.readUInt8(o);
   if (kind > MAX_KIND) return `unknown peer connection kind ${kind}`;
   return { kind: kind as ConnKind, clusterId: b.readBigUInt64BE(o + 1), from: b.readBigUInt64BE(o + 9), to: b.readBigUInt64BE(o + 17) };
+}
+
+const REFUSAL = Buffer.from("etcd-ts-refuse", "ascii");
+
+/** A refusal frame (length header included); the words are cut to fit the pre-handshake frame limit. */
+export function encodeRefusalFrame(alert: string): Buffer {
+  const words = Buffer.from(alert, "utf8").subarray(0, HANDSHAKE_MAX_FRAME_BYTES - REFUSAL.length);
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + REFUSAL.length + words.length);
+  out.writeUInt32BE(REFUSAL.length + words.length, 0);
+  REFUSAL.copy(out, FRAME_HEADER_BYTES);
+  words.copy(out, FRAME_HEADER_BYTES + REFUSAL.length);
+  return out;
+}
+
+/** For a refusal frame's payload, what the refused side logs ("remote error: tls: bad certificate"); else null. */
+export function decodeRefusal(payload: Uint8Array): string | null {
+  const b = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  if (b.length < REFUSAL.length || !b.subarray(0, REFUSAL.length).equals(REFUSAL)) return null;
+  const words = b.subarray(REFUSAL.length).toString("utf8").replace(/[^\x20-\x7e]/g, "?");
+  return `remote error: tls: ${words}`;
 }

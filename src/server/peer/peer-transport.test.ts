@@ -4,6 +4,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { HeldListener } from "../../pkg/held-listener.ts";
 import type { LogLevel } from "../../pkg/logger.ts";
 import { seededRandom } from "../../pkg/prng.ts";
 import { type CertificateAndKey, createCertificate } from "../../pkg/tls-cert.ts";
@@ -405,6 +406,25 @@ test("stop() closes listeners and connections; sends afterwards are ignored", as
   expect(a.t.stats().get(B)!.queuedMsgs).toBe(0);
   expect(a.snapStatus).toEqual([]);
   await a.t.stop(); // idempotent
+});
+
+test("listeners bound before start(): a peer that dials early waits, and its messages arrive once start() takes them", async () => {
+  const held = await HeldListener.listen({ host: "127.0.0.1", port: 0 }, { noDelay: true });
+  const url = `http://127.0.0.1:${held.address().port}`;
+  const a = await node(A, { dialTimeoutMs: 5000 });
+  a.t.addPeer(B, [url]);
+  a.t.send([app(A, B, 1)]);
+  // Accepted by the kernel and held, unread: B's member id is not known yet (its data dir is not open).
+  await waitFor("the early connection to be held", () => held.waiting === 1);
+  const b = await node(B, { url, bound: [held] });
+  expect(b.url).toBe(url);
+  await waitFor("the early message", () => b.got.length === 1);
+  expect(b.got[0].index).toBe(1);
+  expect(a.unreachable).toEqual([]);
+  await b.t.stop();
+  // stop() closed the listener it was handed: the port is free again.
+  const again = await HeldListener.listen({ host: "127.0.0.1", port: held.address().port });
+  again.close();
 });
 
 test("start() refuses an https listen URL without a peer certificate, naming the flags", async () => {

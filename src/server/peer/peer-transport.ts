@@ -13,6 +13,7 @@
 import { statSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
+import type { HeldListener } from "../../pkg/held-listener.ts";
 import type { Logger } from "../../pkg/logger.ts";
 import type { TlsSide } from "../../pkg/tls-options.ts";
 import type { Counter, Histogram } from "../../pkg/metrics.ts";
@@ -22,8 +23,24 @@ import { Backoff } from "./backoff.ts";
 import { connectPeer, describeSocketError } from "./connect.ts";
 import { dialPeer } from "./dial.ts";
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameReader, FrameTooLargeError, frameHeader } from "./frame.ts";
-import { ConnKind, decodeHandshake, encodeHandshakeFrame, type Handshake, HANDSHAKE_MAX_FRAME_BYTES } from "./handshake.ts";
-import { peerReceivedBytes, peerRoundTripSeconds, peerSentBytes } from "./metrics.ts";
+import { ConnKind, decodeHandshake, decodeRefusal, encodeHandshakeFrame, encodeRefusalFrame, type Handshake, HANDSHAKE_MAX_FRAME_BYTES } from "./handshake.ts";
+import {
+  activePeers,
+  disconnectedPeers,
+  peerReceivedBytes,
+  peerReceivedFailures,
+  peerRoundTripSeconds,
+  peerSentBytes,
+  peerSentFailures,
+  snapshotReceiveFailures,
+  snapshotReceiveInflights,
+  snapshotReceiveSeconds,
+  snapshotReceiveSuccess,
+  snapshotSendFailures,
+  snapshotSendInflights,
+  snapshotSendSeconds,
+  snapshotSendSuccess,
+} from "./metrics.ts";
 import { MAX_REQUEST_FRAME_BYTES, peerRequest } from "./peer-request.ts";
 import { SNAPSHOT_MAX_FRAME_BYTES, type SnapshotSource, SnapshotReceiver, sendSnapshot } from "./snapshot-stream.ts";
 import { parsePeerUrl } from "./url.ts";
@@ -42,6 +59,12 @@ export interface PeerTransportOptions {
   clusterId: bigint;
   /** http://host:port or https://host:port (needs tls); port 0 picks a free port (see listenAddresses()). */
   listenUrls: string[];
+  /**
+   * Listeners already bound for listenUrls, in the same order (main.ts binds them before it opens the
+   * data directory, so a port in use leaves nothing behind); start() takes their waiting connections.
+   * Without them start() binds listenUrls itself.
+   */
+  bound?: readonly HeldListener[];
   /**
    * Peer TLS (--peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth):
    * https:// listen URLs serve TLS with `server`, https:// peers are dialed with `client`.
@@ -176,6 +199,7 @@ export class PeerTransport {
   readonly #memberId: bigint;
   #clusterId: bigint;
   readonly #listenUrls: string[];
+  readonly #bound: readonly HeldListener[] | undefined;
   readonly #tls: TlsSide | undefined;
   readonly #onMessage: (m: Message) => void;
   readonly #log: Logger;
@@ -195,6 +219,8 @@ export class PeerTransport {
 
   readonly #peers = new Map<bigint, Peer>();
   readonly #servers: net.Server[] = [];
+  /** Listeners bound before start (opts.bound), which hand their connections to this transport. */
+  readonly #heldListeners: { held: HeldListener; secure: boolean }[] = [];
   readonly #inbound = new Set<net.Socket>();
   readonly #inboundByPeer = new Map<bigint, net.Socket>();
   readonly #received = new Map<bigint, number>();
@@ -209,6 +235,8 @@ export class PeerTransport {
     this.#memberId = opts.memberId;
     this.#clusterId = opts.clusterId;
     this.#listenUrls = [...opts.listenUrls];
+    this.#bound = opts.bound;
+    if (opts.bound && opts.bound.length !== opts.listenUrls.length) throw new Error("peer transport: one bound listener per listen URL is needed");
     this.#tls = opts.tls;
     this.#onMessage = opts.onMessage;
     this.#log = opts.log;
@@ -236,12 +264,20 @@ export class PeerTransport {
     this.#started = true;
     const targets = this.#listenUrls.map((u) => ({ url: u, ...parsePeerUrl(u, "listen") }));
     try {
-      for (const t of targets) {
+      for (const [i, t] of targets.entries()) {
         const server = t.secure ? this.#tlsServer(t.url) : net.createServer({ noDelay: true }, (s) => this.#accept(s));
+        const bound = this.#bound?.[i];
+        if (bound) {
+          // Bound earlier: the server only handles what the listener accepts (TLS handshake included).
+          this.#heldListeners.push({ held: bound, secure: t.secure });
+          bound.release(server);
+          this.#log("info", "listening for peers", { address: t.url, "local-member-id": hex(this.#memberId) });
+          continue;
+        }
         this.#servers.push(server);
         await new Promise<void>((resolve, reject) => {
           server.once("error", reject);
-          server.listen({ host: t.host, port: t.port }, () => {
+          server.listen(t.path !== undefined ? { path: t.path } : { host: t.host, port: t.port }, () => {
             server.off("error", reject);
             server.on("error", (e) => this.#log("warn", "peer listener error", { address: t.url, error: String(e) }));
             resolve();
@@ -268,8 +304,32 @@ export class PeerTransport {
    */
   #tlsServer(url: string): net.Server {
     if (!this.#tls) throw new Error(`${url} is https:// but no peer certificate is configured (--peer-cert-file and --peer-key-file, or --peer-auto-tls)`);
-    const server = tls.createServer(this.#tls.server, (s) => {
+    const side = this.#tls;
+    const server = tls.createServer(side.server, (s) => {
       s.setNoDelay(true);
+      // Revoked (--peer-crl-file) or not allowed (--peer-cert-allowed-cn/-hostname): the dialer is told
+      // with a refusal frame, so that it logs the TLS alert as etcd members do.
+      const refused = side.acceptRefusal(s);
+      if (refused) {
+        const remoteAddr = `${s.remoteAddress}:${s.remotePort}`;
+        if (!this.#stopped) this.#log("warn", "rejected a peer connection: its certificate is not accepted", { address: url, "remote-addr": remoteAddr, error: refused.message });
+        // The dialer may be refusing ours at the same moment (it checks the server's certificate first,
+        // as etcd's does in the handshake): read its refusal frame too, so this side says why.
+        const reader = new FrameReader(HANDSHAKE_MAX_FRAME_BYTES);
+        s.on("data", (chunk: Buffer) => {
+          try {
+            reader.push(chunk, (payload) => {
+              const theirs = decodeRefusal(payload);
+              if (theirs !== null && !this.#stopped) this.#log("warn", "rejected a peer connection: the dialing member refused this member's certificate", { "remote-addr": remoteAddr, error: theirs });
+              return false;
+            });
+          } catch {}
+        });
+        s.on("error", () => {});
+        s.end(encodeRefusalFrame(refused.alert));
+        setTimeout(() => s.destroy(), 1000).unref?.();
+        return;
+      }
       this.#accept(s);
     });
     server.on("tlsClientError", (e: Error & { code?: string }, socket: tls.TLSSocket) => {
@@ -287,11 +347,9 @@ export class PeerTransport {
 
   /** The URLs actually listened on (with the port the kernel chose for port 0). */
   listenAddresses(): string[] {
-    return this.#servers.map((s) => {
-      const a = s.address();
-      if (a === null || typeof a === "string") return String(a);
-      return `${s instanceof tls.Server ? "https" : "http"}://${a.address.includes(":") ? `[${a.address}]` : a.address}:${a.port}`;
-    });
+    const url = (secure: boolean, a: ReturnType<net.Server["address"]>) =>
+      a === null || typeof a === "string" ? String(a) : `${secure ? "https" : "http"}://${a.address.includes(":") ? `[${a.address}]` : a.address}:${a.port}`;
+    return [...this.#heldListeners.map((h) => url(h.secure, h.held.server.address())), ...this.#servers.map((s) => url(s instanceof tls.Server, s.address()))];
   }
 
   /** Closes listeners and every connection; queued messages are dropped, no callbacks follow. */
@@ -309,6 +367,7 @@ export class PeerTransport {
   }
 
   async #closeServers(): Promise<void> {
+    for (const h of this.#heldListeners.splice(0)) h.held.close();
     const servers = this.#servers.splice(0);
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
   }
@@ -425,6 +484,7 @@ export class PeerTransport {
 
   #drop(peer: Peer, snap: boolean): void {
     peer.droppedMsgs++;
+    peerSentFailures.with(hex(peer.id)).inc();
     if (snap) this.onSnapshotStatus?.(peer.id, false);
   }
 
@@ -527,21 +587,27 @@ export class PeerTransport {
     const fields = { "remote-peer-id": hex(peer.id), "snapshot-index": m.snapshot.meta.index, bytes: src.size };
     this.#log("info", "sending database snapshot", fields);
     const started = now();
+    const to = hex(peer.id);
+    snapshotSendInflights.with(to).inc();
     const opts = { url, clusterId: this.#clusterId, from: this.#memberId, to: peer.id, dialTimeoutMs: this.#dialTimeoutMs, idleTimeoutMs: this.#snapshotIdleTimeoutMs, signal: ac.signal, tls: this.#tls?.client };
     sendSnapshot(opts, bare, src)
       .then(
         () => {
           this.#log("info", "sent database snapshot", { ...fields, "took-ms": Math.round(now() - started) });
           peer.sentBytesMetric.inc(src.size);
+          snapshotSendSuccess.with(to).inc();
+          snapshotSendSeconds.with(to).observe((now() - started) / 1000);
           return true;
         },
         (e: Error & { removed?: boolean }) => {
           if (e.removed) this.onRemoved?.();
           if (!ac.signal.aborted) this.#log("warn", "failed to send database snapshot", { ...fields, error: e.message });
+          snapshotSendFailures.with(to).inc();
           return false;
         },
       )
       .then((ok) => {
+        snapshotSendInflights.with(to).dec();
         if (this.#snapSends.get(peer.id) === ac) this.#snapSends.delete(peer.id);
         if (!this.#stopped && !peer.removed) this.onSnapshotStatus?.(peer.id, ok);
       });
@@ -598,6 +664,8 @@ export class PeerTransport {
   }
 
   #onHandshakeReply(peer: Peer, conn: OutConn, payload: Buffer): void {
+    const refused = decodeRefusal(payload);
+    if (refused !== null) return this.#connFailed(peer, conn, refused);
     const h = decodeHandshake(payload);
     if (typeof h === "string") return this.#connFailed(peer, conn, `bad handshake reply: ${h}`);
     if (h.clusterId !== this.#clusterId) {
@@ -632,6 +700,7 @@ export class PeerTransport {
     peer.failing = false;
     if (!peer.active) {
       peer.active = true;
+      activePeers.with(hex(this.#memberId), hex(peer.id)).inc();
       this.#log("info", "peer became active", { "local-member-id": hex(this.#memberId), "remote-peer-id": hex(peer.id), "remote-peer-url": conn.url });
     }
     this.#flush(peer);
@@ -661,6 +730,8 @@ export class PeerTransport {
     const fields = { "local-member-id": hex(this.#memberId), "remote-peer-id": hex(peer.id), "remote-peer-url": conn.url, error: reason };
     if (peer.active) {
       peer.active = false;
+      activePeers.with(hex(this.#memberId), hex(peer.id)).dec();
+      disconnectedPeers.with(hex(this.#memberId), hex(peer.id)).inc();
       this.#log("warn", "peer became inactive (message send to peer failed)", fields);
     } else if (!peer.failing) {
       this.#log("warn", "failed to connect to peer", fields);
@@ -749,6 +820,7 @@ export class PeerTransport {
         m = decodeMessage(payload);
         if (!Number.isInteger(m.type) || m.type < 0 || m.type > MAX_MESSAGE_TYPE) throw new Error(`unknown message type ${m.type}`);
       } catch (e) {
+        peerReceivedFailures.with(hex(remote)).inc();
         this.#log("warn", "failed to decode raft message from peer; closing connection", { "remote-peer-id": hex(remote), "remote-addr": remoteAddr, bytes: payload.length, error: e instanceof Error ? e.message : String(e) });
         close();
         return false;
@@ -783,6 +855,7 @@ export class PeerTransport {
         if (remote === null) {
           this.#log("warn", "rejected peer connection: not an etcd-ts peer handshake", { "remote-addr": remoteAddr, error: e.message });
         } else {
+          peerReceivedFailures.with(hex(remote)).inc();
           this.#log("warn", "peer frame too large; closing connection", { "remote-peer-id": hex(remote), "remote-addr": remoteAddr, bytes: e.frameBytes, limit: e.limitBytes });
         }
         close();
@@ -800,6 +873,11 @@ export class PeerTransport {
 
   /** Checks a dialer's handshake and answers it (also when refusing, so the dialer can log why). */
   #acceptHandshake(socket: net.Socket, payload: Buffer, remoteAddr: string): Required<Handshake> | null {
+    const refused = decodeRefusal(payload);
+    if (refused !== null) {
+      this.#log("warn", "rejected a peer connection: the dialing member refused this member's certificate", { "remote-addr": remoteAddr, error: refused });
+      return null;
+    }
     const h = decodeHandshake(payload);
     if (typeof h === "string") {
       this.#log("warn", "rejected peer connection: not an etcd-ts peer handshake", { "remote-addr": remoteAddr, error: h });
@@ -856,6 +934,15 @@ export class PeerTransport {
     // A sender that vanished without closing must not hold the socket and the partial file forever.
     socket.setTimeout(this.#snapshotIdleTimeoutMs, () => socket.destroy());
     const started = now();
+    const fromLabel = hex(from);
+    snapshotReceiveInflights.with(fromLabel).inc();
+    // In flight until the receiver reports (stored and verified, or failed) or the connection closes.
+    let inflight = true;
+    const ended = () => {
+      if (inflight) snapshotReceiveInflights.with(fromLabel).dec();
+      inflight = false;
+    };
+    socket.once("close", ended);
     return new SnapshotReceiver({
       dir: this.#snapshotDir as string,
       from,
@@ -863,12 +950,19 @@ export class PeerTransport {
       socket,
       onSnapshot: (m, path) => {
         this.#log("info", "received database snapshot", { ...fields, "snapshot-index": m.snapshot?.meta.index, "took-ms": Math.round(now() - started) });
+        ended();
+        snapshotReceiveSuccess.with(fromLabel).inc();
+        snapshotReceiveSeconds.with(fromLabel).observe((now() - started) / 1000);
         if (this.#stopped) return;
         this.#received.set(from, (this.#received.get(from) ?? 0) + 1);
         peerReceivedBytes.with(hex(from)).inc(fileSize(path));
         this.#onSnapshot?.(m, path);
       },
-      onError: (reason) => this.#log("warn", "failed to receive database snapshot", { ...fields, error: reason }),
+      onError: (reason) => {
+        ended();
+        snapshotReceiveFailures.with(fromLabel).inc();
+        this.#log("warn", "failed to receive database snapshot", { ...fields, error: reason });
+      },
     });
   }
 

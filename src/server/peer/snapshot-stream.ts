@@ -19,6 +19,7 @@ import { type Message, MessageType } from "../../raft/types.ts";
 import { dialPeer } from "./dial.ts";
 import { frameHeader } from "./frame.ts";
 import { ConnKind } from "./handshake.ts";
+import { snapDbFsyncSeconds, snapDbSaveSeconds } from "./metrics.ts";
 
 export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 /** A chunk frame, or the header frame with its message (which carries no data). */
@@ -126,6 +127,7 @@ export class SnapshotReceiver {
   #pending = 0;
   #chain: Promise<void> = Promise.resolve();
   #failed = false;
+  #startedMs = 0;
 
   constructor(readonly opts: ReceiverOptions) {
     this.#part = join(opts.dir, `receiving-${opts.from.toString(16)}.part`);
@@ -164,6 +166,7 @@ export class SnapshotReceiver {
     if (m.type !== MessageType.Snap || !m.snapshot) return this.#fail(`expected a Snap message, got type ${m.type}`);
     if (m.to !== this.opts.memberId || m.from !== this.opts.from) return this.#fail("snapshot message is not from the connected member to this one");
     this.#m = m;
+    this.#startedMs = performance.now();
     this.#size = Number(payload.readBigUInt64BE(0));
     this.#want = Buffer.from(payload.subarray(8, HEADER_BYTES));
     try {
@@ -203,11 +206,14 @@ export class SnapshotReceiver {
         if (this.#failed) return;
         if (!sum.equals(this.#want as Buffer)) throw new Error("sha256 mismatch: the snapshot arrived damaged");
         const fd = this.#fd as number;
+        const fsyncStartMs = performance.now();
         await new Promise<void>((r, j) => fs.fsync(fd, (e) => (e ? j(e) : r())));
+        snapDbFsyncSeconds.observe((performance.now() - fsyncStartMs) / 1000);
         fs.closeSync(fd);
         this.#fd = null;
         const path = join(this.opts.dir, `received-${this.opts.from.toString(16)}-${m.snapshot?.meta.index}.db`);
         fs.renameSync(this.#part, path);
+        snapDbSaveSeconds.observe((performance.now() - this.#startedMs) / 1000);
         this.opts.socket.end(Buffer.concat([frameHeader(1), Buffer.from([0])]));
         this.opts.onSnapshot(m, path);
       })

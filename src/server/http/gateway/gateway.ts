@@ -80,7 +80,16 @@ async function serve(c: Context, table: HandlerTable, handler: GatewayHandler | 
       return new Response(messageToJson(info.responseType, throughWire(info.response, res)), { status: 200, headers: JSON_HEADERS });
     }
     if (handler.kind !== "serverStream") throw unimplemented(table, info);
-    return await streamResponse(info, abort, (send) => handler.handle(req, call, send), opts, handler.metrics);
+    return await streamResponse(
+      info,
+      abort,
+      (send) => {
+        handler.metrics?.received?.(); // the one request, counted once the call runs (as go-grpc-prometheus)
+        return handler.handle(req, call, send);
+      },
+      opts,
+      handler.metrics,
+    );
   } catch (err) {
     const { code, message } = statusOf(err, opts, info);
     return new Response(errorBody(code, message), { status: httpStatusFromCode(code), headers: { "content-type": "application/json" } });
@@ -179,9 +188,11 @@ async function serveBidi(
   }
   if (!handler) throw unimplemented(table, info);
   if (handler.kind !== "bidi") throw unimplemented(table, info);
+  const counter = handler.metrics;
 
   async function* requests(): AsyncGenerator<unknown> {
     if (firstDone) return;
+    counter?.received?.();
     yield first;
     for (;;) {
       let r: IteratorResult<JsonNode>;
@@ -196,6 +207,7 @@ async function serveBidi(
         opts.log?.("debug", "gateway: stopped reading a stream's requests", { path: info.path, error: String((err as Error).message) });
         return;
       }
+      counter?.received?.();
       yield msg;
     }
   }
@@ -209,9 +221,12 @@ async function serveBidi(
 async function countUnary(metrics: CallCounter | undefined, signal: AbortSignal, run: () => unknown): Promise<unknown> {
   if (!metrics) return run();
   metrics.started.inc();
+  metrics.received?.(); // a unary call's one request (go-grpc-prometheus counts it as the call starts)
   let code: number = GrpcCode.OK;
   try {
-    return await run();
+    const out = await run();
+    if (!signal.aborted) metrics.sent?.();
+    return out;
   } catch (err) {
     code = codeOf(err);
     throw err;
@@ -266,6 +281,7 @@ function streamResponse(
   const send = async (msg: unknown) => {
     if (closed || abort.signal.aborted) throw new EtcdError(GrpcCode.Canceled, "context canceled");
     controller.enqueue(encoder.encode(streamResult(info.responseType, throughWire(info.response, msg)) + "\n"));
+    metrics?.sent?.();
     start(200, JSON_HEADERS);
     while (!closed && (controller.desiredSize ?? 1) <= 0) await new Promise<void>((r) => (room = r));
   };

@@ -26,6 +26,9 @@ export interface CallCounter {
   readonly started: { inc(): void };
   /** The call ended with this gRPC status code. */
   handled(code: number): void;
+  /** A request message was taken / a response message went out (grpc_server_msg_*_total). */
+  received?(): void;
+  sent?(): void;
 }
 
 export type GatewayHandler = (
