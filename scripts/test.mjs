@@ -16,7 +16,9 @@ function step(title, cmd, args) {
 
 step("generated protobuf code is up to date", process.execPath, ["scripts/gen-proto.mjs", "--check"]);
 step("type check (tsc --noEmit)", bin("tsc"), ["--noEmit", "-p", "."]);
-step("build dist/etcd", bin("bun"), ["build", "--compile", "--minify-syntax", "--sourcemap", "--target=bun", "src/main.ts", "--outfile", "dist/etcd"]);
+// --bytecode: the binary carries precompiled bytecode, so a process starts without parsing ~5 MB of
+// JavaScript (etcdctl in a shell loop: 0.6 s → 0.18 s per call on this machine).
+step("build dist/etcd", bin("bun"), ["build", "--compile", "--bytecode", "--minify-syntax", "--sourcemap", "--target=bun", "src/main.ts", "--outfile", "dist/etcd"]);
 
 process.stdout.write("\n== tests (bun test)\n");
 const extra = process.argv.slice(2);

@@ -1,5 +1,7 @@
 #!/usr/bin/env bun
 // The composition root: reads the configuration, starts the server and its listeners.
+// First: signals that arrive while the rest of the program is still being evaluated (pkg/early-signals.ts).
+import { dieByEarlySignal, takeEarlySignal } from "./pkg/early-signals.ts";
 import { getRequestListener } from "@hono/node-server";
 import { existsSync, rmSync } from "node:fs";
 import http from "node:http";
@@ -84,7 +86,7 @@ async function prepareTls(config: Config, log: Logger): Promise<{ clientTls?: Tl
       clientCertAuth: config.clientCertAuth,
       crlFile: config.clientCrlFile,
       allowedHostnames: config.clientCertAllowedHostname,
-      autoTls: config.autoTls && [...config.parsedUrls.listenClientUrls, ...config.parsedUrls.listenMetricsUrls].some((u) => u.protocol === "https"),
+      autoTls: config.autoTls && [...config.parsedUrls.listenClientUrls, ...config.parsedUrls.listenMetricsUrls].some((u) => socketOfUrl(u.url).secure),
       autoTlsDir: join(config.dataDir, "fixtures", "client"),
       hosts: hostsOf([...config.parsedUrls.listenClientUrls, ...config.parsedUrls.advertiseClientUrls]),
     },
@@ -102,7 +104,7 @@ async function prepareTls(config: Config, log: Logger): Promise<{ clientTls?: Tl
       allowedHostnames: config.peerCertAllowedHostname,
       clientCertFile: config.peerClientCertFile,
       clientKeyFile: config.peerClientKeyFile,
-      autoTls: config.peerAutoTls && [...config.parsedUrls.listenPeerUrls, ...config.parsedUrls.initialAdvertisePeerUrls].some((u) => u.protocol === "https"),
+      autoTls: config.peerAutoTls && [...config.parsedUrls.listenPeerUrls, ...config.parsedUrls.initialAdvertisePeerUrls].some((u) => socketOfUrl(u.url).secure),
       autoTlsDir: join(config.dataDir, "fixtures", "peer"),
       hosts: hostsOf([...config.parsedUrls.listenPeerUrls, ...config.parsedUrls.initialAdvertisePeerUrls]),
     },
@@ -183,15 +185,18 @@ function offlineTools(): OfflineTools {
 async function main(argv: string[]): Promise<number> {
   // A compiled binary sees the name it was started as (a symlink etcdctl -> etcd) in argv0 only.
   const invokedAs = basename(process.argv0 ?? "");
+  if (invokedAs === "etcdctl" || argv[0] === "ctl") {
+    // etcdctl's lock/elect take SIGINT as the cancellation of their context, also one that came early.
+    return runCtl(invokedAs === "etcdctl" ? argv : argv.slice(1), processIo(), offlineTools(), { takeEarlySignal });
+  }
+  // Every other mode installs its handlers later; until then a signal has its default action, as before.
+  dieByEarlySignal();
   if (argv[0] === "install") return runInstall(argv.slice(1));
   if (argv[0] === "gateway" || argv[0] === "grpc-proxy") return runProxyCommand(argv);
   if (argv[0] === EXPORT_COMMAND) {
     // Internal: the server's Snapshot RPC converts a database copy here, off its event loop.
     exportEtcdSnapshot(argv[1], argv[2]);
     return 0;
-  }
-  if (invokedAs === "etcdctl" || argv[0] === "ctl") {
-    return runCtl(invokedAs === "etcdctl" ? argv : argv.slice(1), processIo(), offlineTools());
   }
   let config: Config;
   let configWarnings: readonly ConfigWarning[];

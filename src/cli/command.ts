@@ -20,6 +20,11 @@ export interface Command {
   readonly long?: string;
   readonly flags?: readonly FlagSpec[];
   readonly subcommands?: readonly Command[];
+  /**
+   * SIGINT/SIGTERM cancel it (ctx.interrupted aborts) instead of ending the process: etcdctl's lock
+   * and elect, which call signal.Notify. See interrupt.ts.
+   */
+  readonly interruptible?: boolean;
   /** Throws CliError (or an RPC error) to fail; output goes through ctx. */
   run?(ctx: Ctx, args: string[], flags: Flags): Promise<void>;
 }

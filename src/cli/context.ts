@@ -5,7 +5,8 @@
  */
 import type { Credentials } from "../client/auth.ts";
 import fs from "node:fs";
-import { Client, type ClientTlsOptions } from "../client/index.ts";
+import { Client, type ClientTlsOptions, type RequestOptions } from "../client/index.ts";
+import { createLogger, type Logger } from "../pkg/logger.ts";
 import { CliError, describeError, ExitCode } from "./errors.ts";
 import type { Globals } from "./global.ts";
 
@@ -44,6 +45,8 @@ export interface RestoreSummary {
   memberId: bigint;
   clusterId: bigint;
   revision: bigint;
+  /** Every member of the new cluster (etcdctl logs "added member" for each); absent: this one only. */
+  members?: readonly { id: bigint; peerURLs: readonly string[] }[];
 }
 
 export interface RestoreOptions {
@@ -64,11 +67,17 @@ export class Ctx {
   #main: Client | null = null;
   /** The --user password, asked once for every client of the command. */
   #password: Promise<string> | null = null;
+  #log: Logger | null = null;
 
+  /**
+   * `interrupted` aborts on SIGINT/SIGTERM for commands that take interrupts (Command.interruptible);
+   * for the others it never does (the signal ends the process).
+   */
   constructor(
     readonly globals: Globals,
     readonly io: Io,
     readonly offline: OfflineTools = {},
+    readonly interrupted: AbortSignal = new AbortController().signal,
   ) {}
 
   /** The client for --endpoints (failover across them). */
@@ -77,10 +86,14 @@ export class Ctx {
     return this.#main;
   }
 
-  /** A client for particular endpoints (endpoint health/status --cluster asks each member). */
-  clientFor(endpoints: string[]): Client {
+  /**
+   * A client for particular endpoints (endpoint health/status --cluster asks each member), with the
+   * global TLS and --user unless given others (make-mirror's destination has its own TLS, no user).
+   */
+  clientFor(endpoints: string[], opts: { tls?: ClientTlsOptions | null; anonymous?: boolean } = {}): Client {
     const g = this.globals;
-    const creds = this.credentials();
+    const creds = opts.anonymous ? null : this.credentials();
+    const tls = opts.tls === undefined ? this.tls() : opts.tls;
     // --command-timeout is applied per request (requestOpts), as etcdctl's context per command.
     const c = new Client({
       endpoints,
@@ -91,7 +104,8 @@ export class Ctx {
       username: creds?.username,
       password: creds?.password,
       onAuthFailure: creds?.onFailure,
-      tls: this.tls() ?? undefined,
+      tls: tls ?? undefined,
+      logger: this.clientLog(),
     });
     this.#clients.push(c);
     return c;
@@ -104,22 +118,7 @@ export class Ctx {
    * with the system's CAs). A file that cannot be read ends the command, naming it.
    */
   tls(): ClientTlsOptions | null {
-    const g = this.globals;
-    if (!g.cert && !g.key && !g.cacert && g.insecureTransport) {
-      return g.insecureSkipVerify && this.globals.endpoints.some((e) => /^https:/i.test(e)) ? { insecureSkipVerify: true } : null;
-    }
-    if (Boolean(g.cert) !== Boolean(g.key)) {
-      throw new CliError(ExitCode.BadArgs, g.cert ? "--cert needs --key (the client certificate's private key)" : "--key needs --cert (the client certificate)");
-    }
-    const read = (file: string, flag: string): Buffer | undefined => {
-      if (!file) return undefined;
-      try {
-        return fs.readFileSync(file);
-      } catch (e) {
-        throw new CliError(ExitCode.BadArgs, `${flag}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
-      }
-    };
-    return { ca: read(g.cacert, "--cacert"), cert: read(g.cert, "--cert"), key: read(g.key, "--key"), insecureSkipVerify: g.insecureSkipVerify };
+    return tlsOptions(this.globals, this.globals.endpoints);
   }
 
   /**
@@ -149,9 +148,20 @@ export class Ctx {
     return (line ?? "").trim();
   }
 
-  /** Options for one request under --command-timeout. */
-  requestOpts(): { timeoutMs: number } {
-    return { timeoutMs: this.globals.commandTimeoutMs };
+  /**
+   * The client library's log as etcdctl's clientv3 writes it: zap JSON lines on stderr, warnings and
+   * up (the "retrying of unary invoker failed" line of each failed request attempt).
+   */
+  clientLog(): Logger {
+    return (this.#log ??= createLogger("warn", (line) => this.io.err(line)));
+  }
+
+  /**
+   * Options for one request under --command-timeout. As etcdctl's context.WithTimeout, 0 is a
+   * deadline that has already passed, not "no deadline".
+   */
+  requestOpts(): RequestOptions {
+    return { deadlineMs: Date.now() + this.globals.commandTimeoutMs };
   }
 
   out(text: string | Uint8Array): void {
@@ -165,6 +175,46 @@ export class Ctx {
   close(): void {
     for (const c of this.#clients) c.close();
   }
+}
+
+/** etcdctl's secureCfg: the TLS settings of one set of endpoints, and the flags that gave them. */
+export interface SecureConfig {
+  cert: string;
+  key: string;
+  cacert: string;
+  insecureTransport: boolean;
+  insecureSkipVerify: boolean;
+}
+
+/** The flags behind each SecureConfig field, for messages (make-mirror's are --dest-cert…). */
+export interface SecureFlagNames {
+  cert: string;
+  key: string;
+  cacert: string;
+}
+
+const GLOBAL_TLS_FLAGS: SecureFlagNames = { cert: "--cert", key: "--key", cacert: "--cacert" };
+
+/** See Ctx.tls(); `flags` name the settings in errors. */
+export function tlsOptions(sec: SecureConfig, endpoints: readonly string[], flags: SecureFlagNames = GLOBAL_TLS_FLAGS): ClientTlsOptions | null {
+  if (!sec.cert && !sec.key && !sec.cacert && sec.insecureTransport) {
+    return sec.insecureSkipVerify && endpoints.some((e) => /^https:/i.test(e)) ? { insecureSkipVerify: true } : null;
+  }
+  if (Boolean(sec.cert) !== Boolean(sec.key)) {
+    throw new CliError(
+      ExitCode.BadArgs,
+      sec.cert ? `${flags.cert} needs ${flags.key} (the client certificate's private key)` : `${flags.key} needs ${flags.cert} (the client certificate)`,
+    );
+  }
+  const read = (file: string, flag: string): Buffer | undefined => {
+    if (!file) return undefined;
+    try {
+      return fs.readFileSync(file);
+    } catch (e) {
+      throw new CliError(ExitCode.BadArgs, `${flag}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    }
+  };
+  return { ca: read(sec.cacert, flags.cacert), cert: read(sec.cert, flags.cert), key: read(sec.key, flags.key), insecureSkipVerify: sec.insecureSkipVerify };
 }
 
 /** One line typed on the terminal without echo (raw mode); Ctrl-C ends etcdctl as speakeasy does. */

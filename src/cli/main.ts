@@ -10,6 +10,7 @@ import { asCliError, CliError, ExitCode } from "./errors.ts";
 import { dashes, type FlagSpec, parseFlags } from "./flags.ts";
 import { applyEnv, GLOBAL_FLAGS, globalsFrom } from "./global.ts";
 import { commandHelp, rootHelp } from "./help.ts";
+import { type CtlStartOptions, Interrupts, processSignals, type SignalTarget } from "./interrupt.ts";
 import { runCtlV2 } from "./v2/main.ts";
 
 const HELP_FLAG: FlagSpec = { name: "help", short: "h", type: "bool", usage: "help for the command" };
@@ -70,8 +71,22 @@ export function findCommand(root: readonly Command[], argv: readonly string[]): 
   return path.length ? { path, rest } : null;
 }
 
-/** Runs etcdctl with `argv` (without the program name); resolves to the exit code. */
-export async function runCtl(argv: string[], io: Io, offline: OfflineTools = {}): Promise<number> {
+/**
+ * Runs etcdctl with `argv` (without the program name); resolves to the exit code. `start` hands over
+ * a signal that came before (interrupt.ts); `signals` is the process's, or a fake in tests.
+ */
+export async function runCtl(argv: string[], io: Io, offline: OfflineTools = {}, start: CtlStartOptions = {}, signals: SignalTarget = processSignals): Promise<number> {
+  const found = findCommand(COMMANDS, argv);
+  const leaf = found && "path" in found ? found.path[found.path.length - 1] : undefined;
+  const interrupts = new Interrupts(io.env.ETCDCTL_API !== "2" && (leaf?.interruptible ?? false), start, signals);
+  try {
+    return await runFound(found, argv, io, offline, interrupts.signal);
+  } finally {
+    interrupts.dispose();
+  }
+}
+
+async function runFound(found: ReturnType<typeof findCommand>, argv: string[], io: Io, offline: OfflineTools, interrupted: AbortSignal): Promise<number> {
   // As etcdctl 3.5: ETCDCTL_API picks the v2 or the v3 command line; anything else is refused.
   const api = io.env.ETCDCTL_API;
   if (api === "2") return runCtlV2(argv, io);
@@ -79,7 +94,6 @@ export async function runCtl(argv: string[], io: Io, offline: OfflineTools = {})
     io.err(`unsupported API version: ${api}\n`);
     return ExitCode.Error;
   }
-  const found = findCommand(COMMANDS, argv);
   if (found === null) {
     // No command: only flags (or nothing), as `etcdctl --help`; cobra shows the help.
     const parsed = safeParse(flagsOf([]), argv);
@@ -103,7 +117,7 @@ export async function runCtl(argv: string[], io: Io, offline: OfflineTools = {})
     const values = { ...parsed.values };
     const set = new Set(parsed.set);
     applyEnv(values, set, io.env, (line) => io.err(line + "\n"));
-    ctx = new Ctx(globalsFrom(values), io, offline);
+    ctx = new Ctx(globalsFrom(values), io, offline, interrupted);
     await cmd.run(ctx, parsed.args, Object.assign(values, { $set: set as ReadonlySet<string>, $argsAtDash: parsed.argsAtDash }));
     return ExitCode.Success;
   } catch (err) {

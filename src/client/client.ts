@@ -1,5 +1,6 @@
 /** The client: KV, transactions, compaction, watches and leases over a set of endpoints, authenticated if asked. */
 import type { EtcdError } from "../pkg/errors.ts";
+import type { Logger } from "../pkg/logger.ts";
 import type { etcdserverpb } from "../proto/etcd.js";
 import {
   type Bytes,
@@ -32,7 +33,7 @@ export interface ClientOptions {
   endpoints: string[];
   /** TLS for https:// endpoints (and bare host:port ones when given): CA, client certificate, ... */
   tls?: ClientTlsOptions;
-  /** How long one connection attempt may take (default 5000 ms). */
+  /** How long one connection attempt may take (default 5000 ms; 0: no limit but the request's deadline). */
   dialTimeoutMs?: number;
   /** Deadline of each request, retries included (default 10000 ms; 0 for none). */
   requestTimeoutMs?: number;
@@ -51,12 +52,19 @@ export interface ClientOptions {
   password?: string | (() => Promise<string>);
   /** What to throw instead of an Authenticate failure (etcdctl makes it a connection error). */
   onAuthFailure?: (err: EtcdError) => unknown;
+  /** Hears clientv3's warnings ("retrying of unary invoker failed" for each failed call attempt). */
+  logger?: Logger;
 }
 
 /** Per-call options: a cancellation signal and/or a deadline overriding requestTimeoutMs. */
 export interface RequestOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
+  /**
+   * An absolute deadline (Date.now() based) instead of timeoutMs; one already past fails the call
+   * with DeadlineExceeded, as a Go context that has expired.
+   */
+  deadlineMs?: number;
 }
 
 export class Client {
@@ -79,6 +87,7 @@ export class Client {
       { timeMs: opts.keepAliveTimeMs ?? 30_000, timeoutMs: opts.keepAliveTimeoutMs ?? 10_000 },
       credentials,
       opts.tls ?? null,
+      opts.logger ?? null,
     );
     this.#watches = new WatchStream(this.#transport);
     this.lease = new LeaseClient(this.#transport, () => this.#opts(), this.#requestTimeoutMs || 10_000);
@@ -179,6 +188,7 @@ export class Client {
   }
 
   #opts(opts: RequestOptions = {}): CallOpts {
+    if (opts.deadlineMs !== undefined) return { signal: opts.signal, deadline: opts.deadlineMs };
     const timeoutMs = opts.timeoutMs ?? this.#requestTimeoutMs;
     return { signal: opts.signal, deadline: timeoutMs > 0 ? Date.now() + timeoutMs : undefined };
   }

@@ -7,6 +7,7 @@
  */
 import type http2 from "node:http2";
 import { EtcdError, GrpcCode } from "../pkg/errors.ts";
+import type { Logger } from "../pkg/logger.ts";
 import { type Credentials, needsNewToken, TokenKeeper } from "./auth.ts";
 import { asEtcdError, canceled, clientClosed, deadlineExceeded, isEndpointUnhealthy, retryableRead, retryableWrite, TransportError } from "./errors.ts";
 import { type CallOptions, Channel, type CallStream, type ClientTlsOptions, type KeepAliveOptions } from "./grpc/channel.ts";
@@ -48,20 +49,30 @@ export class Transport {
   readonly #tls: ClientTlsOptions | null;
   readonly #channels = new Map<string, Channel>();
   readonly #tokens: TokenKeeper | null;
+  readonly #log: Logger | null;
+  /** clientv3's dial target, named in its retry warnings: endpoint://client-<id>/<first endpoint>. */
+  readonly #target: string;
   #current = 0;
   #closed = false;
 
+  /**
+   * `dialTimeoutMs` 0: no limit of its own on a connection attempt (clientv3's DialTimeout 0); the
+   * call's deadline still bounds it. `log` hears clientv3's warning for each failed call attempt.
+   */
   constructor(
     endpoints: readonly string[],
     dialTimeoutMs: number,
     keepAlive: KeepAliveOptions | null = null,
     credentials: Credentials | null = null,
     tls: ClientTlsOptions | null = null,
+    log: Logger | null = null,
   ) {
     if (endpoints.length === 0) throw new Error("Cannot create a client: no endpoints given");
     this.#endpoints = endpoints;
     this.#tls = tls;
-    this.#dialTimeoutMs = dialTimeoutMs;
+    this.#dialTimeoutMs = dialTimeoutMs > 0 ? dialTimeoutMs : Infinity;
+    this.#log = log;
+    this.#target = log ? `endpoint://client-${crypto.randomUUID()}/${endpoints[0].replace(/^[a-z]+:\/\//i, "")}` : "";
     this.#keepAlive = keepAlive;
     this.#tokens = credentials
       ? new TokenKeeper(credentials, async (name, password, deadline) => {
@@ -101,6 +112,8 @@ export class Transport {
   }
 
   async #unary<Req, Res>(m: Method<Req, Res>, frame: Buffer, opts: CallOpts, token: string): Promise<Res> {
+    // Attempts as clientv3's retry interceptor counts them: waiting for a connection is part of one.
+    let invoked = 0;
     for (let attempt = 0; ; attempt++) {
       let err: EtcdError;
       try {
@@ -111,12 +124,22 @@ export class Transport {
         err = asEtcdError(e);
       }
       if (isEndpointUnhealthy(err)) this.markUnhealthy(err instanceof TransportError ? err.endpoint : this.endpoint);
+      // clientv3 waits for a ready connection inside a call (WaitForReady): a failed dial is not yet
+      // a failed attempt, unless the call gives up on it.
+      const dialing = err instanceof TransportError && !err.sent;
       const retry = m.repeatable ? retryableRead(err) : retryableWrite(err);
-      if (!retry || attempt >= MAX_RETRIES || this.#closed || opts.signal?.aborted) throw err;
       const waitMs = backoffMs(attempt);
-      if (opts.deadline !== undefined && Date.now() + waitMs >= opts.deadline) throw err;
+      const outOfTime = opts.deadline !== undefined && Date.now() + waitMs >= opts.deadline;
+      const last = !retry || attempt >= MAX_RETRIES || this.#closed || !!opts.signal?.aborted || outOfTime;
+      if (!dialing || last) this.#warnFailed(invoked++, dialing && outOfTime ? `rpc error: code = DeadlineExceeded desc = latest balancer error: ${err.message}` : goStatusText(err));
+      if (last) throw err;
       await sleep(waitMs, opts.signal);
     }
+  }
+
+  /** clientv3's retry interceptor logs every failed attempt of a unary call at warn (etcdctl shows it on stderr). */
+  #warnFailed(attempt: number, error: string): void {
+    this.#log?.("warn", "retrying of unary invoker failed", { target: this.#target, attempt, error });
   }
 
   /**
@@ -204,6 +227,13 @@ function once(channel: Channel, session: http2.ClientHttp2Session, path: string,
     call.send(frame);
     call.end();
   });
+}
+
+const CODE_NAMES = new Map<number, string>(Object.entries(GrpcCode).map(([name, code]) => [code, name]));
+
+/** An error as grpc-go's status error prints: "rpc error: code = NotFound desc = etcdserver: …". */
+export function goStatusText(err: EtcdError): string {
+  return `rpc error: code = ${CODE_NAMES.get(err.code) ?? String(err.code)} desc = ${err.message}`;
 }
 
 export function backoffMs(attempt: number): number {

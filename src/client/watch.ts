@@ -53,6 +53,14 @@ export class Watcher implements AsyncIterable<WatchEvent> {
     this.#state.cancel();
   }
 
+  /**
+   * Events received and not yet taken. Every event of one watch response arrives at once, so 0 right
+   * after taking an event means that response has been consumed (make-mirror commits per response).
+   */
+  get buffered(): number {
+    return this.#state.buffered;
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<WatchEvent> {
     const s = this.#state;
     return {
@@ -97,6 +105,10 @@ class WatchState {
 
   get finished(): boolean {
     return this.#done || this.#error !== null;
+  }
+
+  get buffered(): number {
+    return this.#events.length - this.#head;
   }
 
   created(revision: bigint): void {

@@ -330,9 +330,17 @@ describe("value errors", () => {
       `Invalid value "http://0.0.0.0" for --listen-peer-urls (ETCD_LISTEN_PEER_URLS): "http://0.0.0.0" has no port; expected http:// or https:// URLs with a host and port, such as http://10.0.0.1:2380`,
     );
     expect(error.setting).toBe("--listen-peer-urls");
-    expect(() => load(["--listen-client-urls", "unix://etcd.sock", "--advertise-client-urls", "http://a:2379"])).toThrow("unix sockets");
+    // As etcd, a unix socket URL also has the form host:port (the socket file's name).
+    expect(() => load(["--listen-client-urls", "unix://etcd.sock", "--advertise-client-urls", "http://a:2379"])).toThrow("has no port");
     expect(() => load(["--advertise-client-urls", "localhost:2379"])).toThrow("is not a URL");
     expect(() => load(["--initial-advertise-peer-urls", "http://a:0"])).toThrow("outside 1-65535");
+  });
+
+  test("unix socket URLs for clients and peers, as etcd's; unixs needs a certificate; not for metrics", () => {
+    const c = load(["--listen-client-urls", "unix://c.sock:2379", "--advertise-client-urls", "unix://c.sock:2379", "--listen-peer-urls", "unix://p.sock:2380", "--initial-advertise-peer-urls", "unix://p.sock:2380", "--initial-cluster", "default=unix://p.sock:2380"]);
+    expect(c.parsedUrls.listenPeerUrls[0]).toMatchObject({ protocol: "unix", hostname: "p.sock", port: 2380 });
+    expect(() => load(["--listen-client-urls", "unixs://c.sock:2379", "--advertise-client-urls", "unixs://c.sock:2379"])).toThrow("has unixs://c.sock:2379 but no client certificate is configured");
+    expect(() => load(["--listen-metrics-urls", "unix://m.sock:2381"])).toThrow("etcd-ts serves metrics on http:// or https:// URLs only");
   });
 
   test("listen URLs may use port 0", () => {

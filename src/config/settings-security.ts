@@ -32,16 +32,16 @@ export const SECURITY: readonly Setting[] = [
     default: "",
     parse: path,
   }),
-  row("client-cert-auth", "clientCertAuth", bool("Security", "Require a client certificate signed by --trusted-ca-file on the client port; its CN is the user when no token is sent.", false)),
+  row("client-cert-auth", "clientCertAuth", bool("Security", "Require a client certificate signed by --trusted-ca-file on the client port (a trusted CA alone already requires one, as in etcd); with this flag its CN is the user when no token is sent.", false)),
   row("client-crl-file", "clientCrlFile", {
     group: "Security",
-    description: "Path to a certificate revocation list (PEM); client certificates it lists are refused.",
+    description: "Path to a certificate revocation list (PEM or DER); client certificates whose serial it lists are refused.",
     default: "",
     parse: path,
   }),
   row("client-cert-allowed-hostname", "clientCertAllowedHostname", {
     group: "Security",
-    description: "Comma-separated host names; a client certificate must be valid for one of them (SAN, or CN without SANs).",
+    description: "Comma-separated host names; a client certificate must be valid for one of them (its DNS or IP SANs; the CN never counts).",
     default: "",
     list: true,
     parse: parseList,
@@ -115,7 +115,7 @@ export const SECURITY: readonly Setting[] = [
   row("peer-auto-tls", "peerAutoTls", bool("Security", "Peer TLS using a generated self-signed certificate (in <data-dir>/fixtures/peer); members then do not verify each other.", false)),
   row("peer-crl-file", "peerCrlFile", {
     group: "Security",
-    description: "Path to a certificate revocation list (PEM); member certificates it lists are refused.",
+    description: "Path to a certificate revocation list (PEM or DER); member certificates whose serial it lists are refused.",
     default: "",
     parse: path,
   }),

@@ -11,6 +11,11 @@ describe("parseUrl", () => {
     expect(parseUrl("http://0.0.0.0:4001", rules)).toMatchObject({ hostname: "0.0.0.0", port: 4001 });
   });
 
+  test("accepts unix and unixs socket URLs in etcd's host:port form (the socket file's name)", () => {
+    expect(parseUrl("unix://etcd.unix:1", rules)).toEqual({ url: "unix://etcd.unix:1", protocol: "unix", hostname: "etcd.unix", port: 1 });
+    expect(parseUrl("unixs://localhost:2379", rules)).toMatchObject({ protocol: "unixs", hostname: "localhost", port: 2379 });
+  });
+
   test.each([
     ["localhost:2379", "is not a URL"],
     ["http://localhost", "has no port"],
@@ -20,8 +25,8 @@ describe("parseUrl", () => {
     ["http://localhost:2379/v3", "has a path"],
     ["http://user:pw@localhost:2379", "user credentials"],
     ["ftp://localhost:21", 'unsupported scheme "ftp"'],
-    ["unix://etcd.sock", "unix sockets"],
-    ["unixs://etcd.sock:1", "unix sockets"],
+    ["unix://etcd.sock", "has no port"],
+    ["unix:///run/etcd.sock", "has a path"],
     ["http://localhost:65536", "outside 1-65535"],
     ["http://localhost:0", "outside 1-65535"],
     ["http://bad host:2379", "invalid host"],

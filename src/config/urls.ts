@@ -3,8 +3,11 @@ import { InvalidValueError, quote } from "./errors";
 export interface ParsedUrl {
   /** The URL exactly as configured (trimmed). */
   readonly url: string;
-  /** Without the trailing colon, unlike WHATWG URL#protocol. */
-  readonly protocol: "http" | "https";
+  /**
+   * Without the trailing colon, unlike WHATWG URL#protocol. unix and unixs name a unix socket, the
+   * file "host:port" in the working directory, as etcd (pkg/socket-address.ts); unixs speaks TLS on it.
+   */
+  readonly protocol: "http" | "https" | "unix" | "unixs";
   /** Lower-cased; IPv6 addresses without brackets, ready for listen(). */
   readonly hostname: string;
   readonly port: number;
@@ -21,8 +24,8 @@ const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s;
 const HOST_PORT = /^(\[[^\]]*\]|[^:[\]]*)(?::(\d*))?$/;
 
 /**
- * Validates one URL the way etcd's types.NewURLs does: http or https, an
- * explicit host and port, and nothing after the port. WHATWG URL alone is
+ * Validates one URL the way etcd's types.NewURLs does: http, https, unix or
+ * unixs, an explicit host and port, and nothing after the port. WHATWG URL alone is
  * not enough because it silently drops default ports and adds a "/" path.
  */
 export function parseUrl(text: string, rules: UrlRules): ParsedUrl {
@@ -31,10 +34,7 @@ export function parseUrl(text: string, rules: UrlRules): ParsedUrl {
   const scheme = SCHEME.exec(url);
   if (scheme === null) throw new InvalidValueError(`${quote(url)} is not a URL; ${shape}`);
   const protocol = scheme[1].toLowerCase();
-  if (protocol === "unix" || protocol === "unixs") {
-    throw new InvalidValueError(`unix sockets (${quote(url)}) are not supported by etcd-ts; ${shape}`);
-  }
-  if (protocol !== "http" && protocol !== "https") {
+  if (protocol !== "http" && protocol !== "https" && protocol !== "unix" && protocol !== "unixs") {
     throw new InvalidValueError(`${quote(url)} uses the unsupported scheme "${scheme[1]}"; ${shape}`);
   }
   const authority = scheme[2];

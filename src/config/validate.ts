@@ -53,6 +53,12 @@ export function validateSettings(values: ConfigSettings, raws: ReadonlyMap<Setti
 
   checkLocalMember(values, raw("initialCluster"));
   checkTls(values, raw);
+
+  // Client and peer URLs may be unix sockets, as etcd's; the metrics listener here speaks TCP only.
+  const unixMetrics = values.listenMetricsUrls.find((u) => /^unixs?:/i.test(u));
+  if (unixMetrics !== undefined) {
+    throw new ConfigError(`--listen-metrics-urls ${unixMetrics}: etcd-ts serves metrics on http:// or https:// URLs only, not on unix sockets`, raw("listenMetricsUrls").setting);
+  }
 }
 
 /**
@@ -112,7 +118,7 @@ function checkTls(values: ConfigSettings, raw: (field: SettingField) => RawValue
       throw new ConfigError(`${given} is set but ${missing} is not: ${side.what} TLS needs both the certificate and its key`, raw(field).setting);
     }
     for (const [flag, urls] of side.urls) {
-      const https = urls.find((u) => /^https:/i.test(u));
+      const https = urls.find((u) => /^(https|unixs):/i.test(u));
       if (https !== undefined && !hasCert && !values[autoField]) {
         throw new ConfigError(
           `${flag} has ${https} but no ${side.what} certificate is configured: set ${certFlag} and ${keyFlag}, or ${autoFlag}, or use http://`,

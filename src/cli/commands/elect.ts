@@ -8,21 +8,21 @@ import { type Command, flagBool } from "../command.ts";
 import type { Ctx } from "../context.ts";
 import { CliError, ExitCode } from "../errors.ts";
 import { printRange } from "../output/kv.ts";
-import { aborted, onInterrupt, printKey } from "./lock.ts";
+import { aborted } from "../interrupt.ts";
+import { printKey } from "./lock.ts";
 
 async function observe(ctx: Ctx, name: string): Promise<void> {
   const session = await Session.create(ctx.client());
-  const interrupt = onInterrupt();
+  const interrupt = ctx.interrupted;
   try {
     const e = new Election(session, name);
     try {
-      for await (const r of e.observe({ signal: interrupt.signal })) printRange((t) => ctx.out(t), ctx.globals, r);
+      for await (const r of e.observe({ signal: interrupt })) printRange((t) => ctx.out(t), ctx.globals, r);
     } catch {
       // etcdctl's observer ends without a reason when its read or watch fails.
     }
-    if (!interrupt.signal.aborted) throw new CliError(ExitCode.Error, "elect: observer lost");
+    if (!interrupt.aborted) throw new CliError(ExitCode.Error, "elect: observer lost");
   } finally {
-    interrupt.dispose();
     session.orphan();
   }
 }
@@ -30,16 +30,15 @@ async function observe(ctx: Ctx, name: string): Promise<void> {
 async function campaign(ctx: Ctx, name: string, proposal: string): Promise<void> {
   const client = ctx.client();
   const session = await Session.create(client);
-  const interrupt = onInterrupt();
+  const interrupt = ctx.interrupted;
   try {
     const e = new Election(session, name);
-    await e.campaign(proposal, { signal: interrupt.signal });
-    await printKey(ctx, client, e.key, interrupt.signal);
-    const why = await Promise.race([aborted(interrupt.signal).then(() => "interrupted" as const), session.done.then(() => "expired" as const)]);
+    await e.campaign(proposal, { signal: interrupt });
+    await printKey(ctx, client, e.key, interrupt);
+    const why = await Promise.race([aborted(interrupt).then(() => "interrupted" as const), session.done.then(() => "expired" as const)]);
     if (why === "expired") throw new CliError(ExitCode.Error, "elect: session expired");
     await e.resign();
   } finally {
-    interrupt.dispose();
     session.orphan();
   }
 }
@@ -49,6 +48,8 @@ export const electCommand: Command = {
   usage: "elect <election-name> [proposal]",
   short: "Observes and participates in leader election",
   flags: [{ name: "listen", short: "l", type: "bool", usage: "observation mode" }],
+  // SIGINT/SIGTERM end observing, cancel a campaign, or resign (see interrupt.ts).
+  interruptible: true,
   async run(ctx, args, flags) {
     if (args.length !== 1 && args.length !== 2) throw new CliError(ExitCode.BadArgs, "elect takes one election name argument and an optional proposal argument");
     const listen = flagBool(flags, "listen");

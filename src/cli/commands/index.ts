@@ -21,5 +21,6 @@ import { watchCommand } from "./watch.ts";
 import { electCommand } from "./elect.ts";
 import { leaseCommand } from "./lease.ts";
 import { lockCommand } from "./lock.ts";
+import { makeMirrorCommand } from "./make-mirror.ts";
 
-export const COMMANDS: readonly Command[] = [getCommand, putCommand, delCommand, txnCommand, compactionCommand, alarmCommand, defragCommand, endpointCommand, moveLeaderCommand, watchCommand, versionCommand, leaseCommand, memberCommand, lockCommand, electCommand, authCommand, userCommand, roleCommand, checkCommand, clusterHealthCommand, snapshotCommand];
+export const COMMANDS: readonly Command[] = [getCommand, putCommand, delCommand, txnCommand, compactionCommand, alarmCommand, defragCommand, endpointCommand, moveLeaderCommand, watchCommand, versionCommand, leaseCommand, memberCommand, makeMirrorCommand, lockCommand, electCommand, authCommand, userCommand, roleCommand, checkCommand, clusterHealthCommand, snapshotCommand];

@@ -9,27 +9,8 @@ import { type Client, Mutex, rpc, Session } from "../../client/index.ts";
 import { type Command, flagInt } from "../command.ts";
 import type { Ctx } from "../context.ts";
 import { CliError, ExitCode } from "../errors.ts";
+import { aborted } from "../interrupt.ts";
 import { printRange } from "../output/kv.ts";
-
-/** An AbortSignal that aborts on SIGINT or SIGTERM (etcdctl's signal.Notify), and its removal. */
-export function onInterrupt(): { signal: AbortSignal; dispose(): void } {
-  const ac = new AbortController();
-  const abort = () => ac.abort();
-  process.on("SIGINT", abort);
-  process.on("SIGTERM", abort);
-  return {
-    signal: ac.signal,
-    dispose() {
-      process.off("SIGINT", abort);
-      process.off("SIGTERM", abort);
-    },
-  };
-}
-
-/** Resolves when the signal aborts. */
-export function aborted(signal: AbortSignal): Promise<void> {
-  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
-}
 
 /** Prints a key as etcdctl's display.Get does, from a fresh read (a Range response). */
 export async function printKey(ctx: Ctx, client: Client, key: string, signal?: AbortSignal): Promise<boolean> {
@@ -60,14 +41,16 @@ export const lockCommand: Command = {
   usage: "lock <lockname> [exec-command arg1 arg2 ...]",
   short: "Acquires a named lock",
   flags: [{ name: "ttl", type: "int", default: 10n, usage: "timeout for session" }],
+  // SIGINT/SIGTERM (from the start, so also while the session is made) cancel the wait, or release a held lock.
+  interruptible: true,
   async run(ctx, args, flags) {
     if (args.length === 0) throw new CliError(ExitCode.BadArgs, "lock takes a lock name argument and an optional command to execute");
     const client = ctx.client();
     const session = await Session.create(client, { ttlSeconds: Number(flagInt(flags, "ttl")) });
     const m = new Mutex(session, args[0]);
-    const interrupt = onInterrupt();
+    const interrupt = ctx.interrupted;
     try {
-      await m.lock({ signal: interrupt.signal });
+      await m.lock({ signal: interrupt });
       const command = args.slice(1);
       if (command.length > 0) {
         const failed = await runHolding(command, { ETCD_LOCK_KEY: m.key, ETCD_LOCK_REV: String(m.header?.revision ?? 0n) });
@@ -75,12 +58,11 @@ export const lockCommand: Command = {
         if (failed) throw new CliError(failed.code as ExitCode, failed.message);
         return;
       }
-      if (!(await printKey(ctx, client, m.key, interrupt.signal))) throw new CliError(ExitCode.Error, "lock lost on init");
-      const why = await Promise.race([aborted(interrupt.signal).then(() => "interrupted" as const), session.done.then(() => "expired" as const)]);
+      if (!(await printKey(ctx, client, m.key, interrupt))) throw new CliError(ExitCode.Error, "lock lost on init");
+      const why = await Promise.race([aborted(interrupt).then(() => "interrupted" as const), session.done.then(() => "expired" as const)]);
       if (why === "interrupted") return void (await m.unlock());
       throw new CliError(ExitCode.Error, "session expired");
     } finally {
-      interrupt.dispose();
       // As etcdctl, the session's lease is left to expire (the lock key itself is deleted above).
       session.orphan();
     }

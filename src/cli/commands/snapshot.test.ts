@@ -1,9 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { OfflineTools, RestoreOptions } from "../context.ts";
 import { fakeIo } from "../test-io.ts";
 import { runCtl } from "../main.ts";
-import { formatStatus, hasChecksum, openErrorMessage, progressLine, TrailingSha256 } from "./snapshot.ts";
+import { formatStatus, goBytes, hasChecksum, openErrorMessage, progressLine, TrailingSha256 } from "./snapshot.ts";
 
 
 describe("TrailingSha256", () => {
@@ -164,4 +167,77 @@ describe("the commands", () => {
     expect(await runCtl(["snapshot", "restore", "s.db", "--data-dir", "x"], io, offline)).toBe(1);
     expect(err()).toBe('Error: data-dir "x" exists: restore into a new directory\n');
   });
+
+  test("restore logs what etcdctl 3.4 logs: restoring, one 'added member' per member by id, restored", async () => {
+    const offline: OfflineTools = {
+      restoreSnapshot: async () => ({
+        memberId: 0x58a88bf978398f80n,
+        clusterId: 0x3d93f952f49292c8n,
+        revision: 5n,
+        members: [
+          { id: 0x58a88bf978398f80n, peerURLs: ["http://127.0.0.1:1"] },
+          { id: 0x43ccf13c9d84d8d2n, peerURLs: ["http://127.0.0.1:2"] },
+        ],
+      }),
+    };
+    const { io, out, err } = fakeIo();
+    const argv = ["snapshot", "restore", "s.db", "--data-dir", "r2", "--name", "m1", "--initial-cluster", "m1=http://127.0.0.1:1,m2=http://127.0.0.1:2", "--initial-advertise-peer-urls", "http://127.0.0.1:1"];
+    expect(await runCtl(argv, io, offline)).toBe(0);
+    expect(out()).toBe("");
+    const logs = err().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    const where = { path: "s.db", "wal-dir": "r2/member/wal", "data-dir": "r2", "snap-dir": "r2/member/snap" };
+    expect(logs).toEqual([
+      expect.objectContaining({ level: "info", msg: "restoring snapshot", ...where }),
+      expect.objectContaining({ level: "info", msg: "added member", "cluster-id": "3d93f952f49292c8", "local-member-id": "0", "added-peer-id": "43ccf13c9d84d8d2", "added-peer-peer-urls": ["http://127.0.0.1:2"] }),
+      expect.objectContaining({ msg: "added member", "added-peer-id": "58a88bf978398f80", "added-peer-peer-urls": ["http://127.0.0.1:1"] }),
+      expect.objectContaining({ level: "info", msg: "restored snapshot", ...where }),
+    ]);
+  });
+
+  test("an offline tool that names no members: the restored member is logged as added", async () => {
+    const { io, err } = fakeIo();
+    const offline: OfflineTools = { restoreSnapshot: async () => ({ memberId: 0x8e9e05c52164694dn, clusterId: 0xcdf818194e3a8c32n, revision: 1n }) };
+    expect(await runCtl(["snapshot", "restore", "s.db", "--wal-dir", "/w"], io, offline)).toBe(0);
+    const added = err().split("\n").filter((l) => l.includes('"added member"')).map((l) => JSON.parse(l));
+    expect(added).toEqual([expect.objectContaining({ "cluster-id": "cdf818194e3a8c32", "added-peer-id": "8e9e05c52164694d", "added-peer-peer-urls": ["http://localhost:2380"] })]);
+    expect(err()).toContain('"wal-dir":"/w"');
+  });
+
+  test("a snapshot whose sha256 does not match is refused with etcdctl's message before the restore looks inside", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ctl-snap-"));
+    try {
+      const db = Buffer.alloc(1024, 7);
+      const file = join(dir, "s.db");
+      const sum = createHash("sha256").update(db).digest();
+      const damaged = Buffer.concat([db, sum]);
+      damaged.fill(0, 0, 512); // as etcd's TestCtlV3SnapshotCorrupt does
+      writeFileSync(file, damaged);
+      let called = false;
+      const { io, err } = fakeIo();
+      expect(await runCtl(["snapshot", "restore", file, "--data-dir", join(dir, "d")], io, { restoreSnapshot: async () => void (called = true) })).toBe(1);
+      const got = createHash("sha256").update(damaged.subarray(0, 1024)).digest();
+      expect(err()).toBe(
+        `Error: expected sha256 [${[...sum].join(" ")}], got [${[...got].join(" ")}]: ${file} is damaged (sha256 mismatch); ` +
+          "restore an intact copy, or add --skip-hash-check to restore it anyway\n",
+      );
+      expect(called).toBe(false);
+
+      // Intact: checked here once, so the restore is told it need not check again.
+      writeFileSync(file, Buffer.concat([db, sum]));
+      const seen: RestoreOptions[] = [];
+      expect(await runCtl(["snapshot", "restore", file, "--data-dir", join(dir, "d")], fakeIo().io, { restoreSnapshot: async (o) => void seen.push(o) })).toBe(0);
+      expect(seen[0].skipHashCheck).toBe(true);
+      // Without a hash the restore decides (it refuses unless --skip-hash-check).
+      writeFileSync(file, db);
+      expect(await runCtl(["snapshot", "restore", file, "--data-dir", join(dir, "d")], fakeIo().io, { restoreSnapshot: async (o) => void seen.push(o) })).toBe(0);
+      expect(seen[1].skipHashCheck).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("goBytes prints a byte slice as Go's %v", () => {
+    expect(goBytes(Uint8Array.from([198, 75, 0]))).toBe("[198 75 0]");
+  });
 });
+

@@ -116,7 +116,7 @@ class WatchSession {
     this.#interactive = interactive;
     const g = ctx.globals;
     // Its own transport (watch manages one stream itself), with the same keepalive and --user as ctx.client().
-    this.#transport = new Transport(g.endpoints, g.dialTimeoutMs, { timeMs: g.keepAliveTimeMs, timeoutMs: g.keepAliveTimeoutMs }, ctx.credentials(), ctx.tls());
+    this.#transport = new Transport(g.endpoints, g.dialTimeoutMs, { timeMs: g.keepAliveTimeMs, timeoutMs: g.keepAliveTimeoutMs }, ctx.credentials(), ctx.tls(), ctx.clientLog());
     this.ended = new Promise((r) => (this.#end = r));
   }
 

@@ -9,6 +9,9 @@ import { EtcdError, GrpcCode } from "../../pkg/errors.ts";
 import { canceled, deadlineExceeded, statusError, TransportError } from "../errors.ts";
 import { decodeGrpcMessage, FrameDecoder, grpcTimeout } from "./framing.ts";
 
+/** grpc-go's keepalive timeout when none is given (ClientParameters.Timeout = 0). */
+const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
+
 /** Largest response message accepted (clientv3 takes up to 2 GiB; 512 MiB bounds our buffering). */
 const MAX_RECV_BYTES = 512 * 1024 * 1024;
 
@@ -57,6 +60,12 @@ export interface KeepAliveOptions {
   timeoutMs: number;
 }
 
+/** As grpc-go: a time of 0 turns pings off; a timeout of 0 means its default (20 s), not "at once". */
+export function effectiveKeepAlive(k: KeepAliveOptions | null): KeepAliveOptions | null {
+  if (!k || !(k.timeMs > 0)) return null;
+  return { timeMs: k.timeMs, timeoutMs: k.timeoutMs > 0 ? k.timeoutMs : DEFAULT_KEEPALIVE_TIMEOUT_MS };
+}
+
 export class Channel {
   readonly endpoint: string;
   readonly #authority: string;
@@ -74,7 +83,7 @@ export class Channel {
   constructor(endpoint: string, keepAlive: KeepAliveOptions | null = null, tls: ClientTlsOptions | null = null) {
     this.endpoint = endpoint;
     this.#authority = /^https?:\/\//i.test(endpoint) ? endpoint : `${tls ? "https" : "http"}://${endpoint}`;
-    this.#keepAlive = keepAlive && keepAlive.timeMs > 0 ? keepAlive : null;
+    this.#keepAlive = effectiveKeepAlive(keepAlive);
     this.#tls = tls;
   }
 
@@ -84,7 +93,10 @@ export class Channel {
     return this.#failure !== null || (s !== null && (s.closed || s.destroyed));
   }
 
-  /** Resolves once the connection is up; rejects with a TransportError (sent = false) otherwise. */
+  /**
+   * Resolves once the connection is up; rejects with a TransportError (sent = false) otherwise.
+   * `dialTimeoutMs` Infinity: no timer of its own (the connection attempt ends when TCP gives up).
+   */
   connect(dialTimeoutMs: number): Promise<http2.ClientHttp2Session> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#connected) return this.#connected;
@@ -92,7 +104,7 @@ export class Channel {
       const session = http2.connect(this.#authority, this.#connectOptions());
       this.#session = session;
       let up = false;
-      const timer = setTimeout(() => fail(`dial ${this.endpoint} timed out after ${dialTimeoutMs} ms`), dialTimeoutMs);
+      const timer = Number.isFinite(dialTimeoutMs) ? setTimeout(() => fail(`dial ${this.endpoint} timed out after ${dialTimeoutMs} ms`), dialTimeoutMs) : undefined;
       const fail = (why: string) => {
         clearTimeout(timer);
         if (this.#pinger) clearInterval(this.#pinger);

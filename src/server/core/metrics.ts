@@ -82,7 +82,7 @@ const goVersion = defaultRegistry.gaugeVec({
   help: "Which Go version server is running with. 1 for 'server_go_version' label with current version.",
   labelNames: ["server_go_version"],
 });
-goVersion.with(`bun${typeof Bun === "undefined" ? process.versions.bun ?? process.version : Bun.version}`).set(1);
+goVersion.with(process.versions.bun ? `bun${process.versions.bun}` : `node${process.versions.node}`).set(1);
 
 const dbTotalSize = defaultRegistry.gauge({
   name: "etcd_mvcc_db_total_size_in_bytes",
