@@ -27,7 +27,8 @@ const ALLOWED: Record<string, string[]> = {
   // The proxy is a client of the cluster with a gRPC server in front: it reuses the server's HTTP/2
   // and gRPC framing (server/grpc without its services) and sd_notify, and never the server's core.
   proxy: ["pkg", "proto", "client", "config", "server/grpc", "server/systemd"],
-  "main.ts": [], // the composition root may import anything; nothing imports it
+  "main.ts": ["pkg", "entry"], // the entry point: signals first, then one mode's composition root
+  entry: [], // the composition roots (etcd, etcdctl) may import anything; only main.ts imports them
 };
 
 /** Files outside src/ that the binary embeds as data (versions, the packaged unit and config). */
@@ -80,12 +81,13 @@ describe("import directions (docs/ARCHITECTURE.md)", () => {
         if (!spec.startsWith(".")) continue;
         const target = resolve(dirname(file), spec);
         if (!target.startsWith(SRC)) {
-          if (from !== "main.ts" && !ASSETS.includes(relative(resolve(SRC, ".."), target))) violations.push(`${relative(SRC, file)} imports ${spec} from outside src/`);
+          if (from !== "entry" && !ASSETS.includes(relative(resolve(SRC, ".."), target))) violations.push(`${relative(SRC, file)} imports ${spec} from outside src/`);
           continue;
         }
         const to = folderOf(target.endsWith(".ts") || target.endsWith(".js") ? target : `${target}.ts`);
-        if (to === from || from === "main.ts") continue;
+        if (to === from || from === "entry") continue;
         if (to === "main.ts") violations.push(`${relative(SRC, file)} imports main.ts (nothing may)`);
+        else if (to === "entry" && from !== "main.ts") violations.push(`${relative(SRC, file)} imports ${spec} (only main.ts may load a composition root)`);
         else if (!ALLOWED[from].includes(to)) violations.push(`${relative(SRC, file)} (${from}) imports ${spec} (${to})`);
       }
     }

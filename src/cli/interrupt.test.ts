@@ -1,6 +1,6 @@
 // SIGINT/SIGTERM as etcdctl has them, over a fake process (a real kill would end the test runner).
 import { describe, expect, test } from "bun:test";
-import { type InterruptSignal, Interrupts, type SignalTarget } from "./interrupt.ts";
+import { type InterruptSignal, Interrupts, type SignalTarget, unlessInterrupted } from "./interrupt.ts";
 import { runCtl } from "./main.ts";
 import { fakeIo } from "./test-io.ts";
 
@@ -90,5 +90,22 @@ describe("runCtl and early signals", () => {
       expect(err()).toStartWith("Error: ");
       expect(p.events).toEqual(["on SIGINT", "on SIGTERM", "off SIGINT", "off SIGTERM"]);
     }
+  });
+});
+
+describe("unlessInterrupted", () => {
+  test("an interrupt while the work is pending ends it with the command's cancellation error", async () => {
+    const controller = new AbortController();
+    const never = new Promise<number>(() => {});
+    const pending = unlessInterrupted(controller.signal, never, () => new Error("context canceled"));
+    controller.abort();
+    await expect(pending).rejects.toThrow("context canceled");
+  });
+
+  test("without an interrupt the work's result comes through; an interrupt that came first cancels at once", async () => {
+    const controller = new AbortController();
+    expect(await unlessInterrupted(controller.signal, Promise.resolve(7), () => new Error("x"))).toBe(7);
+    controller.abort();
+    await expect(unlessInterrupted(controller.signal, Promise.resolve(7), () => new Error("context canceled"))).rejects.toThrow("context canceled");
   });
 });

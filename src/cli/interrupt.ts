@@ -70,3 +70,14 @@ export class Interrupts {
 export function aborted(signal: AbortSignal): Promise<void> {
   return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
 }
+
+/**
+ * `work`, unless an interrupt comes first: then the command ends with "context canceled", as Go's
+ * etcdctl would (there the signal would end a session being made; here the handler is already ours,
+ * so it must not be swallowed until the cluster answers).
+ */
+export async function unlessInterrupted<T>(signal: AbortSignal, work: Promise<T>, canceled: () => Error): Promise<T> {
+  if (signal.aborted) throw canceled();
+  return Promise.race([work, aborted(signal).then(() => Promise.reject(canceled()))]);
+}
+

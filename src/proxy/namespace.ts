@@ -1,6 +1,7 @@
 // --namespace: every key a client names is stored under the prefix, and comes back without it
 // (etcd's clientv3/namespace, which its grpc-proxy wraps around KV, Watch and Lease). Pure functions
 // on the wire messages; the proxy applies them on the way in and out.
+import { prefixEnd } from "../client/kv.ts";
 import { Errors } from "../pkg/errors.ts";
 import type { etcdserverpb, mvccpb, v3electionpb } from "../proto/etcd.js";
 
@@ -137,14 +138,3 @@ function startsWith(key: Bytes, prefix: Bytes): boolean {
   return true;
 }
 
-/** The first key after every key with this prefix; "\0" (the end of the keyspace) for an all-0xff prefix. */
-export function prefixEnd(prefix: Bytes): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i] < 0xff) {
-      end[i]++;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-}

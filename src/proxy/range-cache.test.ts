@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Errors } from "../pkg/errors.ts";
-import { Namespace, prefixEnd } from "./namespace.ts";
+import { prefixEnd } from "../client/kv.ts";
+import { Namespace } from "./namespace.ts";
 import { intersects, RangeCache } from "./range-cache.ts";
 
 const b = (s: string) => Buffer.from(s);

@@ -2,7 +2,8 @@
 // to (a lease-attached key, overwrites and deletes so revisions have holes), saved by our etcdctl and
 // by the real etcdctl 3.4, stopped, and restored into three new data directories under a new
 // membership; the new cluster must serve every key with the same create/mod revisions, the same
-// current revision, the history before it, the lease, and equal HashKV on every member.
+// current revision, the history before it, the lease, and equal HashKV on every member; a fourth
+// member added afterwards gets all of it from the leader.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -118,6 +119,7 @@ describe("snapshot save, status and restore across a three-member cluster", () =
     const peers = [await freePort(), await freePort(), await freePort()];
     const cluster = names.map((n, j) => `${n}=http://127.0.0.1:${peers[j]}`).join(",");
     const dirs = names.map((n) => join(root, "restored", n));
+    const addedLogged: string[][] = [];
     for (let i = 0; i < 3; i++) {
       const file = i === 2 && theirs ? theirs : ours;
       const r = ourCtl([
@@ -131,7 +133,14 @@ describe("snapshot save, status and restore across a three-member cluster", () =
       ok(r, `snapshot restore ${names[i]}`);
       expect(r.stdout).toBe("");
       expect(r.stderr).toContain(`into ${dirs[i]}`);
+      // As etcdctl 3.4: one "added member" line per member of the new cluster.
+      const added = r.stderr.split("\n").filter((l) => l.includes('"added member"')).map((l) => JSON.parse(l)["added-peer-id"] as string);
+      addedLogged.push(added);
     }
+    // Every restore names the same three members (the new cluster's ids, checked against member list below).
+    expect(addedLogged[0]).toHaveLength(3);
+    expect(addedLogged[1]).toEqual(addedLogged[0]);
+    expect(addedLogged[2]).toEqual(addedLogged[0]);
     members = await Promise.all(
       [0, 1, 2].map((i) =>
         startMember({
@@ -163,6 +172,7 @@ describe("snapshot save, status and restore across a three-member cluster", () =
     // The new membership, and a cluster that takes writes at the next revision.
     const list = parseJsonExact(ok(ourCtl(["--endpoints", endpoints[0], "-w", "json", "member", "list"]), "member list"));
     expect(list.members.map((m: { name: string }) => m.name).sort()).toEqual(names);
+    expect(list.members.map((m: { ID: unknown }) => BigInt(String(m.ID)).toString(16)).sort()).toEqual([...addedLogged[0]].sort());
     const put = await client(endpoints).put("after", "restore");
     expect(put.header.revision).toBe(revision + 1n);
 
@@ -171,6 +181,27 @@ describe("snapshot save, status and restore across a three-member cluster", () =
       expect(hashes.length).toBe(3);
       expect(new Set(hashes.map((h: { HashKV: { hash: unknown } }) => String(h.HashKV.hash))).size).toBe(1);
     }
+
+    // Growing the restored cluster: a member added now has no log to replay that holds the keys (the
+    // restored log starts after them), so the leader must send it the database as a Raft snapshot.
+    const [clientPort4, peer4] = [await freePort(), await freePort()];
+    const peerUrl4 = `http://127.0.0.1:${peer4}`;
+    const added = ok(ourCtl(["--endpoints", endpoints[0], "member", "add", "new4", `--peer-urls=${peerUrl4}`]), "member add");
+    expect(added).toContain(`ETCD_INITIAL_CLUSTER_STATE="existing"`);
+    const fourth = await startMember({
+      dataDir: join(root, "restored", "new4"),
+      port: clientPort4,
+      peerPort: peer4,
+      args: ["--name", "new4", "--initial-advertise-peer-urls", peerUrl4, "--initial-cluster", `${cluster},new4=${peerUrl4}`, "--initial-cluster-state", "existing"],
+    });
+    members.push(fourth);
+    // Its own store (serializable), as soon as it reports healthy: every restored key, and the write since.
+    const own = await client([fourth.endpoint]).get("", { prefix: true, serializable: true });
+    expect(own.kvs.map(plain)).toEqual([{ key: "after", value: "restore", createRevision: revision + 1n, modRevision: revision + 1n, version: 1n, lease: 0n }, ...before.kvs.map(plain)]);
+    const then = await client([fourth.endpoint]).get("k/", { prefix: true, revision: pastRev, serializable: true });
+    expect(then.kvs.map(plain)).toEqual(past.kvs.map(plain));
+    const counted = ok(ourCtl(["--endpoints", fourth.endpoint, "get", "k/", "--prefix", "--consistency=s", "--count-only", "-w", "fields"]), "get --consistency=s");
+    expect(counted).toContain(`"Count" : ${before.kvs.filter((kv) => kv.key.toString().startsWith("k/")).length}\n`);
   }, 120_000);
 });
 

@@ -8,12 +8,14 @@ import { type Command, flagBool } from "../command.ts";
 import type { Ctx } from "../context.ts";
 import { CliError, ExitCode } from "../errors.ts";
 import { printRange } from "../output/kv.ts";
-import { aborted } from "../interrupt.ts";
+import { aborted, unlessInterrupted } from "../interrupt.ts";
 import { printKey } from "./lock.ts";
 
+const canceled = () => new CliError(ExitCode.Error, "context canceled");
+
 async function observe(ctx: Ctx, name: string): Promise<void> {
-  const session = await Session.create(ctx.client());
   const interrupt = ctx.interrupted;
+  const session = await unlessInterrupted(interrupt, Session.create(ctx.client()), canceled);
   try {
     const e = new Election(session, name);
     try {
@@ -29,8 +31,8 @@ async function observe(ctx: Ctx, name: string): Promise<void> {
 
 async function campaign(ctx: Ctx, name: string, proposal: string): Promise<void> {
   const client = ctx.client();
-  const session = await Session.create(client);
   const interrupt = ctx.interrupted;
+  const session = await unlessInterrupted(interrupt, Session.create(client), canceled);
   try {
     const e = new Election(session, name);
     await e.campaign(proposal, { signal: interrupt });

@@ -9,7 +9,7 @@ import { type Client, Mutex, rpc, Session } from "../../client/index.ts";
 import { type Command, flagInt } from "../command.ts";
 import type { Ctx } from "../context.ts";
 import { CliError, ExitCode } from "../errors.ts";
-import { aborted } from "../interrupt.ts";
+import { aborted, unlessInterrupted } from "../interrupt.ts";
 import { printRange } from "../output/kv.ts";
 
 /** Prints a key as etcdctl's display.Get does, from a fresh read (a Range response). */
@@ -36,6 +36,8 @@ function runHolding(argv: string[], env: Record<string, string>): Promise<{ mess
   });
 }
 
+const canceled = () => new CliError(ExitCode.Error, "context canceled");
+
 export const lockCommand: Command = {
   name: "lock",
   usage: "lock <lockname> [exec-command arg1 arg2 ...]",
@@ -46,9 +48,9 @@ export const lockCommand: Command = {
   async run(ctx, args, flags) {
     if (args.length === 0) throw new CliError(ExitCode.BadArgs, "lock takes a lock name argument and an optional command to execute");
     const client = ctx.client();
-    const session = await Session.create(client, { ttlSeconds: Number(flagInt(flags, "ttl")) });
-    const m = new Mutex(session, args[0]);
     const interrupt = ctx.interrupted;
+    const session = await unlessInterrupted(interrupt, Session.create(client, { ttlSeconds: Number(flagInt(flags, "ttl")) }), canceled);
+    const m = new Mutex(session, args[0]);
     try {
       await m.lock({ signal: interrupt });
       const command = args.slice(1);

@@ -24,18 +24,16 @@ import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import type { Logger } from "../../pkg/logger.ts";
 import { fsyncDir } from "../../pkg/fsync-dir.ts";
-import { encodeEntry } from "../../raft/codec.ts";
 import type { Entry } from "../../raft/types.ts";
 import { EtcdWalError, listEtcdWalSegments, startsLikeEtcdSegment } from "../../wal/etcd/read.ts";
 import type { EtcdEntry } from "../../wal/etcd/log.ts";
-import { Wal, type WalRecord } from "../../wal/wal.ts";
 import { convertEntry, membershipAt } from "./adopt/convert-log.ts";
 import { lockedByAnother } from "./adopt/held-lock.ts";
 import { type ImportedDb, importEtcdDb } from "./adopt/import-db.ts";
 import { type EtcdMemberData, readEtcdMember } from "./adopt/read-etcd-member.ts";
 import { type AdoptPaths, adoptionPaths, commitAdoption, discardUnfinished, finishAdoption, ORIGIN_FILE, type Origin } from "./adopt/swap-dirs.ts";
 import { hex, type MemberInfo } from "./membership.ts";
-import { hardStateRecord, metadataRecord, RecordType, snapshotRecord } from "./raft-wal.ts";
+import { memberStartRecords, writeWal } from "./raft-wal.ts";
 import { fileKind } from "./snapshot-file.ts";
 
 export interface AdoptOptions {
@@ -46,8 +44,6 @@ export interface AdoptOptions {
   /** bcrypt cost for the plain-text passwords in etcd 3.4's log (--bcrypt-cost). */
   bcryptCost?: number;
 }
-
-const WAL_BATCH_RECORDS = 10_000;
 
 /** "adopted" when the data dir was etcd's (converted now, or earlier), "not-etcd" when there was nothing to do. */
 export async function adoptEtcdDataDir(opts: AdoptOptions): Promise<"adopted" | "not-etcd"> {
@@ -149,12 +145,16 @@ async function buildStaging(
   // The entries the database holds were committed, whatever the last hard state written says.
   const commit = etcd.hardState.commit > etcd.consistentIndex ? etcd.hardState.commit : etcd.consistentIndex;
   const snap = etcd.snapshot;
-  await writeWal(p.wal?.staging ?? join(p.staging, "wal"), [
-    metadataRecord(etcd.memberId, etcd.clusterId),
-    ...(snap.index > 0n ? [snapshotRecord(Number(snap.index), Number(snap.term), snap.voters, snap.learners)] : []),
-    ...o.entries.map((e): WalRecord => ({ type: RecordType.entry, index: BigInt(e.index), data: encodeEntry(e) })),
-    hardStateRecord({ term: Number(etcd.hardState.term), vote: etcd.hardState.vote, commit: Number(commit) }),
-  ]);
+  await writeWal(
+    p.wal?.staging ?? join(p.staging, "wal"),
+    memberStartRecords({
+      memberId: etcd.memberId,
+      clusterId: etcd.clusterId,
+      start: { index: Number(snap.index), term: Number(snap.term), voters: snap.voters, learners: snap.learners },
+      entries: o.entries,
+      hardState: { term: Number(etcd.hardState.term), vote: etcd.hardState.vote, commit: Number(commit) },
+    }),
+  );
   const origin: Origin = {
     kept: o.kept.member,
     ...(o.kept.wal ? { walKept: o.kept.wal } : {}),
@@ -169,15 +169,6 @@ async function buildStaging(
   writeDurably(join(p.staging, ORIGIN_FILE), `${JSON.stringify(origin, null, 2)}\n`);
   for (const dir of [join(p.staging, "snap"), p.staging]) await fsyncDir(dir);
   return { imported, origin };
-}
-
-async function writeWal(dir: string, records: WalRecord[]): Promise<void> {
-  const { wal } = await Wal.open(dir, { log: () => {} });
-  try {
-    for (let i = 0; i < records.length; i += WAL_BATCH_RECORDS) await wal.append(records.slice(i, i + WAL_BATCH_RECORDS));
-  } finally {
-    await wal.close();
-  }
 }
 
 function writeDurably(path: string, text: string): void {

@@ -1,10 +1,10 @@
 import type { Ready } from "../../raft/raw-node.ts";
 import { decodeEntry, decodeHardState, encodeEntry, encodeHardState } from "../../raft/codec.ts";
 import { MemoryStorage } from "../../raft/storage.ts";
-import type { HardState } from "../../raft/types.ts";
+import type { Entry, HardState } from "../../raft/types.ts";
 import { encodeWithHeadroom } from "../../proto/encode.ts";
 import { etcdserverpb, walpb } from "../../proto/etcd.js";
-import type { WalRecord } from "../../wal/wal.ts";
+import { Wal, type WalRecord } from "../../wal/wal.ts";
 
 /** WAL record types (the WAL itself never interprets them). */
 export const RecordType = { entry: 1, hardState: 2, metadata: 3, snapshot: 4 } as const;
@@ -20,6 +20,42 @@ export function snapshotRecord(index: number, term: number, voters: bigint[], le
     index: BigInt(index),
     data: encodeWithHeadroom(walpb.Snapshot, { index: BigInt(index), term: BigInt(term), confState: { voters, learners } }),
   };
+}
+
+/** Where a member's Raft log starts when the state before it lives in the database. */
+export interface LogStart {
+  index: number;
+  term: number;
+  voters: bigint[];
+  learners: bigint[];
+}
+
+/**
+ * A WAL written outside the ready loop for a member directory made offline (snapshot restore, adopting
+ * an etcd data dir), in the order a restart reads it: who the member is, the snapshot marker the log
+ * starts after (none for index 0), the entries after it, the hard state.
+ */
+export function memberStartRecords(o: { memberId: bigint; clusterId: bigint; start?: LogStart; entries?: readonly Entry[]; hardState: HardState }): WalRecord[] {
+  const s = o.start;
+  return [
+    metadataRecord(o.memberId, o.clusterId),
+    ...(s && s.index > 0 ? [snapshotRecord(s.index, s.term, s.voters, s.learners)] : []),
+    ...(o.entries ?? []).map((e): WalRecord => ({ type: RecordType.entry, index: BigInt(e.index), data: encodeEntry(e) })),
+    hardStateRecord(o.hardState),
+  ];
+}
+
+/** Records appended per write when a WAL is written offline (an adopted etcd log can be long). */
+const OFFLINE_BATCH_RECORDS = 10_000;
+
+/** Writes (and fsyncs) a new WAL in `dir` outside a running server, as restore and adoption build one. */
+export async function writeWal(dir: string, records: readonly WalRecord[]): Promise<void> {
+  const { wal } = await Wal.open(dir, { log: () => {} });
+  try {
+    for (let i = 0; i < records.length; i += OFFLINE_BATCH_RECORDS) await wal.append(records.slice(i, i + OFFLINE_BATCH_RECORDS));
+  } finally {
+    await wal.close();
+  }
 }
 
 export function readyRecords(rd: Ready): WalRecord[] {

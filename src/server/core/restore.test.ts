@@ -1,10 +1,15 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bootstrapMembers } from "./membership.ts";
+import { Backend } from "../../backend/backend.ts";
+import { type Message, MessageType, message } from "../../raft/types.ts";
+import { decodeSnapFile } from "../../snap/snap-file.ts";
+import { Wal } from "../../wal/wal.ts";
+import { bootstrapMembers, membersFromJson } from "./membership.ts";
+import { replayWal } from "./raft-wal.ts";
 import { restoreSnapshot, type RestoreInput } from "./restore.ts";
-import { EtcdServer, type ServerOptions } from "./server.ts";
+import { EtcdServer, type PeerSnapshot, type ServerOptions } from "./server.ts";
 import { snapshotStatus } from "./snapshot-file.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -90,7 +95,14 @@ describe("restoreSnapshot", () => {
     const cluster = new Map([["n1", ["http://127.0.0.1:12380"]]]);
     const out = await restoreSnapshot(input({ progress: (d, t) => progress.push([d, t]) }));
     const expected = bootstrapMembers(cluster, "restored");
-    expect(out).toEqual({ memberId: expected.members[0].id, clusterId: expected.clusterId, revision });
+    const id = expected.members[0].id;
+    expect(out).toEqual({
+      memberId: id,
+      clusterId: expected.clusterId,
+      revision,
+      members: [{ id, peerURLs: ["http://127.0.0.1:12380"] }],
+      start: { index: 1, term: 1, voters: [id], learners: [] },
+    });
     expect(progress.at(-1)![0]).toBe(progress.at(-1)![1]);
 
     const s = await start(options(join(root, "new"), { name: "n1", initialCluster: cluster, initialAdvertisePeerUrls: cluster.get("n1")!, initialClusterToken: "restored" }));
@@ -145,6 +157,93 @@ describe("restoreSnapshot", () => {
     expect(new Set(statuses.map((st) => st.hash)).size).toBe(1);
     expect(statuses[0].revision).toBe(revision);
   });
+
+  test("every member's log starts after the same Raft snapshot at index n: WAL marker, .snap file, consistent index", async () => {
+    const cluster = new Map([
+      ["a", ["http://127.0.0.1:12381"]],
+      ["b", ["http://127.0.0.1:12382"]],
+      ["c", ["http://127.0.0.1:12383"]],
+    ]);
+    const boot = bootstrapMembers(cluster, "restored");
+    const voters = boot.members.map((m) => m.id).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+    const start = { index: 3, term: 1, voters, learners: [] };
+    for (const [i, name] of ["a", "b", "c"].entries()) {
+      const out = await restoreSnapshot(input({ name, dataDir: join(root, name), initialCluster: cluster }));
+      expect(out.memberId).toBe(boot.members[i].id);
+      expect(out.clusterId).toBe(boot.clusterId);
+      expect(out.start).toEqual(start);
+      expect(out.members).toEqual(boot.members.map((m) => ({ id: m.id, peerURLs: m.peerURLs })));
+
+      // What the server rebuilds from the WAL at start: nothing in the log before or at index 3.
+      const { wal, records } = await Wal.open(join(root, name, "member", "wal"), { log: () => {} });
+      await wal.close();
+      const replayed = replayWal(records);
+      expect(replayed.metadata).toEqual({ memberId: out.memberId, clusterId: boot.clusterId });
+      expect(replayed.storage.snapshot.meta).toEqual({ index: 3, term: 1, confState: { voters, learners: [] } });
+      expect(replayed.entries).toBe(0);
+      expect(replayed.storage.firstIndex()).toBe(4);
+      expect(replayed.storage.lastIndex()).toBe(3);
+      expect(replayed.storage.hardState).toEqual({ term: 1, vote: 0n, commit: 3 });
+
+      // etcd's member/snap/<term>-<index>.snap beside the database, with the membership.
+      const snapDir = join(root, name, "member", "snap");
+      expect(readdirSync(snapDir).filter((f) => f.endsWith(".snap"))).toEqual(["0000000000000001-0000000000000003.snap"]);
+      const file = decodeSnapFile(readFileSync(join(snapDir, "0000000000000001-0000000000000003.snap")));
+      if (!file.ok) throw new Error(file.reason);
+      expect(file.snapshot.metadata.index).toBe(3n);
+      expect(file.snapshot.metadata.term).toBe(1n);
+      expect(file.snapshot.metadata.confState.voters).toEqual(voters);
+      expect(membersFromJson(dec(file.snapshot.data)).map((m) => m.id)).toEqual(boot.members.map((m) => m.id));
+
+      const b = new Backend(join(snapDir, "db"));
+      try {
+        expect(b.getMeta("consistent_index")).toBe(3n);
+        expect(membersFromJson(b.getMeta("members") as string).map((m) => [m.id, m.peerURLs])).toEqual(boot.members.map((m) => [m.id, m.peerURLs]));
+      } finally {
+        b.close();
+      }
+    }
+  });
+
+  test("the leader of a restored cluster sends a member added later its database, not a log from index 1", async () => {
+    const cluster = new Map([["n1", ["http://127.0.0.1:12380"]]]);
+    await restoreSnapshot(input({}));
+    const s = await start(options(join(root, "new"), { name: "n1", initialCluster: cluster, initialAdvertisePeerUrls: cluster.get("n1")!, initialClusterToken: "restored" }));
+    // A transport that records what the leader sends; the new member's answers are stepped in by hand.
+    const sent: Message[] = [];
+    const shipped: { m: Message; db: PeerSnapshot; status: ReturnType<typeof snapshotStatus> }[] = [];
+    s.setTransport({
+      send: (msgs) => void sent.push(...msgs),
+      sendSnapshot: (m, db) => void shipped.push({ m, db, status: snapshotStatus(db.path) }),
+      request: async () => {
+        throw new Error("no peers in this test");
+      },
+      addPeer: () => {},
+      removePeer: () => {},
+    });
+    try {
+      const { member } = await s.memberAdd(["http://127.0.0.1:12390"], true);
+      // The new member answers as a real one with an empty log: a heartbeat as any follower, then
+      // the leader's probe with a rejection saying it has nothing.
+      const toNew = (type: MessageType) => sent.find((m) => m.to === member.id && m.type === type);
+      await until(() => !!toNew(MessageType.Heartbeat));
+      const beat = toNew(MessageType.Heartbeat)!;
+      s.receive(message({ type: MessageType.HeartbeatResp, from: member.id, to: s.memberId, term: beat.term }));
+      await until(() => !!toNew(MessageType.App));
+      const probe = toNew(MessageType.App)!;
+      s.receive(message({ type: MessageType.AppResp, from: member.id, to: s.memberId, term: probe.term, index: probe.index, reject: true, rejectHint: 0 }));
+      // Caught up either with the database or (the bug this guards against) with the log from index 1.
+      const logFromStart = () => sent.some((m) => m.to === member.id && m.entries.some((e) => e.index <= 1));
+      await until(() => shipped.length > 0 || logFromStart());
+      expect(logFromStart()).toBe(false);
+      expect(shipped[0].m.to).toBe(member.id);
+      expect(shipped[0].m.snapshot!.meta.index).toBeGreaterThanOrEqual(1);
+      expect(shipped[0].status.revision).toBe(revision);
+      expect(shipped[0].status.totalKey).toBe(snapshotStatus(join(root, "new", "member", "snap", "db")).totalKey);
+    } finally {
+      await s.stop();
+    }
+  }, 30_000);
 
   test("refuses an existing data dir or wal dir, and a name not in the cluster", async () => {
     mkdirSync(join(root, "taken"));

@@ -1,23 +1,28 @@
 /**
  * `etcdctl snapshot restore` (etcdutl's job in etcd 3.5): a new data directory from a snapshot file,
- * holding the snapshot's keys, revisions and leases under a new membership. The directory is what a
- * fresh member of `initialCluster` would have after applying its bootstrap log, so every member
- * restored with the same --initial-cluster and token forms one cluster:
+ * holding the snapshot's keys, revisions and leases under a new membership. As etcd's restore, the
+ * directory starts from a Raft snapshot at index n (n = the number of members of `initialCluster`),
+ * so every member restored with the same --initial-cluster and token holds the same state at the
+ * same log position and they form one cluster:
  * - member/snap/db: the snapshot's database, with the members of the new cluster, the consistent
- *   index at the end of the bootstrap log, and nothing of the old cluster's Raft state;
- * - member/wal (or walDir): this member's id and the cluster's, the bootstrap log (one conf change per
- *   member, committed, term 1) as a new member writes it (bootstrap.ts).
- * On start the member replays that log (skipping what the database holds) and elects a leader.
+ *   index n, and nothing of the old cluster's Raft state;
+ * - member/snap/<term>-<index>.snap: the Raft snapshot (index n, term 1, the members as voters), as the
+ *   server writes one at each checkpoint;
+ * - member/wal (or walDir): this member's id and the cluster's, a snapshot marker at (n, 1) and the hard
+ *   state (term 1, commit n). The log is empty after the marker.
+ * Why a snapshot and not the bootstrap log (conf changes 1..n) a fresh member writes: a member added
+ * later is caught up from the leader's log, and a log from index 1 holds the membership but none of
+ * the keys, which are only in the database. With the log starting after index n, the leader has to
+ * send a new member its database.
  */
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { Backend } from "../../backend/backend.ts";
 import { fsyncDir } from "../../pkg/fsync-dir.ts";
-import { Wal } from "../../wal/wal.ts";
-import { bootstrapLog } from "./bootstrap.ts";
-import { bootstrapMembers, hex, membersToJson } from "./membership.ts";
-import { metadataRecord, readyRecords } from "./raft-wal.ts";
+import { Snapshotter } from "../../snap/snapshotter.ts";
+import { bootstrapMembers, hex, type MemberInfo, membersToJson } from "./membership.ts";
+import { type LogStart, memberStartRecords, writeWal } from "./raft-wal.ts";
 import { importEtcdBackend, readEtcdSnapshot } from "./etcd-snapshot.ts";
 import { hasChecksum, openSnapshotDb, probeFile, requireSnapshot, SHA256_BYTES } from "./snapshot-file.ts";
 
@@ -40,6 +45,10 @@ export interface RestoreResult {
   memberId: bigint;
   clusterId: bigint;
   revision: bigint;
+  /** Every member of the restored cluster, in --initial-cluster order (etcdctl logs "added member" for each). */
+  members: { id: bigint; peerURLs: string[] }[];
+  /** The Raft snapshot the member's log starts after. */
+  start: LogStart;
 }
 
 const COPY_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -67,6 +76,10 @@ export async function restoreSnapshot(input: RestoreInput): Promise<RestoreResul
   const boot = bootstrapMembers(input.initialCluster, input.initialClusterToken);
   const self = boot.members.find((m) => m.name === input.name);
   if (!self) throw new Error(`--initial-cluster does not list this member's name '${input.name}' (--name)`);
+  // Names stay empty until each member publishes its own, as after a fresh bootstrap.
+  const members: MemberInfo[] = boot.members.map((m) => ({ ...m, name: "" }));
+  // The same on every member restored with these flags: index and term fixed, voters sorted by id.
+  const start: LogStart = { index: members.length, term: 1, voters: members.map((m) => m.id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), learners: [] };
 
   const { kind, sizeBytes } = probeFile(snapshotPath);
   requireSnapshot(snapshotPath, kind);
@@ -85,18 +98,11 @@ export async function restoreSnapshot(input: RestoreInput): Promise<RestoreResul
     mkdirSync(snapDir, { recursive: true, mode: 0o700 }); // as the server creates them
     if (kind === "bbolt") await importEtcd(snapshotPath, dbPath, input);
     else await copyDatabase(snapshotPath, dbPath, sizeBytes, withHash, input);
-    const revision = rewriteMembership(dbPath, snapshotPath, boot.members, self.id);
-    const { wal } = await Wal.open(walDir, { log: () => {} });
-    try {
-      const { entries, hardState } = bootstrapLog(boot.members);
-      await wal.append([
-        metadataRecord(self.id, boot.clusterId),
-        ...readyRecords({ entries, hardState, committedEntries: [], messages: [], readStates: [], mustSync: true }),
-      ]);
-    } finally {
-      await wal.close();
-    }
-    // The WAL fsynced its own directories; the database's entries must be durable too.
+    const revision = rewriteMembership(dbPath, snapshotPath, members, start, self.id);
+    await saveSnapFile(snapDir, start, members);
+    // Term 1 with no vote: the members elect a leader in term 2, as a freshly bootstrapped cluster.
+    await writeWal(walDir, memberStartRecords({ memberId: self.id, clusterId: boot.clusterId, start, hardState: { term: start.term, vote: 0n, commit: start.index } }));
+    // The WAL and the .snap file fsynced their own directories; the database's entries must be durable too.
     for (const dir of [snapDir, dirname(snapDir), dataDir]) await fsyncDir(dir);
     renameSync(dataDir, finalData);
     await fsyncDir(dirname(resolve(finalData)));
@@ -104,7 +110,7 @@ export async function restoreSnapshot(input: RestoreInput): Promise<RestoreResul
       renameSync(stagedWal, input.walDir);
       await fsyncDir(dirname(resolve(input.walDir)));
     }
-    return { memberId: self.id, clusterId: boot.clusterId, revision };
+    return { memberId: self.id, clusterId: boot.clusterId, revision, members: members.map((m) => ({ id: m.id, peerURLs: [...m.peerURLs] })), start };
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true });
     if (stagedWal) rmSync(stagedWal, { recursive: true, force: true });
@@ -173,9 +179,9 @@ async function copyDatabase(from: string, to: string, sizeBytes: number, withHas
 
 /**
  * Puts the new cluster's members into the copied database and forgets the old cluster's Raft state.
- * The consistent index becomes the bootstrap log's last index: the members it adds are already here.
+ * The consistent index becomes the snapshot's index: the database is the state the log starts after.
  */
-function rewriteMembership(dbPath: string, snapshotPath: string, members: ReturnType<typeof bootstrapMembers>["members"], self: bigint): bigint {
+function rewriteMembership(dbPath: string, snapshotPath: string, members: MemberInfo[], start: LogStart, self: bigint): bigint {
   const check = openSnapshotDb(dbPath);
   try {
     const problems = check.problems();
@@ -187,9 +193,8 @@ function rewriteMembership(dbPath: string, snapshotPath: string, members: Return
   try {
     const revision = (b.getMeta("rev") as bigint | undefined) ?? 1n;
     b.batch(() => {
-      // Names stay empty until each member publishes its own, as after a fresh bootstrap.
-      b.setMeta("members", membersToJson(members.map((m) => ({ ...m, name: "" }))));
-      b.setMeta("consistent_index", BigInt(members.length));
+      b.setMeta("members", membersToJson(members));
+      b.setMeta("consistent_index", BigInt(start.index));
       // The old cluster's alarms name its members; they mean nothing to the new one.
       const forget = b.prepare("DELETE FROM meta WHERE name = ?1");
       for (const name of OLD_CLUSTER_META) forget.run(name);
@@ -199,4 +204,13 @@ function rewriteMembership(dbPath: string, snapshotPath: string, members: Return
   } finally {
     b.close();
   }
+}
+
+/** The Raft snapshot as a member/snap/<term>-<index>.snap file with the membership, as the server's checkpoints write it. */
+async function saveSnapFile(snapDir: string, start: LogStart, members: MemberInfo[]): Promise<void> {
+  const snapshotter = new Snapshotter(snapDir, { log: () => {} });
+  await snapshotter.save({
+    metadata: { index: BigInt(start.index), term: BigInt(start.term), confState: { voters: start.voters, learners: start.learners } },
+    data: new TextEncoder().encode(membersToJson(members)),
+  });
 }

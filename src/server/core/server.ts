@@ -1,3 +1,4 @@
+import { goDuration } from "../../pkg/go-duration.ts";
 import { accessSync, constants, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { userInfo } from "node:os";
@@ -53,6 +54,9 @@ import { hashSeconds } from "../../mvcc/metrics.ts";
 
 /** The etcd API level this server implements: clients gate features on it. */
 export const ETCD_API_VERSION = "3.5.0";
+/** Proposals of one client write refused for a stale auth revision before the error is returned. */
+const AUTH_RETRIES_MAX = 10;
+
 export const ETCD_CLUSTER_VERSION = "3.5.0";
 
 /** A database copy for a lagging follower: the file, and what the receiver checks it against. */
@@ -516,13 +520,13 @@ export class EtcdServer {
   async put(r: etcdserverpb.PutRequest.$Properties, ai?: AuthInfo): Promise<PutOut & { header: Header }> {
     checkPut(r);
     if (this.#authStore.enabled && !ai) throw Errors.userEmpty;
-    return this.#withHeader<PutOut>(await this.#propose({ put: r }, ai));
+    return this.#withHeader<PutOut>(await this.#proposeAs({ put: r }, ai));
   }
 
   async deleteRange(r: etcdserverpb.DeleteRangeRequest.$Properties, ai?: AuthInfo): Promise<DeleteOut & { header: Header }> {
     checkDelete(r);
     if (this.#authStore.enabled && !ai) throw Errors.userEmpty;
-    return this.#withHeader<DeleteOut>(await this.#propose({ deleteRange: r }, ai));
+    return this.#withHeader<DeleteOut>(await this.#proposeAs({ deleteRange: r }, ai));
   }
 
   async txn(r: etcdserverpb.TxnRequest.$Properties, ai?: AuthInfo): Promise<TxnOut & { header: Header }> {
@@ -537,13 +541,13 @@ export class EtcdServer {
       if (ai && ai.revision !== this.#authStore.revision) throw Errors.authOldRevision;
       return { ...out, header: this.header(out.header.revision) };
     }
-    return this.#withHeader<TxnOut>(await this.#propose({ txn: r }, ai));
+    return this.#withHeader<TxnOut>(await this.#proposeAs({ txn: r }, ai));
   }
 
   /** LeaseRevoke from a client: with auth on, the user must be able to write every key of the lease (checked at apply). */
   async leaseRevoke(id: bigint, ai?: AuthInfo): Promise<{ header: Header }> {
     if (this.#authStore.enabled && !ai) throw Errors.userEmpty;
-    return this.#withHeader(await this.#propose({ leaseRevoke: { ID: id } }, ai));
+    return this.#withHeader(await this.#proposeAs({ leaseRevoke: { ID: id } }, ai));
   }
 
   async compact(r: etcdserverpb.CompactionRequest.$Properties): Promise<{ header: Header }> {
@@ -946,6 +950,24 @@ export class EtcdServer {
     if (held === now) return;
     if (held !== 0n) this.#lessor.detach(held, key);
     if (now !== 0n && this.#lessor.lookup(now)) this.#lessor.attach(now, key);
+  }
+
+  /**
+   * A client's write: when auth changed between the lookup of who asks and the apply (a user or role
+   * added meanwhile), etcd's raftRequest proposes it again with the current auth revision rather
+   * than fail it. Only for identities looked up now (simple tokens, TLS CN); a JWT carries its
+   * revision and stays refused. Bounded: a store that keeps changing fails the write after a few tries.
+   */
+  async #proposeAs(body: etcdserverpb.InternalRaftRequest.$Properties, ai?: AuthInfo): Promise<ApplyResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#propose(body, ai);
+      } catch (err) {
+        const stale = isEtcdError(err) && err.message === Errors.authOldRevision.message;
+        if (!stale || !ai?.current || attempt >= AUTH_RETRIES_MAX) throw err;
+        ai = { ...ai, revision: this.#authStore.revision };
+      }
+    }
   }
 
   async #propose(body: etcdserverpb.InternalRaftRequest.$Properties, ai?: AuthInfo): Promise<ApplyResult> {
@@ -1595,12 +1617,6 @@ export class MemberRemovedError extends Error {
     super("the member has been permanently removed from the cluster");
     this.name = "MemberRemovedError";
   }
-}
-
-/** A duration as Go's time.Duration prints it in etcd's logs ("7s", "1.5s", "250ms"). */
-function goDuration(ms: number): string {
-  if (ms >= 1000) return `${Number((ms / 1000).toFixed(9))}s`;
-  return `${Number(ms.toFixed(6))}ms`;
 }
 
 /**

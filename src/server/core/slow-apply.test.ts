@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { describeReadOnly, describeRequest, goDuration, readOnlyResponse, responseSize, slowApplies, warnIfSlow } from "./slow-apply.ts";
+import { goDuration } from "../../pkg/go-duration.ts";
+import { describeReadOnly, describeRequest, readOnlyResponse, responseSize, slowApplies, warnIfSlow } from "./slow-apply.ts";
 
 const b = (s: string) => new TextEncoder().encode(s);
 

@@ -67,7 +67,7 @@ export class AuthService {
       if (!info) throw Errors.invalidAuthToken;
       return info;
     }
-    if (call.tlsCommonName) return { username: call.tlsCommonName, revision: this.#d.store.revision };
+    if (call.tlsCommonName) return { username: call.tlsCommonName, revision: this.#d.store.revision, current: true };
     return undefined;
   }
 

@@ -17,6 +17,12 @@ export const ROOT = "root";
 export interface AuthInfo {
   username: string;
   revision: bigint;
+  /**
+   * The revision is the store's as of the lookup (a simple token, a TLS CN), not one the caller
+   * carries (a JWT): a write refused because auth changed while it was in flight may be proposed
+   * again with the current revision, as etcd's raftRequest does.
+   */
+  current?: boolean;
 }
 
 interface User {

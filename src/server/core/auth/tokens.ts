@@ -17,6 +17,8 @@ export interface TokenInfo {
   username: string;
   /** The auth revision the token stands for (simple tokens: the store's current one). */
   revision: bigint;
+  /** The revision was read at lookup (simple tokens), not carried by the token (JWT): see AuthInfo.current. */
+  current?: boolean;
 }
 
 export interface TokenProvider {
@@ -74,7 +76,7 @@ export class SimpleTokens implements TokenProvider {
       return undefined;
     }
     t.expiresAt = now + this.#ttlMs; // etcd's TTL keeper resets a token on each use
-    return { username: t.username, revision: currentRevision };
+    return { username: t.username, revision: currentRevision, current: true };
   }
 
   indexOf(token: string): bigint | undefined {
