@@ -293,8 +293,9 @@ describe.if(haveCtl)("our Mutex and the real etcdctl lock (Go's concurrency.Mute
     await Bun.sleep(1500);
     expect(ctl.out()).toBe("");
     await mu.unlock();
-    await until("etcdctl holds the lock", () => ctl.out().startsWith("interop/"));
-    // etcdctl's key follows the same layout: <name>/<lease id in hex>.
+    // etcdctl's key follows the same layout: <name>/<lease id in hex>, then the empty value's line
+    // (the two lines may arrive in separate reads).
+    await until("etcdctl holds the lock", () => /^interop\/[0-9a-f]+\n\n$/.test(ctl.out()));
     expect(ctl.out()).toMatch(/^interop\/[0-9a-f]+\n\n$/);
     ctl.p.kill("SIGINT");
     expect(await ctl.exited).toBe(0);

@@ -193,7 +193,10 @@ describe.if(run)("--experimental-compact-hash-check-enabled", () => {
       }
       // k3's damaged value is what c3 keeps at the compaction point: c1 and c2 agree, c3 is named.
       expect(alarms).toBe(`memberID:${BigInt(`0x${victim}`)} alarm:CORRUPT \n`);
-      expect(ms.some((m) => m!.logs().includes("Detected compaction hash mismatch"))).toBe(true);
+      // The leader's log line reaches us through a pipe, possibly after etcdctl has seen the alarm.
+      const logged = () => ms.some((m) => m!.logs().includes("Detected compaction hash mismatch"));
+      for (let i = 0; i < 50 && !logged(); i++) await Bun.sleep(100);
+      expect(logged()).toBe(true);
       expect(etcdctl(ms[0]!, ["put", "x", "y"]).stderr).toContain("etcdserver: corrupt cluster");
     } finally {
       for (const m of ms) await m?.stop();
