@@ -338,6 +338,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
   let appFetch: (req: Request) => Response | Promise<Response> = () => Response.json({ health: "false", reason: "starting" }, { status: 503 });
   let clientTls: TlsSide | undefined;
   let locked = false;
+  let peersReached = false;
   try {
     await lockDataDir(config.dataDir, log);
     locked = true;
@@ -401,6 +402,8 @@ async function serve(config: Config, log: Logger): Promise<number> {
       onRequest: (req) => srv.answerPeer(req),
       log,
     });
+    // From here peers may have our votes and acknowledgements in our WAL: a failed start keeps the dir.
+    peersReached = true;
     await transport.start();
     transport.onRemoved = () => srv.removedFromCluster();
     srv.setTransport(transport);
@@ -412,7 +415,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
     await server?.stop().catch(() => {});
     await transport?.stop().catch(() => {});
     // A start that failed leaves no half-made member behind (its peer URLs would outlive a fix of the flags).
-    if (locked) for (const p of fresh) rmSync(p, { recursive: true, force: true });
+    if (locked && !peersReached) for (const p of fresh) rmSync(p, { recursive: true, force: true });
     throw err;
   }
   const srv = server;

@@ -16,7 +16,8 @@ export const LOCK_FILE_NAME = "etcd-ts.lock";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-const EWOULDBLOCK = 11;
+// EWOULDBLOCK differs by kernel: a busy lock mistaken for "flock unsupported" would let two servers in.
+const EWOULDBLOCK = process.platform === "darwin" ? 35 : 11;
 const ERRNO_NAMES: Record<number, string> = { 9: "EBADF", 22: "EINVAL", 37: "ENOLCK", 95: "EOPNOTSUPP" };
 
 export type DirLock =

@@ -10,8 +10,12 @@
  */
 import net from "node:net";
 
-/** Connections held at most while waiting (etcd's backlog is the kernel's somaxconn, 4096). */
-export const DEFAULT_MAX_HELD = 4096;
+/**
+ * Connections held at most while waiting. etcd leaves them in the kernel's backlog; each one held
+ * here is an open file, and a member stuck without quorum while clients retry must not run out of
+ * descriptors (the usual soft limit is 1024) for its own WAL and database files.
+ */
+export const DEFAULT_MAX_HELD = 256;
 
 export interface HeldListenerOptions {
   /** Beyond this many waiting connections new ones are closed at once (the client retries). */
@@ -28,10 +32,14 @@ export class HeldListener {
   #closed = false;
   /** Connections turned away because too many were already waiting. */
   refused = 0;
+  /** Accept failures (EMFILE, ...) after listening: the connection stays in the kernel's backlog. */
+  acceptErrors = 0;
 
   private constructor(server: net.Server, opts: HeldListenerOptions) {
     this.server = server;
     this.#maxHeld = opts.maxHeld ?? DEFAULT_MAX_HELD;
+    // Without a listener an accept failure (EMFILE) would be an uncaught exception ending the member.
+    server.on("error", () => void this.acceptErrors++);
     server.on("connection", (socket: net.Socket) => {
       if (opts.noDelay) socket.setNoDelay(true);
       socket.on("error", () => socket.destroy());
