@@ -33,7 +33,7 @@ function pump(): void {
       if (!n.hasReady()) continue;
       moved = true;
       const rd = n.ready();
-      if (n.raft.id === 1n) applied += rd.committedEntries.length;
+      if (n.id === 1n) applied += rd.committedEntries.length;
       for (const m of rd.messages) queue.push(m);
       n.advance(rd);
     }
@@ -49,9 +49,9 @@ function pump(): void {
 
 nodes[0].campaign();
 pump();
-if (nodes[0].raft.state !== StateType.Leader) throw new Error("node 1 did not become leader");
+if (nodes[0].state !== StateType.Leader) throw new Error("node 1 did not become leader");
 const payload = new Uint8Array(100).fill(42);
-const base = nodes[0].raft.log.committed;
+const base = nodes[0].committed;
 const windows: number[] = [];
 let windowStart = performance.now();
 const t0 = windowStart;
@@ -72,7 +72,7 @@ while (proposed < TOTAL) {
   }
 }
 const elapsed = (performance.now() - t0) / 1000;
-const committed = nodes[0].raft.log.committed - base;
+const committed = nodes[0].committed - base;
 if (committed < TOTAL) throw new Error(`only ${committed} of ${TOTAL} entries committed`);
 const first = windows[0] * 1000;
 const last = windows[windows.length - 1] * 1000;

@@ -18,8 +18,11 @@ export class ReadBatcher {
   #prefix: string;
 
   /** prefix: this member's id — the leader keys pending reads by context, so contexts must not collide. */
-  constructor(prefix: string, issue: (ctx: Uint8Array) => void, wake: () => void) {
+  #now: () => number;
+
+  constructor(prefix: string, issue: (ctx: Uint8Array) => void, wake: () => void, now: () => number = Date.now) {
     this.#prefix = prefix;
+    this.#now = now;
     this.#issue = issue;
     this.#wake = wake;
   }
@@ -34,7 +37,7 @@ export class ReadBatcher {
   #send(): void {
     if (this.#next.length === 0) return;
     const ctx = `${this.#prefix}-${++this.#seq}`;
-    this.#inFlight = { ctx, waiters: this.#next, issuedAt: Date.now() };
+    this.#inFlight = { ctx, waiters: this.#next, issuedAt: this.#now() };
     this.#next = [];
     try {
       this.#issue(new TextEncoder().encode(ctx));
@@ -77,7 +80,7 @@ export class ReadBatcher {
 
   /** Called every tick: time out old reads and retry a request that went unanswered. */
   tick(): void {
-    const now = Date.now();
+    const now = this.#now();
     const expired = (w: Waiter) => w.deadline < now;
     if (this.#inFlight?.waiters.some(expired) || this.#next.some(expired)) readIndexFailed.inc(); // a read timed out
     for (const list of [this.#inFlight?.waiters ?? [], this.#next]) for (const w of list.filter(expired)) w.reject(Errors.timeout);

@@ -188,3 +188,18 @@ function bytes(b: Uint8Array | null | undefined): string {
 
 const str = (s: string | null | undefined) => (s ? `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"` : "");
 const hex16 = (id: unknown) => BigInt.asUintN(64, BigInt((id as bigint | number | null | undefined) ?? 0)).toString(16).padStart(16, "0");
+
+/** The warning for one request that started at `started` (performance.now()): applied ("" prefix) or read-only. */
+export function warnIfSlowRequest(log: Log, expectedMs: number, prefix: string, req: Request, started: number, r: { ok: boolean; value: unknown }): void {
+  const tookMs = performance.now() - started;
+  if (tookMs <= expectedMs) return;
+  const kind = req.put ? "put" : req.deleteRange ? "deleteRange" : req.txn ? "txn" : req.range ? "range" : "other";
+  warnIfSlow(log, {
+    tookMs,
+    expectedMs,
+    prefix,
+    request: () => (prefix ? describeReadOnly(req) : describeRequest(req)),
+    response: () => (!r.ok ? "" : prefix ? readOnlyResponse(req, r.value) : responseSize(kind, r.value)),
+    error: r.ok ? undefined : r.value,
+  });
+}

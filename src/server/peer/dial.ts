@@ -1,6 +1,6 @@
 // One outbound peer connection of the short-lived kinds (a snapshot, a request): connect, send the
-// handshake, check the reply. The long-lived Raft stream has its own dialer in peer-transport.ts,
-// which also keeps queues and backoff; these callers only need "connected to the right member, or why not".
+// handshake, check the reply. The long-lived Raft stream has its own dialer (stream-conn.ts, driven by
+// outbound-stream.ts's queue and backoff); these callers only need "connected to the right member, or why not".
 import type net from "node:net";
 import type tls from "node:tls";
 import { FrameReader } from "./frame.ts";

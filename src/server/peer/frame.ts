@@ -24,6 +24,31 @@ export function frameHeader(payloadBytes: number): Buffer {
   return h;
 }
 
+/** Payloads at least this large are written as they are instead of being copied into a batch. */
+const LARGE_PAYLOAD_BYTES = 64 * 1024;
+
+/**
+ * The frames of payloads as few buffers to write: small frames copied together (one write instead of
+ * two per message), large payloads as they are (copying them would cost more than the write).
+ */
+export function frameBatch(payloads: readonly Buffer[]): Buffer[] {
+  const parts: Buffer[] = [];
+  let run: Buffer[] = [];
+  for (const payload of payloads) {
+    const header = frameHeader(payload.length);
+    if (payload.length >= LARGE_PAYLOAD_BYTES) {
+      run.push(header);
+      parts.push(run.length === 1 ? header : Buffer.concat(run));
+      run = [];
+      parts.push(payload);
+    } else {
+      run.push(header, payload);
+    }
+  }
+  if (run.length > 0) parts.push(Buffer.concat(run));
+  return parts;
+}
+
 /**
  * Reassembles frames from stream chunks. Chunks are kept by reference until a frame is complete, so
  * a large frame costs one copy, not one per chunk. Payloads handed out are fresh buffers of exactly the
