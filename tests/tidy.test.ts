@@ -67,7 +67,7 @@ describe("import directions (docs/ARCHITECTURE.md)", () => {
   });
 
   test("the checker sees imports (so the next test can fail)", () => {
-    const core = importsOf(join(SRC, "server/core/server.ts"));
+    const core = importsOf(join(SRC, "server/core/recover.ts"));
     expect(core).toContain("../../mvcc/store.ts");
     expect(folderOf(join(SRC, "server/core/server.ts"))).toBe("server/core");
   });

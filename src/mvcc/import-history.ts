@@ -6,7 +6,7 @@
  * exactly the source's.
  */
 import type { Backend } from "../backend/backend.ts";
-import { MvccStore } from "./store.ts";
+import { Tables } from "./tables.ts";
 
 export interface HistoryRecord {
   rev: bigint;
@@ -24,7 +24,7 @@ export function importHistory(
   records: Iterable<HistoryRecord>,
   opts: { currentRevision: bigint; compactRevision: bigint },
 ): { rows: number; revision: bigint } {
-  new MvccStore(backend); // creates the tables
+  new Tables(backend); // creates the tables
   if (backend.prepare("SELECT count(*) FROM hist").values()[0][0] !== 0n) throw new Error("importHistory: the store is not empty");
   const insert = backend.prepare(
     "INSERT INTO hist(rev, key, value, create_rev, version, lease, tomb, prev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -1,3 +1,4 @@
+import { assert } from "../pkg/assert.ts";
 import { entryBytes, limitSize, type MemoryStorage } from "./storage.ts";
 import { type Entry, RaftError, type Snapshot } from "./types.ts";
 
@@ -118,6 +119,8 @@ export class RaftLog {
 
   /** Committed entries not yet handed out for applying, at most maxBytes. */
   nextCommittedEnts(maxBytes = Infinity): Entry[] {
+    // Relied on here, made in appliedTo/commitTo: what is handed out for applying was committed.
+    assert(this.applied <= this.committed, () => `applied(${this.applied}) is past committed(${this.committed})`);
     const lo = Math.max(this.applied + 1, this.firstIndex());
     if (this.committed + 1 <= lo) return [];
     return this.slice(lo, this.committed + 1, maxBytes);
@@ -160,16 +163,14 @@ export class RaftLog {
   }
 
   commitTo(c: number): void {
-    if (c <= this.committed) return;
-    if (c > this.lastIndex()) throw new Error(`assertion failed: tocommit(${c}) is out of range [lastIndex(${this.lastIndex()})]`);
+    if (c <= this.committed) return; // the commit index never moves back
+    assert(c <= this.lastIndex(), () => `tocommit(${c}) is out of range [lastIndex(${this.lastIndex()})]`);
     this.committed = c;
   }
 
   appliedTo(i: number): void {
     if (i === 0) return;
-    if (i > this.committed || i < this.applied) {
-      throw new Error(`assertion failed: applied(${i}) is out of range [prevApplied(${this.applied}), committed(${this.committed})]`);
-    }
+    assert(i <= this.committed && i >= this.applied, () => `applied(${i}) is out of range [prevApplied(${this.applied}), committed(${this.committed})]`);
     this.applied = i;
   }
 
@@ -189,6 +190,8 @@ export class RaftLog {
   }
 
   restore(snap: Snapshot): void {
+    // The caller checked it (Raft's #restore); a snapshot at or below commit would move commit back.
+    assert(snap.meta.index > this.committed, () => `restoring snapshot ${snap.meta.index} at or below committed(${this.committed})`);
     this.committed = snap.meta.index;
     this.pendingSnapshot = snap;
     this.#offset = snap.meta.index + 1;

@@ -1,3 +1,4 @@
+import { assert } from "../pkg/assert.ts";
 import { RaftLog } from "./log.ts";
 import { Progress, ProgressState, quorumIndex, voteResult } from "./progress.ts";
 import { ReadOnly } from "./read-only.ts";
@@ -135,6 +136,8 @@ export class Raft {
     if (this.state === StateType.Leader) throw new Error("assertion failed: invalid transition [leader -> candidate]");
     this.#reset(this.term + 1);
     this.#step = this.#stepCandidate;
+    // One vote per term: a fresh term starts with none, and the candidate's own is its only one.
+    assert(this.vote === NONE, () => `${this.id} already voted for ${this.vote} in its new term ${this.term}`);
     this.vote = this.id;
     this.state = StateType.Candidate;
   }
@@ -163,6 +166,7 @@ export class Raft {
   }
 
   #reset(term: number): void {
+    assert(term >= this.term, () => `${this.id} would move back from term ${this.term} to ${term}`);
     if (this.term !== term) {
       this.term = term;
       this.vote = NONE;
@@ -272,6 +276,8 @@ export class Raft {
           const respType = m.type === MessageType.Vote ? MessageType.VoteResp : MessageType.PreVoteResp;
           this.#send(message({ type: respType, to: m.from, term: m.term }));
           if (m.type === MessageType.Vote) {
+            // One vote per term (persisted with the hard state before the answer leaves).
+            assert(this.vote === NONE || this.vote === m.from, () => `${this.id} voting for ${m.from} at term ${this.term} after voting for ${this.vote}`);
             this.#electionElapsed = 0;
             this.vote = m.from;
           }
@@ -479,6 +485,8 @@ export class Raft {
   #appendEntries(ents: Entry[]): void {
     let li = this.log.lastIndex();
     const term = this.term;
+    // A leader's term is never below its log's last term, so the log's terms never decrease.
+    assert(this.log.lastTerm() <= term, () => `leader ${this.id} at term ${term} has a log ending at term ${this.log.lastTerm()}`);
     const stamped = ents.map((e) => ({ term, index: ++li, type: e.type, data: e.data }));
     this.log.append(stamped);
     // The leader's own entries count toward the quorum only once persisted (see selfPersisted).

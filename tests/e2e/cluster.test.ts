@@ -5,27 +5,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BINARY, cleanup, ctl, etcdctl, freePort, haveEtcdctl, parseJsonExact, requireTool, startMember, type Member } from "./harness.ts";
+import { BINARY, cleanup, ctl, etcdctl, freePort, haveEtcdctl, parseJsonExact, requireTool, startMember, trio, type Member } from "./harness.ts";
 
 const run = requireTool("etcdctl", haveEtcdctl());
-
-/** Three members on fresh loopback ports in a temp dir; start(i) (re)starts member i with `extra` flags. */
-async function trio(prefix: string, extra: string[]) {
-  const root = mkdtempSync(join(tmpdir(), `${prefix}-`));
-  const names = [1, 2, 3].map((i) => `${prefix}${i}`);
-  const clients = [await freePort(), await freePort(), await freePort()];
-  const peers = [await freePort(), await freePort(), await freePort()];
-  const cluster = names.map((n, j) => `${n}=http://127.0.0.1:${peers[j]}`).join(",");
-  const start = (i: number, until: "health" | "live" = "health") =>
-    startMember({
-      dataDir: join(root, names[i]),
-      port: clients[i],
-      peerPort: peers[i],
-      args: ["--name", names[i], "--initial-advertise-peer-urls", `http://127.0.0.1:${peers[i]}`, "--initial-cluster", cluster, ...extra],
-      until,
-    });
-  return { root, names, start };
-}
 
 describe.if(run)("three-member cluster", () => {
   const names = ["niub1", "niub2", "niub3"];

@@ -3,32 +3,13 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { etcdserverpb } from "../../src/proto/etcd.js";
-import { cleanup, ctl, etcdctl, freePort, haveEtcdctl, requireTool, startMember, type Member } from "./harness.ts";
+import { cleanup, ctl, etcdctl, freePort, haveEtcdctl, requireTool, startMember, trio, type Member } from "./harness.ts";
 
 const run = requireTool("etcdctl", haveEtcdctl());
 const enc = (s: string) => new TextEncoder().encode(s);
-
-/** Three members on fresh loopback ports; start(i) (re)starts member i with the same flags. */
-async function trio(prefix: string, extra: string[]) {
-  const root = mkdtempSync(join(tmpdir(), `${prefix}-`));
-  const names = [1, 2, 3].map((i) => `${prefix}${i}`);
-  const clients = [await freePort(), await freePort(), await freePort()];
-  const peers = [await freePort(), await freePort(), await freePort()];
-  const cluster = names.map((n, j) => `${n}=http://127.0.0.1:${peers[j]}`).join(",");
-  const start = (i: number, until: "health" | "live" = "health") =>
-    startMember({
-      dataDir: join(root, names[i]),
-      port: clients[i],
-      peerPort: peers[i],
-      args: ["--name", names[i], "--initial-advertise-peer-urls", `http://127.0.0.1:${peers[i]}`, "--initial-cluster", cluster, ...extra],
-      until,
-    });
-  return { root, names, start };
-}
 
 /** The member id etcdctl's member list shows for a name. */
 const memberId = (m: Member, name: string) => ctl(m, ["member", "list"]).split("\n").find((l) => l.includes(`, ${name},`))!.split(",")[0];

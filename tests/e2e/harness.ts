@@ -107,23 +107,31 @@ async function launch(
   throw new Error(`${what} did not become healthy within 15 s:\n${out}`);
 }
 
-/** Three members on fresh loopback ports, started together (none is ready before a quorum exists). */
-export async function startTrio(prefix: string, extraArgs: string[] = []): Promise<{ members: Member[]; root: string }> {
+/**
+ * Three members on fresh loopback ports in a temp dir, not started yet: start(i) (re)starts member i
+ * with `extraArgs`, on the same ports and data dir each time.
+ */
+export async function trio(prefix: string, extraArgs: string[] = []) {
   const root = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const names = [1, 2, 3].map((i) => `${prefix}${i}`);
   const clients = [await freePort(), await freePort(), await freePort()];
   const peers = [await freePort(), await freePort(), await freePort()];
   const cluster = names.map((n, j) => `${n}=http://127.0.0.1:${peers[j]}`).join(",");
-  const members = await Promise.all(
-    [0, 1, 2].map((i) =>
-      startMember({
-        dataDir: join(root, names[i]),
-        port: clients[i],
-        peerPort: peers[i],
-        args: ["--name", names[i], "--initial-advertise-peer-urls", `http://127.0.0.1:${peers[i]}`, "--initial-cluster", cluster, ...extraArgs],
-      }),
-    ),
-  );
+  const start = (i: number, until: "health" | "live" = "health") =>
+    startMember({
+      dataDir: join(root, names[i]),
+      port: clients[i],
+      peerPort: peers[i],
+      args: ["--name", names[i], "--initial-advertise-peer-urls", `http://127.0.0.1:${peers[i]}`, "--initial-cluster", cluster, ...extraArgs],
+      until,
+    });
+  return { root, names, start };
+}
+
+/** Three members on fresh loopback ports, started together (none is ready before a quorum exists). */
+export async function startTrio(prefix: string, extraArgs: string[] = []): Promise<{ members: Member[]; root: string }> {
+  const { root, start } = await trio(prefix, extraArgs);
+  const members = await Promise.all([0, 1, 2].map((i) => start(i)));
   return { members, root };
 }
 

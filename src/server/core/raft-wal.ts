@@ -58,9 +58,14 @@ export async function writeWal(dir: string, records: readonly WalRecord[]): Prom
   }
 }
 
-export function readyRecords(rd: Ready): WalRecord[] {
+export function readyRecords(rd: Pick<Ready, "entries" | "hardState" | "snapshot">): WalRecord[] {
   const recs: WalRecord[] = rd.entries.map((e) => ({ type: RecordType.entry, index: BigInt(e.index), data: encodeEntry(e) }));
   if (rd.hardState) recs.push(hardStateRecord(rd.hardState));
+  // A snapshot from the leader: the log now starts after it, before the entries that follow it.
+  if (rd.snapshot) {
+    const m = rd.snapshot.meta;
+    recs.unshift(snapshotRecord(m.index, m.term, m.confState.voters, m.confState.learners));
+  }
   return recs;
 }
 

@@ -97,7 +97,7 @@ export async function recoverMember(opts: ServerOptions): Promise<Recovered> {
       storage.hardState = hardState;
       await wal.append([
         metadataRecord(memberId, clusterId),
-        ...readyRecords({ entries: ents, hardState: storage.hardState, committedEntries: [], messages: [], readStates: [], mustSync: true }),
+        ...readyRecords({ entries: ents, hardState: storage.hardState }),
       ]);
     }
   }
