@@ -20,6 +20,8 @@ const ALLOWED: Record<string, string[]> = {
   "server/grpc": ["pkg", "proto", "server/core"],
   "server/http": ["pkg", "proto", "server/core"],
   "server/systemd": ["pkg"],
+  // A member's life around the core (etcd's embed): config in, every server part wired.
+  "server/embed.ts": ["pkg", "proto", "config", "server/core", "server/grpc", "server/http", "server/peer", "server/systemd"],
   client: ["pkg", "proto"],
   cli: ["pkg", "proto", "client"],
   config: ["pkg"],
