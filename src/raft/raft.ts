@@ -428,15 +428,18 @@ export class Raft {
       return;
     }
     const wasPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index)) {
+    // A probing follower that answers at the index it already had is caught up too (etcd's fix for
+    // followers left probing after a snapshot): replicate to it rather than wait for the next entry.
+    if (!pr.maybeUpdate(m.index) && !(pr.match === m.index && pr.state === ProgressState.Probe)) {
       if (wasPaused && !pr.isPaused()) this.#sendAppend(m.from);
       return;
     }
     if (pr.state === ProgressState.Probe) pr.becomeReplicate();
-    else if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshot) {
-      // The snapshot (or something newer) arrived: probe from there; if the log has since been
-      // compacted past it, the next append turns into a newer snapshot.
+    else if (pr.state === ProgressState.Snapshot && pr.match + 1 >= this.log.firstIndex()) {
+      // Whatever snapshot arrived, the log can now catch the follower up: waiting for the exact one
+      // pending would pause it for good if that one was lost and never reported (as etcd decides).
       pr.becomeProbe();
+      pr.becomeReplicate();
     } else if (pr.state === ProgressState.Replicate) pr.inflights.freeLE(m.index);
 
     if (this.#maybeCommit()) this.#bcastAppend();
