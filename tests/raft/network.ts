@@ -1,23 +1,34 @@
-// A deterministic in-memory cluster for Raft tests: every node persists instantly, messages go
-// through a queue the test controls (drop, partition, isolate), and time is explicit ticks.
-import { RawNode } from "../../src/raft/raw-node.ts";
+// A deterministic in-memory cluster for Raft tests: every node runs the server's Ready loop (RaftNode)
+// with instant persistence, messages go through a queue the test controls (drop, partition, isolate),
+// and time is explicit ticks.
 import { MemoryStorage } from "../../src/raft/storage.ts";
-import { type Entry, type Message, type NodeId, StateType } from "../../src/raft/types.ts";
+import type { Entry, Message, NodeId } from "../../src/raft/types.ts";
 import { seededRandom } from "../../src/pkg/prng.ts";
+import { RaftNode } from "../../src/server/core/raft-node.ts";
 
 export interface NodeOptions {
   preVote?: boolean;
   checkQuorum?: boolean;
   unsafeCommitPreviousTerms?: boolean;
+  unsafeVoteWithoutLogCheck?: boolean;
   electionTick?: number;
   maxSizePerMsg?: number;
   readOnlyOption?: "safe" | "lease";
 }
 
+const dec = new TextDecoder();
+
 export class Cluster {
-  nodes = new Map<NodeId, RawNode>();
+  nodes = new Map<NodeId, RaftNode>();
+  /**
+   * Each node's durable log. Persisting is instant here: RawNode.advance writes what a Ready made
+   * durable, and a restart finds exactly that.
+   */
   storages = new Map<NodeId, MemoryStorage>();
+  /** Entries each node's state machine applied, in order (not those that came inside a snapshot). */
   applied = new Map<NodeId, Entry[]>();
+  /** The last index each state machine holds, from entries or a snapshot: kept across restarts. */
+  appliedIndex = new Map<NodeId, number>();
   queue: Message[] = [];
   /** Pairs "a-b" whose messages are dropped (directional). */
   cut = new Set<string>();
@@ -25,6 +36,8 @@ export class Cluster {
   allow: (m: Message) => boolean = () => true;
   /** Read states handed out by each node's readies. */
   reads = new Map<NodeId, { index: number; ctx: string }[]>();
+  /** Proposals Raft refused (no leader), per node. */
+  dropped = new Map<NodeId, string[]>();
   #rand: () => number;
   #opts: NodeOptions;
 
@@ -36,31 +49,61 @@ export class Cluster {
     for (const id of [...voters, ...learners]) this.add(id, voters, learners);
   }
 
-  add(id: NodeId, voters: NodeId[], learners: NodeId[] = []): RawNode {
+  add(id: NodeId, voters: NodeId[], learners: NodeId[] = []): RaftNode {
     const storage = new MemoryStorage();
     // Bootstrap membership as a snapshot at index 0 would: every node starts with the same conf state.
     (storage.snapshot.meta.confState as { voters: NodeId[]; learners: NodeId[] }).voters = [...voters];
     (storage.snapshot.meta.confState as { voters: NodeId[]; learners: NodeId[] }).learners = [...learners];
-    const node = new RawNode({
+    this.storages.set(id, storage);
+    this.applied.set(id, []);
+    this.appliedIndex.set(id, 0);
+    this.reads.set(id, []);
+    this.dropped.set(id, []);
+    return this.#start(id);
+  }
+
+  /**
+   * A process restart: a new node over the same storage (what the WAL would replay) and state machine.
+   * Everything volatile goes — role, known leader, election timer, the leader's view of its followers.
+   */
+  restart(id: number): RaftNode {
+    return this.#start(BigInt(id));
+  }
+
+  #start(id: NodeId): RaftNode {
+    const applied = this.applied.get(id)!;
+    const node = new RaftNode({
       id,
-      storage,
+      storage: this.storages.get(id)!,
+      // The state machine's applied index is durable (etcd's consistent index): Raft resumes after it.
+      applied: this.appliedIndex.get(id)!,
       electionTick: this.#opts.electionTick ?? 10,
       heartbeatTick: 1,
       preVote: this.#opts.preVote ?? true,
       checkQuorum: this.#opts.checkQuorum ?? true,
       random: this.#rand,
       unsafeCommitPreviousTerms: this.#opts.unsafeCommitPreviousTerms,
+      unsafeVoteWithoutLogCheck: this.#opts.unsafeVoteWithoutLogCheck,
       maxSizePerMsg: this.#opts.maxSizePerMsg,
       readOnlyOption: this.#opts.readOnlyOption,
+      io: {
+        persist: () => {},
+        installSnapshot: (snap) => this.appliedIndex.set(id, snap.meta.index),
+        apply: (entries) => {
+          applied.push(...entries);
+          this.appliedIndex.set(id, entries[entries.length - 1].index);
+        },
+        send: (msgs) => this.queue.push(...msgs),
+        readStates: (rs) => this.reads.get(id)!.push(...rs.map((r) => ({ index: r.index, ctx: dec.decode(r.requestCtx) }))),
+        dropped: (data) => this.dropped.get(id)!.push(...data.map((d) => dec.decode(d))),
+      },
+      failpoint: () => {},
     });
     this.nodes.set(id, node);
-    this.storages.set(id, storage);
-    this.applied.set(id, []);
-    this.reads.set(id, []);
     return node;
   }
 
-  node(id: number): RawNode {
+  node(id: number): RaftNode {
     return this.nodes.get(BigInt(id))!;
   }
 
@@ -68,14 +111,9 @@ export class Cluster {
   stabilize(maxRounds = 1000): void {
     for (let round = 0; round < maxRounds; round++) {
       let moved = false;
-      for (const [id, n] of this.nodes) {
-        if (!n.hasReady()) continue;
-        moved = true;
-        const rd = n.ready();
-        this.applied.get(id)!.push(...rd.committedEntries);
-        for (const r of rd.readStates) this.reads.get(id)!.push({ index: r.index, ctx: new TextDecoder().decode(r.requestCtx) });
-        for (const m of rd.messages) this.queue.push(m);
-        n.advance(rd);
+      for (const n of this.nodes.values()) {
+        // Synchronous io: processReady completes the Ready (or has none) before returning.
+        if (n.processReady() === true) moved = true;
       }
       if (this.queue.length) {
         moved = true;
@@ -90,13 +128,7 @@ export class Cluster {
 
   deliver(m: Message): void {
     if (this.cut.has(`${m.from}-${m.to}`) || !this.allow(m)) return;
-    const n = this.nodes.get(m.to);
-    if (!n) return;
-    try {
-      n.step(m);
-    } catch (err) {
-      if ((err as Error).name !== "RaftError") throw err;
-    }
+    this.nodes.get(m.to)?.step(m);
   }
 
   isolate(id: number): void {
@@ -130,25 +162,23 @@ export class Cluster {
     this.stabilize();
   }
 
+  /** Proposes through node id and runs the cluster; false when Raft refused it (no leader known). */
   propose(id: number, text: string): boolean {
-    try {
-      this.node(id).propose(new TextEncoder().encode(text));
-      this.stabilize();
-      return true;
-    } catch (err) {
-      if ((err as Error).name === "RaftError") return false;
-      throw err;
-    }
+    const dropped = this.dropped.get(BigInt(id))!;
+    const before = dropped.length;
+    this.node(id).propose(new TextEncoder().encode(text));
+    this.stabilize();
+    return dropped.length === before;
   }
 
   leaders(): NodeId[] {
-    return [...this.nodes].filter(([, n]) => n.raft.state === StateType.Leader).map(([id]) => id);
+    return [...this.nodes].filter(([, n]) => n.isLeader).map(([id]) => id);
   }
 
   appliedData(id: number): string[] {
     return this.applied
       .get(BigInt(id))!
       .filter((e) => e.data.length > 0)
-      .map((e) => new TextDecoder().decode(e.data));
+      .map((e) => dec.decode(e.data));
   }
 }

@@ -1,6 +1,5 @@
 // The Raft paper's cases, message by message, on an in-memory cluster.
 import { describe, expect, test } from "bun:test";
-import { RawNode } from "../../src/raft/raw-node.ts";
 import { MessageType, StateType } from "../../src/raft/types.ts";
 import { Cluster } from "./network.ts";
 
@@ -8,10 +7,10 @@ describe("election", () => {
   test("a campaign wins a majority and the leader's no-op commits everywhere", () => {
     const c = new Cluster([1, 2, 3]);
     c.campaign(1);
-    expect(c.node(1).raft.state).toBe(StateType.Leader);
-    expect(c.node(2).raft.lead).toBe(1n);
-    expect(c.node(1).raft.term).toBe(1);
-    for (const id of [1, 2, 3]) expect(c.node(id).raft.log.committed).toBe(1);
+    expect(c.node(1).status().state).toBe(StateType.Leader);
+    expect(c.node(2).lead).toBe(1n);
+    expect(c.node(1).term).toBe(1);
+    for (const id of [1, 2, 3]) expect(c.node(id).committed).toBe(1);
   });
 
   test("split vote: no leader in that term, one in a later term", () => {
@@ -26,29 +25,39 @@ describe("election", () => {
     expect(c.leaders()).toHaveLength(1);
   });
 
-  test("a node with a stale log cannot win", () => {
-    const c = new Cluster([1, 2, 3]);
-    c.campaign(1);
-    c.isolate(3);
-    expect(c.propose(1, "x")).toBe(true);
-    c.heal();
-    // 3 missed "x": 1 and 2 refuse it, it stays a follower, and the leader's term survives.
-    c.node(3).raft.becomeFollower(c.node(3).raft.term, 0n);
-    c.node(3).campaign();
-    expect(c.node(3).raft.state).not.toBe(StateType.Leader);
-    expect(c.leaders()).toEqual([1n]);
-  });
+  for (const unsafe of [false, true]) {
+    test(`a node with a stale log ${unsafe ? "wins with the planted bug (votes without the log check)" : "cannot win"}`, () => {
+      // With check-quorum, 1 and 2 would hold a leader lease and ignore 3's campaign before looking at
+      // its log (the planted bug then changed nothing); without it the log is the only reason to refuse.
+      const c = new Cluster([1, 2, 3], { checkQuorum: false, unsafeVoteWithoutLogCheck: unsafe });
+      c.campaign(1);
+      c.isolate(3);
+      expect(c.propose(1, "x")).toBe(true);
+      c.heal();
+      // 3 missed "x" and restarts (no leader known), then campaigns: 1 and 2 refuse it, it stays a
+      // follower, and the leader's term survives.
+      c.restart(3);
+      c.campaign(3);
+      if (unsafe) {
+        expect(c.leaders()).toEqual([3n]);
+        return;
+      }
+      expect(c.node(3).isLeader).toBe(false);
+      expect(c.leaders()).toEqual([1n]);
+      expect(c.node(1).term).toBe(1);
+    });
+  }
 
   test("pre-vote: a node rejoining after a partition does not raise the term", () => {
     const c = new Cluster([1, 2, 3]);
     c.campaign(1);
     c.isolate(3);
     c.tick(100, [3]); // 3 campaigns again and again, alone
-    expect(c.node(3).raft.term).toBe(1);
+    expect(c.node(3).term).toBe(1);
     c.heal();
     c.tick(5);
     expect(c.leaders()).toEqual([1n]);
-    expect(c.node(1).raft.term).toBe(1);
+    expect(c.node(1).term).toBe(1);
   });
 
   test("check-quorum: a leader cut off from the majority steps down", () => {
@@ -56,7 +65,7 @@ describe("election", () => {
     c.campaign(1);
     c.isolate(1);
     c.tick(25);
-    expect(c.node(1).raft.state).not.toBe(StateType.Leader);
+    expect(c.node(1).isLeader).toBe(false);
     // And the majority side elected its own leader in a higher term.
     const majority = c.leaders().filter((id) => id !== 1n);
     expect(majority).toHaveLength(1);
@@ -89,7 +98,7 @@ describe("replication", () => {
     c.heal();
     c.tick(3);
     for (const id of [1, 2, 3]) expect(c.appliedData(id)).toEqual(["kept"]);
-    expect(c.node(1).raft.log.lastIndex()).toBe(c.node(2).raft.log.lastIndex());
+    expect(c.node(1).status().lastIndex).toBe(c.node(2).status().lastIndex);
   });
 
   test("a partitioned old leader cannot commit", () => {
@@ -119,24 +128,24 @@ describe("replication", () => {
       c.stabilize();
       c.allow = (m) => !(m.from === 5n && m.type === MessageType.App);
       c.campaign(5);
-      expect(c.node(5).raft.state).toBe(StateType.Leader);
+      expect(c.node(5).isLeader).toBe(true);
       c.allow = () => true;
       c.heal();
       c.partition([5, 4], [1, 2, 3]);
-      c.node(1).raft.becomeFollower(1, 0n); // S1 loses its term-1 leadership (say, it restarted)
+      c.restart(1); // S1 loses its term-1 leadership: it restarts, its log ("x" included) kept
       c.campaign(1); // term 2: lost, S3 already voted for S5
       // From now on S3 gets "x" (index 2) but not the term-3 entry after it; S2 gets everything.
       c.allow = (m) =>
-        !(m.type === MessageType.App && m.to === 3n && m.entries.some((e) => e.index === 3) && c.node(3).raft.log.lastIndex() >= 2);
+        !(m.type === MessageType.App && m.to === 3n && m.entries.some((e) => e.index === 3) && c.node(3).status().lastIndex >= 2);
       c.campaign(1); // term 3
-      expect(c.node(1).raft.state).toBe(StateType.Leader);
-      expect(c.node(1).raft.term).toBe(3);
+      expect(c.node(1).isLeader).toBe(true);
+      expect(c.node(1).term).toBe(3);
       c.tick(2);
-      expect(c.node(3).raft.log.term(2)).toBe(1);
-      expect(c.node(1).raft.log.committed).toBe(unsafe ? 2 : 1);
+      expect(c.node(3).logTerm(2)).toBe(1);
+      expect(c.node(1).committed).toBe(unsafe ? 2 : 1);
       c.allow = () => true;
       c.tick(2);
-      expect(c.node(1).raft.log.committed).toBe(3);
+      expect(c.node(1).committed).toBe(3);
     });
   }
 });
@@ -185,7 +194,7 @@ describe("membership", () => {
     c.stabilize();
     expect(c.appliedData(1)).toEqual(["a"]);
     c.tick(30, [3]);
-    expect(c.node(3).raft.state).toBe(StateType.Follower);
+    expect(c.node(3).status().state).toBe(StateType.Follower);
   });
 
   test("leadership transfer hands over to an up-to-date follower", () => {
@@ -207,11 +216,11 @@ describe("membership", () => {
     for (const id of [1, 2]) c.node(id).applyConfChange({ type: 1, nodeId: 3n });
     c.isolate(3);
     c.tick(50, [3]);
-    expect(c.node(3).raft.term).toBeGreaterThan(1);
+    expect(c.node(3).term).toBeGreaterThan(1);
     c.heal();
     c.tick(5);
     expect(c.leaders()).toContain(1n);
-    expect(c.node(1).raft.term).toBe(1);
+    expect(c.node(1).term).toBe(1);
   });
 });
 
@@ -223,8 +232,8 @@ describe("snapshots", () => {
     for (let i = 0; i < 20; i++) c.propose(1, `e${i}`);
     // The leader snapshots its applied state and drops the log before it.
     const leader = c.storages.get(1n)!;
-    const applied = c.node(1).raft.log.applied;
-    leader.createSnapshot(applied, c.node(1).raft.confState(), new TextEncoder().encode("state"));
+    const applied = c.node(1).applied;
+    leader.createSnapshot(applied, c.node(1).confState(), new TextEncoder().encode("state"));
     leader.compact(applied);
     c.heal();
     // The network reports the snapshot delivered, as the transport would.
@@ -235,7 +244,7 @@ describe("snapshots", () => {
     };
     c.tick(5);
     expect(c.storages.get(3n)!.snapshot.meta.index).toBe(applied);
-    expect(c.node(3).raft.log.committed).toBe(c.node(1).raft.log.committed);
+    expect(c.node(3).committed).toBe(c.node(1).committed);
     c.propose(1, "after");
     expect(c.appliedData(3)).toEqual(["after"]); // earlier entries came inside the snapshot
   });
@@ -245,17 +254,19 @@ describe("snapshots", () => {
     c.campaign(1);
     for (let i = 0; i < 10; i++) c.propose(1, `e${i}`);
     const s2 = c.storages.get(2n)!;
-    const at = c.node(2).raft.log.applied - 3;
-    s2.createSnapshot(at, c.node(2).raft.confState(), new Uint8Array(0));
+    const at = c.node(2).applied - 3;
+    s2.createSnapshot(at, c.node(2).confState(), new Uint8Array(0));
     s2.compact(at);
-    const before = { last: c.node(2).raft.log.lastIndex(), committed: c.node(2).raft.log.committed, term: c.node(2).raft.term };
+    const was = c.node(2);
+    const before = { last: was.status().lastIndex, committed: was.committed, term: was.term };
     // A restart: a new node over the same storage (what the WAL replays), applied as the state machine says.
-    const again = new RawNode({ id: 2n, storage: s2, electionTick: 10, heartbeatTick: 1, applied: before.committed, random: () => 0.5 });
-    c.nodes.set(2n, again);
-    expect({ last: again.raft.log.lastIndex(), committed: again.raft.log.committed, term: again.raft.term }).toEqual(before);
-    expect(again.raft.log.firstIndex()).toBe(at + 1);
+    const again = c.restart(2);
+    expect(again).not.toBe(was);
+    expect({ last: again.status().lastIndex, committed: again.committed, term: again.term }).toEqual(before);
+    expect(again.status().firstIndex).toBe(at + 1);
     c.propose(1, "next");
-    expect(again.raft.log.committed).toBe(before.committed + 1);
+    expect(again.committed).toBe(before.committed + 1);
+    expect(c.appliedData(2).at(-1)).toBe("next");
   });
 });
 

@@ -1,6 +1,7 @@
 // The deterministic simulation over a fixed set of seeds: 1,000 for 3 nodes and 1,000 for 5. A failure
 // message carries the one-line command that replays its seed (npm run sim -- --seed S --nodes N).
 import { describe, expect, test } from "bun:test";
+import { RAFT_NODE_FAILPOINTS } from "../../src/server/core/raft-node.ts";
 import { runSeed, Violation } from "./simulator.ts";
 
 // The fast tier (npm run test:unit) runs fewer seeds: ETCD_TS_SIM_SEEDS=100; npm test runs them all.
@@ -10,20 +11,26 @@ const CHUNK = Math.min(250, SEEDS);
 for (const nodes of [3, 5]) {
   describe(`${nodes} nodes`, () => {
     for (let from = 1; from <= SEEDS; from += CHUNK) {
-      test(`seeds ${from}–${from + CHUNK - 1} keep every safety property and make progress once healed`, () => {
+      const count = Math.min(CHUNK, SEEDS - from + 1);
+      test(`seeds ${from}–${from + count - 1} keep every safety property and make progress once healed`, () => {
         let checkedReads = 0;
         let acked = 0;
         let membershipChanges = 0;
-        for (let seed = from; seed < from + CHUNK; seed++) {
+        const crashedAt = new Set<string>();
+        for (let seed = from; seed < from + count; seed++) {
           const sim = runSeed({ seed, nodes, steps: 1500 });
           checkedReads += sim.stats.readsChecked;
           acked += sim.stats.acked;
           membershipChanges += sim.stats.membersAdded + sim.stats.membersRemoved;
+          for (const at of sim.crashesAt.keys()) crashedAt.add(at);
         }
         // The runs did real work: writes were acknowledged and reads were checked against them.
-        expect(acked).toBeGreaterThan(CHUNK * 10);
-        expect(checkedReads).toBeGreaterThan(CHUNK);
-        expect(membershipChanges).toBeGreaterThan(CHUNK / 2);
+        expect(acked).toBeGreaterThan(count * 10);
+        expect(checkedReads).toBeGreaterThan(count);
+        expect(membershipChanges).toBeGreaterThan(count / 2);
+        // Members crashed at every step of the Ready loop — except right after installing a leader's
+        // snapshot, held back while RaftNode installs before persisting (see the last test).
+        expect([...crashedAt].sort()).toEqual([...RAFT_NODE_FAILPOINTS.filter((f) => f !== "raftAfterApplySnap"), "between steps"].sort());
       }, 120_000);
     }
   });
@@ -41,4 +48,24 @@ test("a planted bug (votes granted without the log check) is reported by the che
     }
   }
   expect(violations).toBeGreaterThan(0);
+}, 60_000);
+
+// RaftNode installs a leader's snapshot in the state machine before persisting it; etcd persists it
+// first (the apply loop waits on raftNode's notifyc). A crash in between leaves the state machine ahead
+// of the log, and a later snapshot older than it rolls it back. The simulator holds crashes back in
+// that window; opened, the checker finds the rollback. When RaftNode persists first the window never
+// opens and this test fails: then delete it, the crashWithUnsavedSnapshot option and the exception above.
+test("known issue: a crash between installing a leader's snapshot and persisting it rolls the state machine back", () => {
+  let found: string | undefined;
+  for (let seed = 1; seed <= 100 && !found; seed++) {
+    try {
+      runSeed({ seed, nodes: 3, steps: 3000, crashWithUnsavedSnapshot: true });
+    } catch (err) {
+      if (!(err instanceof Violation)) throw err;
+      expect(err.message).toContain("behind its state machine");
+      expect(err.message).toContain(`--seed ${seed} --nodes 3 --steps 3000 --crash-with-unsaved-snapshot`);
+      found = err.message;
+    }
+  }
+  expect(found).toBeDefined();
 }, 60_000);
