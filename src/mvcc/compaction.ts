@@ -102,9 +102,11 @@ export class Compactor {
     const found = t.rowAt(head, target);
     if (!found) return;
     const { id, row } = found;
-    // `row` is the key's newest at target: kept, unless it is a tombstone.
+    // `row` is the key's newest at target: kept, unless it is a tombstone from before target. A
+    // tombstone AT target stays until a later compaction: a watch from the compaction revision must
+    // still get that delete (etcd-io/etcd#18274, fixed in etcd 3.4.34 and 3.5.16).
     let older = row[6];
-    if (row[5] === 1n) {
+    if (row[5] === 1n && row[0] < target) {
       del.run(id);
       dbCompactionKeys.inc();
       // A key whose newest row was a dropped tombstone has no history left.

@@ -176,6 +176,24 @@ describe("compaction", () => {
     expect(err?.message).toBe("etcdserver: mvcc: required revision has been compacted");
   });
 
+  test("a delete AT the compaction revision survives the compaction: a watch from there still gets it (etcd-io/etcd#18274)", () => {
+    put("k", "2"); // rev 2
+    put("k", "3"); // rev 3
+    del("k"); // rev 4: the tombstone
+    put("k", "5"); // rev 5
+    put("gone", "x"); // rev 6
+    del("gone"); // rev 7
+    put("other", "y"); // rev 8
+    store.compact(4n); // physically, at once
+    const types = (after: bigint) => store.changes(b("\0"), b("\0"), { after }).events.map((e) => `${e.type === 1 ? "DELETE" : "PUT"} ${s(e.kv.key)}@${e.kv.modRevision}`);
+    // Watching from revision 4 (changes after 3): the delete at 4 comes first, then the later writes.
+    expect(types(3n)).toEqual(["DELETE k@4", "PUT k@5", "PUT gone@6", "DELETE gone@7", "PUT other@8"]);
+    // A later compaction past it removes the tombstone as any other.
+    store.compact(7n);
+    expect(types(6n)).toEqual(["DELETE gone@7", "PUT other@8"]);
+    expect(keys(store.range(b("\0"), b("\0"), {}))).toEqual(["k", "other"]);
+  });
+
   test("compacting at or below the compacted revision, or in the future, is an error", () => {
     put("k", "1");
     put("k", "2");
