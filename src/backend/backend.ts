@@ -2,6 +2,7 @@ import { Database, type Statement } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { type Clock, systemClock } from "../pkg/clock.ts";
 import { backendCommitSeconds, backendCommitWriteSeconds, backendDefragSeconds, defragInflight, openReadTxns } from "./metrics.ts";
 
 export type { Statement };
@@ -25,11 +26,14 @@ export class Backend {
   #inBatch = false;
   #open = false;
   #batchesSinceCommit = 0;
-  #commitTimer: ReturnType<typeof setTimeout> | null = null;
+  #cancelCommit: (() => void) | null = null;
   #commitIntervalMs: number;
   #commitBatchesMax: number;
+  #clock: Clock;
 
-  constructor(path: string, opts: { commitIntervalMs?: number; commitBatchesMax?: number } = {}) {
+  /** clock: when the periodic commit runs (default the system's; the whole-server simulation's is fake). */
+  constructor(path: string, opts: { commitIntervalMs?: number; commitBatchesMax?: number; clock?: Clock } = {}) {
+    this.#clock = opts.clock ?? systemClock;
     this.#commitIntervalMs = opts.commitIntervalMs ?? 100;
     this.#commitBatchesMax = opts.commitBatchesMax ?? 1000;
     this.path = path;
@@ -62,8 +66,7 @@ export class Backend {
     if (!this.#open) {
       this.#db.exec("BEGIN IMMEDIATE");
       this.#open = true;
-      this.#commitTimer = setTimeout(() => this.commit(), this.#commitIntervalMs);
-      (this.#commitTimer as { unref?: () => void }).unref?.();
+      this.#cancelCommit = this.#clock.after(this.#commitIntervalMs, () => this.commit());
     }
     this.#inBatch = true;
     this.#db.exec("SAVEPOINT batch");
@@ -85,8 +88,8 @@ export class Backend {
   /** Commits the open transaction, if any (a crash loses nothing: the server WAL replays it). */
   commit(): void {
     if (this.#inBatch) throw new Error("assertion failed: commit inside a batch");
-    if (this.#commitTimer) clearTimeout(this.#commitTimer);
-    this.#commitTimer = null;
+    this.#cancelCommit?.();
+    this.#cancelCommit = null;
     this.#batchesSinceCommit = 0;
     if (!this.#open) return;
     this.#open = false;
@@ -293,6 +296,21 @@ export class Backend {
 
   close(): void {
     this.commit();
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  /**
+   * What the death of the process does to the file: the open (uncommitted) transaction is rolled
+   * back and the handle closed, nothing committed. For the whole-server simulation's crashes.
+   */
+  abandon(): void {
+    if (this.#closed) return;
+    this.#cancelCommit?.();
+    this.#cancelCommit = null;
+    if (this.#open) this.#db.exec("ROLLBACK");
+    this.#open = false;
+    this.#inBatch = false;
     this.#closed = true;
     this.#db.close();
   }

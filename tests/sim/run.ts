@@ -1,8 +1,11 @@
 #!/usr/bin/env bun
 // npm run sim -- [--seeds N] [--from S] [--seed S] [--nodes 3|5] [--steps K] [--bug commit-previous-terms|vote-without-log-check]
+//   [--crash-with-unsaved-snapshot] (crashes between installing a leader's snapshot and persisting it: see SimOptions)
 import { runSeed, Violation } from "./simulator.ts";
 
 const args = process.argv.slice(2);
+// --server: the whole-server simulation (real EtcdServers; tests/sim/server/run.ts lists its flags).
+if (args.includes("--server")) process.exit(await (await import("./server/run.ts")).main(args));
 const get = (name: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
@@ -13,6 +16,7 @@ const from = Number(get("from") ?? 1);
 const count = single ? 1 : Number(get("seeds") ?? 200);
 const steps = Number(get("steps") ?? 3000);
 const bug = get("bug") as "commit-previous-terms" | "vote-without-log-check" | undefined;
+const crashWithUnsavedSnapshot = args.includes("--crash-with-unsaved-snapshot");
 
 let failed = 0;
 let ran = 0;
@@ -21,9 +25,9 @@ for (const nodes of nodesList) {
   for (let i = 0; i < count; i++) {
     const seed = single ? Number(single) : from + i;
     try {
-      const sim = runSeed({ seed, nodes, steps, plantedBug: bug });
+      const sim = runSeed({ seed, nodes, steps, plantedBug: bug, crashWithUnsavedSnapshot });
       ran++;
-      if (single) console.log(`seed ${seed} nodes ${nodes}: ok`, sim.stats);
+      if (single) console.log(`seed ${seed} nodes ${nodes}: ok`, sim.stats, "crashes at", Object.fromEntries(sim.crashesAt));
     } catch (err) {
       if (!(err instanceof Violation)) throw err;
       failed++;

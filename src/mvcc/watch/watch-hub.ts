@@ -48,6 +48,8 @@ export interface WatchHubOptions {
   progressIntervalMs?: number;
   /** Runs fn every ms until the returned function is called; default a real, unref'd interval (tests pass a fake clock). */
   every?: (fn: () => void, ms: number) => () => void;
+  /** TESTS ONLY (a planted bug for the whole-server simulation): after a compaction, one event is lost. */
+  unsafeSkipAfterCompaction?: boolean;
 }
 
 /** etcd's mvcc watch errors, by their text (the gRPC layer sends it as cancel_reason). */
@@ -136,10 +138,13 @@ export class WatchHub {
   #syncScheduled = false;
   #stopTimer: (() => void) | null = null;
   #closed = false;
+  /** The planted bug's state: the compaction revision it last acted on (-1: off). */
+  #bugCompactRev = -1n;
 
   constructor(store: WatchableStore, opts: WatchHubOptions = {}) {
     this.#store = store;
     this.#rev = store.rev;
+    if (opts.unsafeSkipAfterCompaction) this.#bugCompactRev = store.compactRev;
     this.queueMax = opts.queueMax ?? 128;
     this.pageRows = opts.pageRows ?? 1000;
     this.watchersPerStep = opts.watchersPerStep ?? 512;
@@ -192,6 +197,16 @@ export class WatchHub {
         if (list) list.push(ev);
         else batches.set(w, [ev]);
       });
+    }
+    if (this.#bugCompactRev >= 0n && this.#store.compactRev !== this.#bugCompactRev && batches.size > 0) {
+      // TESTS ONLY (planted bug): the first event watched after a compaction is lost, for every watcher.
+      this.#bugCompactRev = this.#store.compactRev;
+      const lost = events.find((ev) => [...batches.values()].some((evs) => evs.includes(ev)));
+      for (const [w, evs] of batches) {
+        const i = evs.indexOf(lost!);
+        if (i >= 0) evs.splice(i, 1);
+        if (evs.length === 0) batches.delete(w);
+      }
     }
     for (const [w, evs] of batches) {
       const batch: WatchBatch = { watchId: w.id, events: evs, revision: rev, compactRevision: 0n };

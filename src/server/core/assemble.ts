@@ -28,7 +28,7 @@ import { publishMember } from "./publish.ts";
 import { RaftNode } from "./raft-node.ts";
 import { hardStateRecord, metadataRecord, snapshotRecord } from "./raft-wal.ts";
 import { LinearizableReads } from "./reads.ts";
-import { electionTimeoutMs, type Recovered } from "./recover.ts";
+import { electionTimeoutMs, openBackend, type Recovered } from "./recover.ts";
 import { requestTimeoutMs, type ServerOptions } from "./server-options.ts";
 import { DEFAULT_WARNING_APPLY_MS } from "./slow-apply.ts";
 import type { Transport } from "./transport.ts";
@@ -74,10 +74,14 @@ export function assembleMember(opts: ServerOptions, r: Recovered, hooks: MemberH
   // Before the Ready loop starts: replaying the log applies auth entries.
   const authStore = new AuthStore(r.backend, opts.auth?.tokens ?? new SimpleTokens(300_000));
   const state = new MemberState({ ...r, authStore });
-  const watchHub = new WatchHub(r.store, { progressIntervalMs: opts.watchProgressNotifyIntervalMs });
+  const watchHub = new WatchHub(r.store, {
+    progressIntervalMs: opts.watchProgressNotifyIntervalMs,
+    ...(opts.clock ? { every: (fn: () => void, ms: number) => clock.every(ms, fn) } : {}),
+    unsafeSkipAfterCompaction: opts.unsafeBug === "watch-skip-on-compaction",
+  });
   const heartbeatMs = opts.heartbeatIntervalMs ?? 100;
-  const peerSnapshots = new PeerSnapshots({ backend: () => state.backend, applied: () => state.applied, clock, log });
-  const io = new MemberIO({ state, wal: r.wal, watchHub, peerSnapshots, transport, heartbeatMs, log });
+  const peerSnapshots = new PeerSnapshots({ backend: () => state.backend, applied: () => state.applied, clock, log, open: openBackend(opts) });
+  const io = new MemberIO({ state, wal: r.wal, watchHub, peerSnapshots, transport, heartbeatMs, log, unsafeBug: opts.unsafeBug });
   const raft = new RaftNode({
     id: self,
     storage: r.storage,
@@ -132,6 +136,7 @@ export function assembleMember(opts: ServerOptions, r: Recovered, hooks: MemberH
     warningApplyMs,
     failpoint: fp,
     log,
+    unsafeApplyTwice: opts.unsafeBug === "apply-twice-after-restart",
   });
   const checkpoint = new LogCheckpoint({
     state,
@@ -168,6 +173,7 @@ export function assembleMember(opts: ServerOptions, r: Recovered, hooks: MemberH
     // A lease id nobody asked for: positive int64, unique across members and restarts (as request ids).
     nextId: () => BigInt.asIntN(64, proposals.nextId()) & 0x7fffffffffffffffn || 1n,
     log,
+    clock,
   });
   const auth = new AuthService({
     store: authStore,

@@ -3,6 +3,7 @@
 // to the leader over a peer request; a timer on the leader proposes revokes for expired leases and,
 // with --experimental-enable-lease-checkpoint, checkpoints of their remaining TTLs. What applies the entries (grant, revoke + deleting the keys, checkpoints) lives in the server.
 import { LeaseExpiredError, type Lessor, MAX_LEASE_TTL_SECONDS, NotPrimaryError } from "../../lease/lessor.ts";
+import { type Clock, systemClock } from "../../pkg/clock.ts";
 import { EtcdError, Errors } from "../../pkg/errors.ts";
 import type { etcdserverpb } from "../../proto/etcd.js";
 import { leaseExpired } from "./metrics.ts";
@@ -29,6 +30,8 @@ export interface LeaseServiceDeps {
   /** A fresh id for a grant that asked for none. */
   nextId(): bigint;
   log: (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+  /** The expiry timer's and the keep-alive waits' time (default the system's). */
+  clock?: Clock;
 }
 
 export type LeaseForward = { op: "leaseRenew"; id: string } | { op: "leaseTimeToLive"; id: string };
@@ -36,18 +39,20 @@ export type LeaseForwardAnswer = { ttl: number; grantedTtl?: number; keys?: stri
 
 export class LeaseService {
   #deps: LeaseServiceDeps;
-  #timer: ReturnType<typeof setInterval>;
+  #clock: Clock;
+  #stopTimer: () => void;
 
   constructor(deps: LeaseServiceDeps) {
     this.#deps = deps;
-    this.#timer = setInterval(() => {
+    this.#clock = deps.clock ?? systemClock;
+    this.#stopTimer = this.#clock.every(EXPIRY_CHECK_MS, () => {
       this.#revokeExpired();
       this.checkpointDue();
-    }, EXPIRY_CHECK_MS);
+    });
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#stopTimer();
   }
 
   async grant(r: etcdserverpb.LeaseGrantRequest.$Properties): Promise<unknown> {
@@ -64,7 +69,9 @@ export class LeaseService {
   /** One keep-alive: the TTL the lease got, 0 when it does not exist (as etcd answers). */
   async renew(id: bigint): Promise<number> {
     // A new leader renews only once it has applied its term's first entry (promote): wait for that.
-    for (const deadline = Date.now() + RENEW_WAIT_MS; ; ) {
+    const clock = this.#clock;
+    const pause = () => new Promise((r) => clock.after(50, () => r(undefined)));
+    for (const deadline = clock.now() + RENEW_WAIT_MS; ; ) {
       const lessor = this.#deps.lessor();
       const leader = this.#deps.leader();
       if (lessor.isPrimary) {
@@ -83,12 +90,12 @@ export class LeaseService {
           return (await this.#ask({ op: "leaseRenew", id: String(id) })).ttl;
         } catch (e) {
           // The member we took for the leader is not (yet) its primary: ask again shortly.
-          if (e !== Errors.notLeader || Date.now() > deadline) throw e;
-          await new Promise((r) => setTimeout(r, 50));
+          if (e !== Errors.notLeader || clock.now() > deadline) throw e;
+          await pause();
         }
       } else {
-        if (Date.now() > deadline) throw leader === 0n ? Errors.noLeader : Errors.leaderChanged;
-        await new Promise((r) => setTimeout(r, 50));
+        if (clock.now() > deadline) throw leader === 0n ? Errors.noLeader : Errors.leaderChanged;
+        await pause();
       }
     }
   }

@@ -1,11 +1,10 @@
 import type { MemoryStorage } from "../../raft/storage.ts";
 import type { ConfState } from "../../raft/types.ts";
 import type { Snapshotter } from "../../snap/snapshotter.ts";
-import type { Wal } from "../../wal/wal.ts";
 import type { MemberState } from "./member-state.ts";
 import { membersToJson } from "./membership.ts";
 import { snapshotRecord } from "./raft-wal.ts";
-import type { Log } from "./server-options.ts";
+import type { Log, WalStore } from "./server-options.ts";
 
 /** Entries the leader keeps after a checkpoint so a briefly lagging follower catches up from the log (etcd's default). */
 const CATCH_UP_ENTRIES = 5000;
@@ -13,7 +12,7 @@ const CATCH_UP_ENTRIES = 5000;
 export interface LogCheckpointDeps {
   state: MemberState;
   storage: MemoryStorage;
-  wal: Wal;
+  wal: WalStore;
   snapshotter: Snapshotter;
   confState: () => ConfState;
   snapshotCount: number;

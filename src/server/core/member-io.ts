@@ -3,7 +3,6 @@ import { MvccStore } from "../../mvcc/store.ts";
 import type { WatchHub } from "../../mvcc/watch/watch-hub.ts";
 import type { Ready, SoftState } from "../../raft/raw-node.ts";
 import { type Entry, type Message, MessageType, type ReadState, type Snapshot, StateType } from "../../raft/types.ts";
-import type { Wal } from "../../wal/wal.ts";
 import type { EntryApplier } from "./apply/entries.ts";
 import type { LogCheckpoint } from "./log-checkpoint.ts";
 import type { MemberState } from "./member-state.ts";
@@ -14,7 +13,7 @@ import { readyRecords } from "./raft-wal.ts";
 import type { Proposer } from "./proposer.ts";
 import type { RaftNode, RaftNodeIO } from "./raft-node.ts";
 import type { LinearizableReads } from "./reads.ts";
-import type { Log } from "./server-options.ts";
+import type { Log, ServerOptions, WalStore } from "./server-options.ts";
 import type { Transport } from "./transport.ts";
 
 /** The parts made after the Raft node (they read it): attached before the loop runs. */
@@ -35,7 +34,8 @@ export interface MemberParts {
  */
 export class MemberIO implements RaftNodeIO {
   readonly #state: MemberState;
-  readonly #wal: Wal;
+  readonly #wal: WalStore;
+  readonly #unsafeBug: ServerOptions["unsafeBug"];
   readonly #watchHub: WatchHub;
   readonly #peerSnapshots: PeerSnapshots;
   readonly #transport: () => Transport | null;
@@ -47,9 +47,19 @@ export class MemberIO implements RaftNodeIO {
   /** Live keys (etcd_debugging_mvcc_keys_total): counted once per store, then kept in step by its events. */
   keys = 0;
 
-  constructor(o: { state: MemberState; wal: Wal; watchHub: WatchHub; peerSnapshots: PeerSnapshots; transport: () => Transport | null; heartbeatMs: number; log: Log }) {
+  constructor(o: {
+    state: MemberState;
+    wal: WalStore;
+    watchHub: WatchHub;
+    peerSnapshots: PeerSnapshots;
+    transport: () => Transport | null;
+    heartbeatMs: number;
+    log: Log;
+    unsafeBug?: ServerOptions["unsafeBug"];
+  }) {
     this.#state = o.state;
     this.#wal = o.wal;
+    this.#unsafeBug = o.unsafeBug;
     this.#watchHub = o.watchHub;
     this.#peerSnapshots = o.peerSnapshots;
     this.#transport = o.transport;
@@ -64,7 +74,14 @@ export class MemberIO implements RaftNodeIO {
 
   persist(rd: Ready): Promise<void> | void {
     const records = readyRecords(rd);
-    return records.length ? this.#wal.append(records) : undefined;
+    if (!records.length) return undefined;
+    const saving = this.#wal.append(records);
+    if (this.#unsafeBug === "ack-before-fsync") {
+      // TESTS ONLY (planted bug): the Ready goes on as if the fsync had returned.
+      saving.catch(() => {});
+      return undefined;
+    }
+    return saving;
   }
 
   installSnapshot(snap: Snapshot): void {

@@ -24,13 +24,15 @@ export class PeerSnapshots {
   #applied: () => bigint;
   #clock: Clock;
   #log: Log;
+  #open: (path: string) => Backend;
   #copy: { db: Promise<PeerSnapshot>; path: string; at: number; applied: bigint } | null = null;
   #seq = 0;
 
-  constructor(o: { backend: () => Backend; applied: () => bigint; clock: Clock; log: Log }) {
+  constructor(o: { backend: () => Backend; applied: () => bigint; clock: Clock; log: Log; open?: (path: string) => Backend }) {
     this.#backend = o.backend;
     this.#applied = o.applied;
     this.#clock = o.clock;
+    this.#open = o.open ?? ((path) => new Backend(path));
     this.#log = o.log;
   }
 
@@ -114,6 +116,6 @@ export class PeerSnapshots {
     for (const suffix of ["-wal", "-shm"]) rmSync(path + suffix, { force: true });
     renameSync(tmp, path);
     removeLeftoverSnapshots(dirname(path));
-    return new Backend(path);
+    return this.#open(path);
   }
 }

@@ -11,14 +11,14 @@ import { Wal } from "../../wal/wal.ts";
 import { bootstrapLog } from "./bootstrap.ts";
 import { bootstrapMembers, hex, type MemberInfo, membersFromJson } from "./membership.ts";
 import { metadataRecord, readyRecords, replayWal, snapshotRecord } from "./raft-wal.ts";
-import type { ServerOptions } from "./server-options.ts";
+import type { ServerOptions, WalStore } from "./server-options.ts";
 
 /** What a member is made of when it starts: its files opened, its log replayed, who it is. */
 export interface Recovered {
   backend: Backend;
   store: MvccStore;
   lessor: Lessor;
-  wal: Wal;
+  wal: WalStore;
   storage: MemoryStorage;
   members: MemberInfo[];
   memberId: bigint;
@@ -44,13 +44,13 @@ export async function recoverMember(opts: ServerOptions): Promise<Recovered> {
   ensureWritableDir(memberDir);
   const walDir = opts.walDir || join(memberDir, "wal");
   ensureWritableDir(walDir);
-  const backend = new Backend(join(memberDir, "snap", "db"));
+  const backend = openBackend(opts)(join(memberDir, "snap", "db"));
   removeLeftoverSnapshots(join(memberDir, "snap"));
   const store = new MvccStore(backend);
   store.resumeCompaction(); // one cut short by a stop goes on
   const heartbeat = opts.heartbeatIntervalMs ?? 100;
   const lessor = new Lessor(backend, {
-    now: () => performance.now(),
+    now: opts.clock ? () => opts.clock!.now() : () => performance.now(),
     minTtlSeconds: minLeaseTtlSeconds(Math.max(2, Math.round(electionTimeoutMs(opts) / heartbeat)), heartbeat),
     checkpointIntervalMs: opts.enableLeaseCheckpoint ? (opts.leaseCheckpointIntervalMs ?? LEASE_CHECKPOINT_INTERVAL_MS) : 0,
     checkpointPersist: opts.enableLeaseCheckpoint === true && opts.leaseCheckpointPersist === true,
@@ -60,7 +60,7 @@ export async function recoverMember(opts: ServerOptions): Promise<Recovered> {
   }
   const recovered = lessor.recover(store.leasedKeys());
   if (recovered.orphans) opts.log("warn", "keys held by leases that no longer exist", { keys: recovered.orphans });
-  const { wal, records, repaired } = await Wal.open(walDir, { log: (level, msg) => opts.log(level, msg), segmentBytes: opts.walSegmentBytes });
+  const { wal, records, repaired } = await (opts.openWal ?? Wal.open)(walDir, { log: (level, msg) => opts.log(level, msg), segmentBytes: opts.walSegmentBytes });
   if (repaired) opts.log("warn", "repaired a torn WAL tail", { ...repaired });
 
   const initialCluster = opts.initialCluster ?? new Map([[opts.name, opts.initialAdvertisePeerUrls]]);
@@ -116,6 +116,11 @@ export async function recoverMember(opts: ServerOptions): Promise<Recovered> {
     );
   }
   return { backend, store, lessor, wal, storage, members, memberId, clusterId, applied, walEntries: replayed.entries };
+}
+
+/** How the member opens its database (a simulation keeps the handles). */
+export function openBackend(opts: Pick<ServerOptions, "openBackend" | "clock">): (path: string) => Backend {
+  return opts.openBackend ?? ((path) => new Backend(path, { clock: opts.clock }));
 }
 
 /** --election-timeout, etcd's default 1 s. */

@@ -1,4 +1,6 @@
+import type { Backend } from "../../backend/backend.ts";
 import type { Clock } from "../../pkg/clock.ts";
+import type { WalOptions, WalRecord, WalRepair } from "../../wal/wal.ts";
 import type { TokenProvider } from "./auth/tokens.ts";
 import type { RemoteCluster } from "./transport.ts";
 
@@ -65,6 +67,32 @@ export interface ServerOptions {
   clock?: Clock;
   /** Named crash points (default ETCD_TS_FAILPOINT's process exit); the simulation crashes a member there. */
   failpoint?: (name: string) => void;
+  /**
+   * Opens the member's database at path (default `new Backend(path, { clock })`); the simulation
+   * keeps the handles so that a simulated crash can abandon them.
+   */
+  openBackend?: (path: string) => Backend;
+  /** Opens the member's WAL (default the real one in walDir); the simulation passes an in-memory twin. */
+  openWal?: (dir: string, opts: WalOptions) => Promise<{ wal: WalStore; records: WalRecord[]; repaired: WalRepair | null }>;
+  /**
+   * TESTS ONLY: plants a known bug so the whole-server simulation can show its checkers catch it.
+   * ack-before-fsync: a Ready's WAL write is not awaited (answers and applies go out before the fsync);
+   * apply-twice-after-restart: entries the database already holds are applied again when replayed;
+   * watch-skip-on-compaction: watchers lose one event of the first write after a compaction.
+   */
+  unsafeBug?: "ack-before-fsync" | "apply-twice-after-restart" | "watch-skip-on-compaction";
+}
+
+/**
+ * What the server needs of its WAL (src/wal's Wal; an in-memory twin in the simulation): appends that
+ * resolve once durable, in order; purging released segments; closing.
+ */
+export interface WalStore {
+  append(records: WalRecord[]): Promise<void>;
+  purge(uptoIndex: bigint, opts?: { maxSegments?: number }): Promise<string[]>;
+  close(): Promise<void>;
+  /** Records that start every new segment (see Wal.segmentPreamble). */
+  segmentPreamble: (() => WalRecord[]) | undefined;
 }
 
 export type Log = ServerOptions["log"];

@@ -5,7 +5,6 @@ import { Errors } from "../../pkg/errors.ts";
 import type { etcdserverpb } from "../../proto/etcd.js";
 import { decodeConfChange } from "../../raft/codec.ts";
 import { type Entry, EntryType, type Message, type NodeId, StateType } from "../../raft/types.ts";
-import type { Wal } from "../../wal/wal.ts";
 import { assembleMember, type Member, memberMetrics } from "./assemble.ts";
 import type { AuthService } from "./auth/service.ts";
 import type { AuthInfo } from "./auth/store.ts";
@@ -21,7 +20,7 @@ import { answerPeerRequest } from "./peer-api.ts";
 import { PeerSnapshots } from "./peer-snapshot.ts";
 import type { RaftNode } from "./raft-node.ts";
 import { electionTimeoutMs, type Recovered, recoverMember } from "./recover.ts";
-import { requestTimeoutMs, type ServerOptions } from "./server-options.ts";
+import { requestTimeoutMs, type ServerOptions, type WalStore } from "./server-options.ts";
 import type { Transport } from "./transport.ts";
 import { ETCD_API_VERSION } from "./version.ts";
 
@@ -56,7 +55,7 @@ export class EtcdServer {
   #clock: Clock;
   #state: MemberState;
   #raft: RaftNode;
-  #wal: Wal;
+  #wal: WalStore;
   #transport: Transport | null = null;
   #loop: Promise<void>;
   #stopTimers: (() => void)[] = [];
@@ -109,6 +108,7 @@ export class EtcdServer {
       // A failed fsync or apply leaves the state unknown: stop rather than acknowledge anything more.
       this.#stopped = true;
       for (const stop of this.#stopTimers) stop();
+      this.#unwatchMetrics();
       this.#raft.stop();
       m.proposals.rejectAll(Errors.stopped);
       fatal(err);

@@ -27,6 +27,8 @@ export interface EntryApplierDeps {
   warningApplyMs: number;
   failpoint: (name: string) => void;
   log: Log;
+  /** TESTS ONLY (a planted bug for the whole-server simulation): replayed entries are applied again. */
+  unsafeApplyTwice?: boolean;
 }
 
 /**
@@ -55,7 +57,8 @@ export class EntryApplier {
           if (BigInt(e.index) > state.applied) membersChanged = this.#d.membershipChange(cc) || membersChanged;
           else this.#d.replayedConfChange(cc);
         }
-        if (BigInt(e.index) <= state.applied) continue; // already in the database: applying is idempotent
+        // Already in the database: applying is idempotent (unless the planted test-only bug says otherwise).
+        if (BigInt(e.index) <= state.applied && !(this.#d.unsafeApplyTwice && e.type === EntryType.Normal)) continue;
         if (this.#d.leaderNoop(e)) this.#d.onLeaderNoop();
         if (e.type === EntryType.Normal && e.data.length > 0) {
           const req = proposals.ownRequest(e.data) ?? etcdserverpb.InternalRaftRequest.decode(e.data);

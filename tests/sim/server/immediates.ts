@@ -1,0 +1,59 @@
+// The server yields to the event loop with setImmediate (background compaction, watch catch-up,
+// copying a database, hashing). Left to the real event loop, those turns would interleave with the
+// simulation in whatever order the runtime picks; while a simulation runs, setImmediate instead
+// queues its callback here and the simulation runs the queue itself, one callback at a time, in order.
+
+type Callback = () => void;
+
+const realSetImmediate = globalThis.setImmediate;
+
+/** One turn of the real event loop: every microtask queued before it has run. */
+export function realTurn(): Promise<void> {
+  return new Promise<void>((resolve) => realSetImmediate(() => resolve()));
+}
+
+export class ImmediateQueue {
+  #queue: Callback[] = [];
+  #installed = false;
+  #saved: typeof globalThis.setImmediate | null = null;
+  /** Called with what a callback threw (the simulation reports it). */
+  onError: (err: unknown) => void = (err) => {
+    throw err;
+  };
+
+  get size(): number {
+    return this.#queue.length;
+  }
+
+  /** Takes over setImmediate for this process until `uninstall`. */
+  install(): void {
+    if (this.#installed) throw new Error("ImmediateQueue: already installed");
+    this.#installed = true;
+    this.#saved = globalThis.setImmediate;
+    const queue = this.#queue;
+    const fake = ((fn: (...args: unknown[]) => void, ...args: unknown[]) => {
+      queue.push(() => fn(...args));
+      return { ref() {}, unref() {}, hasRef: () => false } as unknown as ReturnType<typeof setImmediate>;
+    }) as unknown as typeof setImmediate;
+    globalThis.setImmediate = fake;
+  }
+
+  uninstall(): void {
+    if (!this.#installed) return;
+    globalThis.setImmediate = this.#saved!;
+    this.#installed = false;
+    this.#queue.length = 0;
+  }
+
+  /** Runs the oldest queued callback; false when none is queued. */
+  runOne(): boolean {
+    const fn = this.#queue.shift();
+    if (!fn) return false;
+    try {
+      fn();
+    } catch (err) {
+      this.onError(err);
+    }
+    return true;
+  }
+}
