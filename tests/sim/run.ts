@@ -1,6 +1,5 @@
 #!/usr/bin/env bun
 // npm run sim -- [--seeds N] [--from S] [--seed S] [--nodes 3|5] [--steps K] [--bug commit-previous-terms|vote-without-log-check]
-//   [--crash-with-unsaved-snapshot] (crashes between installing a leader's snapshot and persisting it: see SimOptions)
 import { runSeed, Violation } from "./simulator.ts";
 
 const args = process.argv.slice(2);
@@ -16,7 +15,6 @@ const from = Number(get("from") ?? 1);
 const count = single ? 1 : Number(get("seeds") ?? 200);
 const steps = Number(get("steps") ?? 3000);
 const bug = get("bug") as "commit-previous-terms" | "vote-without-log-check" | undefined;
-const crashWithUnsavedSnapshot = args.includes("--crash-with-unsaved-snapshot");
 
 let failed = 0;
 let ran = 0;
@@ -25,7 +23,7 @@ for (const nodes of nodesList) {
   for (let i = 0; i < count; i++) {
     const seed = single ? Number(single) : from + i;
     try {
-      const sim = runSeed({ seed, nodes, steps, plantedBug: bug, crashWithUnsavedSnapshot });
+      const sim = runSeed({ seed, nodes, steps, plantedBug: bug });
       ran++;
       if (single) console.log(`seed ${seed} nodes ${nodes}: ok`, sim.stats, "crashes at", Object.fromEntries(sim.crashesAt));
     } catch (err) {

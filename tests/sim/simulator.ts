@@ -17,13 +17,6 @@ export interface SimOptions {
   dup?: number;
   /** Test-only planted bugs that the checker must catch. */
   plantedBug?: "commit-previous-terms" | "vote-without-log-check";
-  /**
-   * Let failpoints crash a member whose state machine holds a leader's snapshot that its disk does not
-   * yet. RaftNode installs a snapshot before persisting it (etcd persists first), so such a crash leaves
-   * the state machine ahead of the log, and a later, older snapshot rolls it back; the checker catches
-   * that. Off by default until RaftNode persists first — then the window never opens.
-   */
-  crashWithUnsavedSnapshot?: boolean;
 }
 
 export class Violation extends Error {
@@ -67,8 +60,11 @@ interface SimNode {
   /** The state machine: data applied at each index (durable, as a consistent index would make it). */
   applied: (string | null)[];
   appliedIndex: number;
-  /** The state machine holds a leader's snapshot that `disk` does not (installed, not yet persisted). */
-  unsavedSnapshot: boolean;
+  /**
+   * The leader's snapshot the state machine last took, kept with it (the server stamps it in the
+   * database): a crash before the WAL records it resumes from it, as recover.ts does.
+   */
+  installed: Snapshot | null;
 }
 
 interface InFlight {
@@ -101,7 +97,7 @@ export class Simulation {
   crashesAt = new Map<string, number>();
 
   constructor(opts: SimOptions) {
-    this.opts = { steps: 3000, loss: 0.05, dup: 0.02, crashWithUnsavedSnapshot: false, ...opts };
+    this.opts = { steps: 3000, loss: 0.05, dup: 0.02, ...opts };
     this.#rand = seededRandom(opts.seed);
     const ids = Array.from({ length: opts.nodes }, (_, i) => BigInt(i + 1));
     for (const id of ids) {
@@ -109,7 +105,7 @@ export class Simulation {
       const disk = new MemoryStorage();
       disk.append(ids.map((m, i) => ({ term: 1, index: i + 1, type: EntryType.ConfChange, data: encodeConfChange({ type: ConfChangeType.AddNode, nodeId: m }) })));
       disk.hardState = { term: 1, vote: 0n, commit: ids.length };
-      this.#nodes.set(id, { id, removed: false, raw: null, storage: disk, disk, applied: [null], appliedIndex: 0, unsavedSnapshot: false });
+      this.#nodes.set(id, { id, removed: false, raw: null, storage: disk, disk, applied: [null], appliedIndex: 0, installed: null });
       this.#start(id);
     }
     this.#nextId = BigInt(ids.length + 1);
@@ -121,7 +117,7 @@ export class Simulation {
   #spawn(id: NodeId): void {
     if (this.#nodes.has(id)) return;
     const disk = new MemoryStorage();
-    this.#nodes.set(id, { id, removed: false, raw: null, storage: disk, disk, applied: [null], appliedIndex: 0, unsavedSnapshot: false });
+    this.#nodes.set(id, { id, removed: false, raw: null, storage: disk, disk, applied: [null], appliedIndex: 0, installed: null });
     this.#start(id);
     this.stats.membersAdded++;
     this.#event(`spawn ${id}`);
@@ -150,18 +146,21 @@ export class Simulation {
   /** Starts (or restarts) a member from what its disk holds. */
   #start(id: NodeId): void {
     const n = this.#nodes.get(id)!;
+    // The database came from the leader as a snapshot and the crash came before the WAL said so: the
+    // log resumes after that snapshot (recover.ts), so Raft and the state machine agree again.
+    const stamp = n.installed;
+    if (stamp && stamp.meta.index > n.disk.snapshot.meta.index && n.disk.lastIndex() < n.appliedIndex) {
+      n.disk.applySnapshot(stamp);
+      this.#event(`${n.id} resumes from the snapshot at ${stamp.meta.index} it installed before the crash`);
+    }
     n.storage = replay(n.disk);
-    n.unsavedSnapshot = false;
     // A snapshot persisted but not yet installed when the member crashed is installed now, as etcd's
     // restart opens the snapshot's database when it is ahead of the backend's consistent index.
     if (n.disk.snapshot.meta.index > n.appliedIndex) this.#loadState(n, n.disk.snapshot);
     // The io of this incarnation: every callback acts on `node`, never on whatever n.raw is by then.
     let node: RaftNode;
     const io: RaftNodeIO = {
-      persist: (rd) => {
-        persist(n.disk, rd);
-        n.unsavedSnapshot = false;
-      },
+      persist: (rd) => persist(n.disk, rd),
       installSnapshot: (snap) => this.#installSnapshot(n, snap),
       apply: (entries) => {
         for (const e of entries) this.#apply(n, node, e);
@@ -191,7 +190,7 @@ export class Simulation {
       unsafeVoteWithoutLogCheck: this.opts.plantedBug === "vote-without-log-check",
       io,
       failpoint: (name) => {
-        if (!this.#faulty || (n.unsavedSnapshot && !this.opts.crashWithUnsavedSnapshot)) return;
+        if (!this.#faulty) return;
         const p = name === "raftBeforeApplySnap" || name === "raftAfterApplySnap" ? CRASH_AT_SNAPSHOT_FAILPOINT : CRASH_AT_FAILPOINT;
         if (this.#rand() < p) throw new SimCrash(name);
       },
@@ -200,7 +199,7 @@ export class Simulation {
   }
 
   #fail(what: string): never {
-    throw new Violation(`seed ${this.opts.seed} step ${this.#time}: ${what}\n  replay: npm run sim -- --seed ${this.opts.seed} --nodes ${this.opts.nodes} --steps ${this.opts.steps}${this.opts.plantedBug ? ` --bug ${this.opts.plantedBug}` : ""}${this.opts.crashWithUnsavedSnapshot ? " --crash-with-unsaved-snapshot" : ""}\n  last events:\n    ${this.#log.slice(-15).join("\n    ")}`);
+    throw new Violation(`seed ${this.opts.seed} step ${this.#time}: ${what}\n  replay: npm run sim -- --seed ${this.opts.seed} --nodes ${this.opts.nodes} --steps ${this.opts.steps}${this.opts.plantedBug ? ` --bug ${this.opts.plantedBug}` : ""}\n  last events:\n    ${this.#log.slice(-15).join("\n    ")}`);
   }
 
   #event(s: string): void {
@@ -314,10 +313,16 @@ export class Simulation {
   }
 
   #installSnapshot(n: SimNode, snap: Snapshot): void {
-    // The state machine never goes back: what it served would be lost (etcd panics on such a snapshot).
-    if (snap.meta.index < n.appliedIndex) this.#fail(`${n.id} installs a snapshot at ${snap.meta.index} behind its state machine at ${n.appliedIndex}`);
-    n.unsavedSnapshot = snap.meta.index > n.disk.snapshot.meta.index;
+    n.installed = snap;
+    // As the server (member-io.ts): a snapshot not newer than what the state machine applied is not
+    // loaded — the state machine already holds it, and going back would lose what it served.
+    if (snap.meta.index <= n.appliedIndex) {
+      this.#event(`${n.id} kept its state (at ${n.appliedIndex}) over a snapshot at ${snap.meta.index}`);
+      return;
+    }
+    const before = n.appliedIndex;
     this.#loadState(n, snap);
+    if (n.appliedIndex < before) this.#fail(`${n.id}'s state machine went back from ${before} to ${n.appliedIndex}`);
     this.#event(`${n.id} installed snapshot at ${snap.meta.index}`);
   }
 

@@ -86,6 +86,11 @@ export class MemberIO implements RaftNodeIO {
 
   installSnapshot(snap: Snapshot): void {
     const s = this.#state;
+    if (BigInt(snap.meta.index) <= s.applied) {
+      this.#peerSnapshots.keep(snap, s.backend);
+      this.#log("info", "kept the database: it is ahead of the leader's snapshot", { snapshotIndex: snap.meta.index, appliedIndex: s.applied });
+      return;
+    }
     const backend = this.#peerSnapshots.install(snap, s.backend);
     const store = new MvccStore(backend);
     store.resumeCompaction();

@@ -94,22 +94,17 @@ export class PeerSnapshots {
    */
   install(snap: Snapshot, current: Backend): Backend {
     const path = current.path;
-    const received = new TextDecoder().decode(snap.data);
-    // Only files the peer transport stored in this member's snap directory (receiveSnapshot).
-    if (!received.startsWith(SNAPSHOT_FILE_REF) || dirname(received.slice(SNAPSHOT_FILE_REF.length)) !== dirname(path)) {
-      throw new Error("received a Raft snapshot without a database file; refusing to install it");
-    }
+    const received = receivedFile(snap, path);
     const tmp = `${path}.incoming`;
     for (const suffix of ["", "-wal", "-shm"]) rmSync(tmp + suffix, { force: true });
-    renameSync(received.slice(SNAPSHOT_FILE_REF.length), tmp);
+    renameSync(received, tmp);
     const incoming = new Backend(tmp);
     const covers = (incoming.getMeta("consistent_index") as bigint | undefined) ?? 0n;
     if (covers < BigInt(snap.meta.index)) {
       incoming.close();
       throw new Error(`the leader's database covers index ${covers}, short of its snapshot's ${snap.meta.index}; refusing to install it`);
     }
-    const cs = snap.meta.confState;
-    incoming.batch(() => incoming.setMeta("raft_snapshot", JSON.stringify({ ...snap.meta, confState: { voters: cs.voters.map(hex), learners: cs.learners.map(hex) } })));
+    stamp(incoming, snap);
     incoming.checkpoint();
     incoming.close();
     current.close();
@@ -118,4 +113,32 @@ export class PeerSnapshots {
     removeLeftoverSnapshots(dirname(path));
     return this.#open(path);
   }
+
+  /**
+   * The leader's snapshot is not newer than what this member applied: a member that installed a
+   * database and crashed before its WAL said so restarts with Raft behind its database, and may be
+   * sent an older snapshot. Replacing the database then would move its state back (etcd never has
+   * applied > committed, and panics on such a snapshot). The database already holds everything the
+   * snapshot stands for: keep it, stamp it, drop the received file.
+   */
+  keep(snap: Snapshot, current: Backend): void {
+    rmSync(receivedFile(snap, current.path), { force: true });
+    stamp(current, snap);
+    current.commit();
+  }
+}
+
+/** The received database file a Raft snapshot refers to; only files the peer transport stored beside the database. */
+function receivedFile(snap: Snapshot, dbPath: string): string {
+  const received = new TextDecoder().decode(snap.data);
+  if (!received.startsWith(SNAPSHOT_FILE_REF) || dirname(received.slice(SNAPSHOT_FILE_REF.length)) !== dirname(dbPath)) {
+    throw new Error("received a Raft snapshot without a database file; refusing to install it");
+  }
+  return received.slice(SNAPSHOT_FILE_REF.length);
+}
+
+/** Records in the database the Raft snapshot it stands for (recover.ts resumes from it after a crash). */
+function stamp(b: Backend, snap: Snapshot): void {
+  const cs = snap.meta.confState;
+  b.batch(() => b.setMeta("raft_snapshot", JSON.stringify({ ...snap.meta, confState: { voters: cs.voters.map(hex), learners: cs.learners.map(hex) } })));
 }
