@@ -101,4 +101,15 @@ describe("members", () => {
     const p = b.put("d", "d1", { lease }); // the builder does not refuse it: a server bug
     expect(checkMembers(b.build())).toEqual([`op ${p.id} attached d to lease ${lease} at rev 6, after lease ${lease} expiry ended it at rev 5`]);
   });
+
+  test("a txn that reads a leased key and deletes it, then a revoke that finds the lease empty at that revision, is fine (sim seed 216)", () => {
+    const b = new HistoryBuilder();
+    const lease = b.grant(5);
+    b.put("k", "v1", { lease }); // 2
+    // The txn reads k (still attached) and deletes it at rev 3; the revoke then deletes nothing and
+    // answers at rev 3 too: the txn's read was as of the revision before its own write.
+    b.txn([], [{ kind: "range", key: "k", serializable: false }, { kind: "delete", key: "k" }], []);
+    b.revoke(lease);
+    expect(checkMembers(b.build())).toEqual([]);
+  });
 });

@@ -135,7 +135,10 @@ function checkLeaseKeys(h: History, model: Model): Verdict {
       if (r.kind === "range") for (const kv of r.kvs) seenAfter(kv, readRev, `op ${op.id}`);
       else if (r.kind === "txn") for (const sub of r.results) walk(sub, readRev);
     };
-    walk(op.outcome.result, topRev);
+    // A txn that wrote at its revision read what was there before it (plus its own earlier writes, whose
+    // leases the attach check above covers): its reads are as of the revision before.
+    const wrote = op.op.kind === "txn" && model.placed.get(op.id) === topRev;
+    walk(op.outcome.result, wrote ? topRev - 1n : topRev);
   }
   for (const w of h.watches) {
     for (const resp of w.responses) for (const ev of resp.events) if (ev.type === "PUT") seenAfter(ev.kv, ev.kv.modRevision, `watch ${w.id}`);
