@@ -98,6 +98,12 @@ interface Incarnation {
   wal: MemoryWal | null;
   server: EtcdServer | null;
   state: "starting" | "up" | "dead";
+  /**
+   * It published itself (server.ready): only then do clients reach it, as the binary holds client
+   * connections until then (server/embed.ts). Before, a restarted member may not have re-applied what
+   * it served before the crash, and a client would see its revision go back.
+   */
+  serving: boolean;
   /** The Ready loop ended (fatal was called): nothing of this incarnation runs any more. */
   loopDead: boolean;
   armed: { name: string; skip: number } | null;
@@ -172,7 +178,7 @@ export class SimCluster {
       history: this.#history,
       clients: this.#o.members + 2,
       keys: ["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"],
-      members: () => this.#up().map((s) => ({ id: s.id, server: s.inc!.server! })),
+      members: () => this.#up().filter((s) => s.inc!.serving).map((s) => ({ id: s.id, server: s.inc!.server! })),
       changed: (op) => this.#leaseOp(op),
       after: (ms, fn) => void this.#clock.after(ms, fn),
       deadlineMs: [ELECTION_MS * 2, ELECTION_MS * 6],
@@ -311,6 +317,7 @@ export class SimCluster {
       wal: null,
       server: null,
       state: "starting",
+      serving: false,
       loopDead: false,
       armed: null,
       ioWindow: false,
@@ -336,6 +343,7 @@ export class SimCluster {
         inc.state = "up";
         this.#trace(`${slot.name} is up (incarnation ${inc.no}, applied ${server.status().raftAppliedIndex}, revision ${server.header().revision})`);
         server.setTransport(this.#net.transport(slot.id));
+        void server.ready.then(() => (inc.serving = true));
         this.#watchLeaseDeletes(inc);
       },
       (err) => {
