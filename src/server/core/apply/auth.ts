@@ -2,7 +2,7 @@ import type { etcdserverpb } from "../../../proto/etcd.js";
 import { checkApply, checkTxn } from "../auth/apply.ts";
 import type { AuthInfo } from "../auth/store.ts";
 import type { MemberState } from "../member-state.ts";
-import type { Applier, ApplyResult, Request } from "./results.ts";
+import { ApplierLink, type ApplyResult, type Request } from "./results.ts";
 
 type RangeRequest = etcdserverpb.RangeRequest.$Properties;
 type TxnRequest = etcdserverpb.TxnRequest.$Properties;
@@ -12,18 +12,10 @@ type TxnRequest = etcdserverpb.TxnRequest.$Properties;
  * every member (etcd's authApplierV3). Entries without a user are the server's own (lease expiry,
  * checkpoints, alarms, member attributes) or were refused before proposing.
  */
-export class AuthApplier implements Applier {
-  readonly #state: MemberState;
-  readonly #next: Applier;
-
-  constructor(state: MemberState, next: Applier) {
-    this.#state = state;
-    this.#next = next;
-  }
-
+export class AuthApplier extends ApplierLink {
   apply(req: Request): ApplyResult {
-    if (this.#state.authStore.enabled && req.header?.username) checkApply(this.#state.authStore, req, this.#state.leaseKeys);
-    return this.#next.apply(req);
+    if (this.state.authStore.enabled && req.header?.username) checkApply(this.state.authStore, req, this.state.leaseKeys);
+    return this.next.apply(req);
   }
 }
 

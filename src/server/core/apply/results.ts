@@ -1,6 +1,6 @@
 import type { etcdserverpb } from "../../../proto/etcd.js";
 import type { DeleteOut, PutOut, TxnOut } from "../kv-apply.ts";
-import type { Alarm } from "../member-state.ts";
+import type { Alarm, MemberState } from "../member-state.ts";
 
 export type Request = etcdserverpb.InternalRaftRequest.$Properties;
 
@@ -32,4 +32,17 @@ export type ApplyResult = Results[RequestKind];
 /** One link of the apply chain (etcd's applierV3 wrappers): refuses, checks, or applies. */
 export interface Applier {
   apply(req: Request): ApplyResult;
+}
+
+/** A link that refuses or checks, then hands the request on (every link but the backend). */
+export abstract class ApplierLink implements Applier {
+  protected readonly state: MemberState;
+  protected readonly next: Applier;
+
+  constructor(state: MemberState, next: Applier) {
+    this.state = state;
+    this.next = next;
+  }
+
+  abstract apply(req: Request): ApplyResult;
 }
