@@ -28,8 +28,8 @@ import { publishMember } from "./publish.ts";
 import { RaftNode } from "./raft-node.ts";
 import { hardStateRecord, metadataRecord, snapshotRecord } from "./raft-wal.ts";
 import { LinearizableReads } from "./reads.ts";
-import { electionTimeoutMs, openBackend, type Recovered } from "./recover.ts";
-import { requestTimeoutMs, type ServerOptions } from "./server-options.ts";
+import { openBackend, type Recovered } from "./recover.ts";
+import { electionTimeoutMs, heartbeatMs, requestTimeoutMs, type ServerOptions } from "./server-options.ts";
 import { DEFAULT_WARNING_APPLY_MS } from "./slow-apply.ts";
 import type { Transport } from "./transport.ts";
 import { ETCD_API_VERSION, ETCD_CLUSTER_VERSION } from "./version.ts";
@@ -79,13 +79,13 @@ export function assembleMember(opts: ServerOptions, r: Recovered, hooks: MemberH
     ...(opts.clock ? { every: (fn: () => void, ms: number) => clock.every(ms, fn) } : {}),
     unsafeSkipAfterCompaction: opts.unsafeBug === "watch-skip-on-compaction",
   });
-  const heartbeatMs = opts.heartbeatIntervalMs ?? 100;
+  const heartbeat = heartbeatMs(opts);
   const peerSnapshots = new PeerSnapshots({ backend: () => state.backend, applied: () => state.applied, clock, log, open: openBackend(opts) });
-  const io = new MemberIO({ state, wal: r.wal, watchHub, peerSnapshots, transport, heartbeatMs, log, unsafeBug: opts.unsafeBug });
+  const io = new MemberIO({ state, wal: r.wal, watchHub, peerSnapshots, transport, heartbeatMs: heartbeat, log, unsafeBug: opts.unsafeBug });
   const raft = new RaftNode({
     id: self,
     storage: r.storage,
-    electionTick: Math.max(2, Math.round(electionTimeoutMs(opts) / heartbeatMs)),
+    electionTick: Math.max(2, Math.round(electionTimeoutMs(opts) / heartbeat)),
     heartbeatTick: 1,
     // Raft re-hands every committed entry after its snapshot; apply skips what the database holds
     // and feeds conf changes back to Raft, whose membership is otherwise not durable.
@@ -98,7 +98,7 @@ export function assembleMember(opts: ServerOptions, r: Recovered, hooks: MemberH
     random: seededRandom(Number(self & 0x7fffffffn) ^ clock.now()),
     io,
     clock,
-    heartbeatMs,
+    heartbeatMs: heartbeat,
     failpoint: fp,
   });
   const proposals = new Proposals(self, clock.now());

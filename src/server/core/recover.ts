@@ -11,7 +11,7 @@ import { Wal } from "../../wal/wal.ts";
 import { bootstrapLog } from "./bootstrap.ts";
 import { bootstrapMembers, hex, type MemberInfo, membersFromJson } from "./membership.ts";
 import { metadataRecord, readyRecords, replayWal, snapshotRecord } from "./raft-wal.ts";
-import type { ServerOptions, WalStore } from "./server-options.ts";
+import { electionTimeoutMs, heartbeatMs, type ServerOptions, type WalStore } from "./server-options.ts";
 
 /** What a member is made of when it starts: its files opened, its log replayed, who it is. */
 export interface Recovered {
@@ -48,7 +48,7 @@ export async function recoverMember(opts: ServerOptions): Promise<Recovered> {
   removeLeftoverSnapshots(join(memberDir, "snap"));
   const store = new MvccStore(backend);
   store.resumeCompaction(); // one cut short by a stop goes on
-  const heartbeat = opts.heartbeatIntervalMs ?? 100;
+  const heartbeat = heartbeatMs(opts);
   const lessor = new Lessor(backend, {
     now: opts.clock ? () => opts.clock!.now() : () => performance.now(),
     minTtlSeconds: minLeaseTtlSeconds(Math.max(2, Math.round(electionTimeoutMs(opts) / heartbeat)), heartbeat),
@@ -121,11 +121,6 @@ export async function recoverMember(opts: ServerOptions): Promise<Recovered> {
 /** How the member opens its database (a simulation keeps the handles). */
 export function openBackend(opts: Pick<ServerOptions, "openBackend" | "clock">): (path: string) => Backend {
   return opts.openBackend ?? ((path) => new Backend(path, { clock: opts.clock }));
-}
-
-/** --election-timeout, etcd's default 1 s. */
-export function electionTimeoutMs(opts: { electionTimeoutMs?: number }): number {
-  return opts.electionTimeoutMs ?? 1000;
 }
 
 /** Database copies made for peers or received from them: none is needed after a restart or an install. */

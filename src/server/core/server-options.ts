@@ -97,7 +97,17 @@ export interface WalStore {
 
 export type Log = ServerOptions["log"];
 
+/** --heartbeat-interval, etcd's default 100 ms: one Raft tick. */
+export function heartbeatMs(opts: { heartbeatIntervalMs?: number }): number {
+  return opts.heartbeatIntervalMs ?? 100;
+}
+
+/** --election-timeout, etcd's default 1 s. */
+export function electionTimeoutMs(opts: { electionTimeoutMs?: number }): number {
+  return opts.electionTimeoutMs ?? 1000;
+}
+
 /** etcd's request timeout: 5 s plus two election timeouts. */
 export function requestTimeoutMs(opts: { electionTimeoutMs?: number }): number {
-  return 5000 + 2 * (opts.electionTimeoutMs ?? 1000);
+  return 5000 + 2 * electionTimeoutMs(opts);
 }

@@ -19,8 +19,8 @@ import { watchServerMetrics } from "./metrics.ts";
 import { answerPeerRequest } from "./peer-api.ts";
 import { PeerSnapshots } from "./peer-snapshot.ts";
 import type { RaftNode } from "./raft-node.ts";
-import { electionTimeoutMs, type Recovered, recoverMember } from "./recover.ts";
-import { requestTimeoutMs, type ServerOptions, type WalStore } from "./server-options.ts";
+import { type Recovered, recoverMember } from "./recover.ts";
+import { electionTimeoutMs, heartbeatMs, requestTimeoutMs, type ServerOptions, type WalStore } from "./server-options.ts";
 import type { Transport } from "./transport.ts";
 import { ETCD_API_VERSION } from "./version.ts";
 
@@ -95,7 +95,7 @@ export class EtcdServer {
     ({ kv: this.kv, cluster: this.cluster, maintenance: this.maintenance, auth: this.auth, leases: this.leases, watchHub: this.watchHub } = m);
     const clock = m.clock;
     this.#stopTimers.push(
-      clock.every(opts.heartbeatIntervalMs ?? 100, () => {
+      clock.every(heartbeatMs(opts), () => {
         m.reads.tick();
         m.proposer.expire();
       }),
@@ -129,7 +129,7 @@ export class EtcdServer {
       for (const e of ents) if (e.type === EntryType.ConfChange) voters.add(decodeConfChange(e.data).nodeId);
     }
     if (voters.size === 1 && voters.has(this.memberId)) this.#raft.campaign();
-    else for (let i = 0; i < Math.max(0, Math.round(electionTimeoutMs(this.#opts) / (this.#opts.heartbeatIntervalMs ?? 100)) - 1); i++) this.#raft.tick();
+    else for (let i = 0; i < Math.max(0, Math.round(electionTimeoutMs(this.#opts) / heartbeatMs(this.#opts)) - 1); i++) this.#raft.tick();
   }
 
   // ---- peers ----
