@@ -34,12 +34,14 @@ interface Attempts {
 
 export class PasswordChecker {
   readonly #attempts = new Map<string, Attempts>();
-  readonly #dummy: Promise<string>;
+  /** A hash for unknown users to be compared against (same time as a real check); made at the first check, not at start. */
+  #dummy: Promise<string> | undefined;
+  readonly #cost: number;
   readonly #now: () => number;
   readonly #sleep: (ms: number) => Promise<void>;
 
   constructor(cost: number, opts: { now?: () => number; sleep?: (ms: number) => Promise<void> } = {}) {
-    this.#dummy = bcrypt.hash("etcd-ts: no such user", cost);
+    this.#cost = cost;
     this.#now = opts.now ?? Date.now;
     this.#sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
@@ -53,6 +55,8 @@ export class PasswordChecker {
 
   /** Whether `password` matches `hash` (undefined hash: an unknown user or one without a password → false). */
   async check(name: string, password: string, hash: string | undefined): Promise<boolean> {
+    // A member that never checks a password (most never do) never pays for it.
+    const dummy = (this.#dummy ??= bcrypt.hash("etcd-ts: no such user", this.#cost));
     let a = this.#attempts.get(name);
     if (!a) {
       if (this.#attempts.size >= TRACKED_MAX) this.#attempts.delete(this.#attempts.keys().next().value!);
@@ -65,7 +69,7 @@ export class PasswordChecker {
     const run = entry.tail.then(async () => {
       const delay = this.delayMs(name);
       if (delay > 0) await this.#sleep(delay);
-      const ok = await bcrypt.compare(password, hash ?? (await this.#dummy));
+      const ok = await bcrypt.compare(password, hash ?? (await dummy));
       if (ok && hash !== undefined) {
         entry.failures = 0;
         return true;
