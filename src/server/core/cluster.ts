@@ -49,6 +49,12 @@ export class Cluster {
     // new id (a removed id is refused for good). The joiner learns it from its peers (joinExisting).
     const id = computeMemberId(peerURLs, this.#d.initialClusterToken, Math.floor(this.#d.now() / 1000));
     if (this.members.some((m) => m.id === id)) throw Errors.memberExist;
+    if (this.#d.state.removed.has(id)) {
+      // The same URLs removed within the same second give the same id, and a removed id is refused
+      // for good (etcd's ErrIDRemoved, which its API reports as "member not found").
+      this.#d.log("warn", "member add refused: the id these peer URLs get now belongs to a member removed within the last second; add it again in a second", { "member-id": hex(id), "peer-urls": peerURLs });
+      throw Errors.memberNotFound;
+    }
     // etcd's --max-learners (default 1), checked before proposing as etcd's membership validation does.
     if (isLearner && this.members.filter((m) => m.isLearner).length + 1 > this.#d.maxLearners) throw Errors.tooManyLearners;
     const member: MemberInfo = { id, name: "", peerURLs: [...peerURLs], clientURLs: [], isLearner };
@@ -116,6 +122,7 @@ export class Cluster {
       }
       case ConfChangeType.RemoveNode:
         s.members = s.members.filter((m) => m.id !== cc.nodeId);
+        s.markRemoved(cc.nodeId);
         if (cc.nodeId === this.#d.self) this.#d.removed();
         break;
       case ConfChangeType.UpdateNode:

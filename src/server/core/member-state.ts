@@ -21,6 +21,8 @@ export class MemberState {
   readonly lessor: Lessor;
   readonly authStore: AuthStore;
   members: MemberInfo[];
+  /** Ids removed from the cluster: never accepted again (etcd's removed-member store). */
+  removed: Set<bigint>;
   /** Active alarms, replicated through Raft and stored with the data. */
   alarms: Alarm[];
   /** The consistent index: the last entry whose effects are in the database. */
@@ -38,7 +40,14 @@ export class MemberState {
     this.members = p.members;
     this.applied = p.applied;
     this.alarms = loadAlarms(p.backend);
+    this.removed = loadRemoved(p.backend);
     this.dbSize = p.backend.size();
+  }
+
+  /** Records a removed id with the data (inside the apply's transaction). */
+  markRemoved(id: bigint): void {
+    this.removed.add(id);
+    this.backend.setMeta("members_removed", JSON.stringify([...this.removed].map((x) => x.toString(16))));
   }
 
   hasAlarm(type: number, memberID?: bigint): boolean {
@@ -64,6 +73,12 @@ export class MemberState {
     const saved = backend.getMeta("members") as string | undefined;
     if (saved) this.members = membersFromJson(saved);
     this.alarms = loadAlarms(backend);
+    this.removed = loadRemoved(backend);
     this.dbSize = backend.size();
   }
+}
+
+function loadRemoved(b: Backend): Set<bigint> {
+  const saved = b.getMeta("members_removed") as string | undefined;
+  return new Set(saved ? (JSON.parse(saved) as string[]).map((x) => BigInt(`0x${x}`)) : []);
 }

@@ -46,7 +46,8 @@ describe("whole-server simulation", () => {
 
   test("a run leaves nothing behind: no server left registered for metrics, no files, setImmediate restored", async () => {
     const dir = existsSync("/dev/shm") ? "/dev/shm" : tmpdir(); // where runs keep their files
-    const shm = () => new Set(readdirSync(dir).filter((n) => n.startsWith("etcd-ts-server-sim-")));
+    // This process's runs only: another simulation on the machine (a soak) has its own.
+    const shm = () => new Set(readdirSync(dir).filter((n) => n.startsWith(`etcd-ts-server-sim-${process.pid}-`)));
     const before = shm();
     const realSetImmediate = globalThis.setImmediate;
     // Seeds with power losses, whose killed members may still run when the run ends (the planted bug ignores failed fsyncs).

@@ -189,7 +189,7 @@ export class SimCluster {
   async run(): Promise<ServerSimResult> {
     const t0 = performance.now();
     const base = existsShm() ? "/dev/shm" : tmpdir();
-    this.#root = mkdtempSync(join(base, "etcd-ts-server-sim-"));
+    this.#root = mkdtempSync(join(base, `etcd-ts-server-sim-${process.pid}-`));
     const onUnhandled = (err: unknown) => {
       if (!(err instanceof SimCrash)) this.#violation(`unhandled rejection: ${describe(err)}`);
     };
