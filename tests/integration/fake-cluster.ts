@@ -28,7 +28,7 @@ import { bootstrapMembers } from "../../src/server/core/membership.ts";
 import { decodeMembersAnswer, encodePeerRequest } from "../../src/server/core/peer-api.ts";
 import { EtcdServer, MemberRemovedError, type RemoteCluster, type ServerOptions } from "../../src/server/core/server.ts";
 import { FakeClock, type ScopedClock } from "../sim/server/fake-clock.ts";
-import { ImmediateQueue, realTurn } from "../sim/server/immediates.ts";
+import { checkpointIoPending, drainTurns, ImmediateQueue } from "../sim/server/immediates.ts";
 import { MemoryNetwork, type NetworkFaults, NO_FAULTS } from "../sim/server/memory-transport.ts";
 import { type MemoryWal, MemoryWalDisk } from "../sim/server/memory-wal.ts";
 import { SimCrash } from "../sim/server/sim-cluster.ts";
@@ -515,27 +515,12 @@ export class FakeCluster {
     throw new Error(`no member at ${urls.join(", ")} is up`);
   }
 
-  /** Everything that can run without time passing: microtasks, then queued setImmediate callbacks one at a time. */
-  async #drain(): Promise<void> {
-    for (let turns = 0; ; turns++) {
-      await realTurn();
-      if (this.#inRealIo()) {
-        // A checkpoint writes its .snap file: nothing else runs until it is done or waits for the WAL.
-        if (turns > 200_000) throw new Error("FakeCluster: a checkpoint's file I/O did not finish");
-        continue;
-      }
-      if (this.#immediates.runOne()) continue;
-      return;
-    }
-  }
-
-  #inRealIo(): boolean {
-    for (const s of this.#slots) {
-      const inc = s.inc;
-      if (!inc || inc.state === "down" || !inc.ioWindow) continue;
-      if (!(inc.wal !== null && inc.wal.unsynced > 0)) return true;
-    }
-    return false;
+  /** Everything that can run without time passing (immediates.ts). */
+  #drain(): Promise<void> {
+    const live = () => this.#slots.map((s) => (s.inc && s.inc.state !== "down" ? s.inc : null));
+    return drainTurns(this.#immediates, () => checkpointIoPending(live()), () => {
+      throw new Error("FakeCluster: a checkpoint's file I/O did not finish");
+    });
   }
 
   #agreedLeader(): number {

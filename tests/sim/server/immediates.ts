@@ -57,3 +57,29 @@ export class ImmediateQueue {
     return true;
   }
 }
+
+/**
+ * Runs everything that can run without time passing: microtasks, then queued setImmediate callbacks
+ * one at a time. While a member's checkpoint writes its real .snap file (`inRealIo`), nothing else
+ * runs; `stuck` is called if that never ends.
+ */
+export async function drainTurns(q: ImmediateQueue, inRealIo: () => boolean, stuck: () => void): Promise<void> {
+  for (let turns = 0; ; turns++) {
+    await realTurn();
+    if (inRealIo()) {
+      if (turns > 200_000) return stuck();
+      continue;
+    }
+    if (q.runOne()) continue;
+    return;
+  }
+}
+
+/**
+ * Whether a member is inside a checkpoint's real file I/O (between raftBeforeSaveSnap and
+ * raftAfterWALRelease) and not merely waiting for a simulated fsync.
+ */
+export function checkpointIoPending(members: Iterable<{ ioWindow: boolean; wal: { unsynced: number } | null } | null>): boolean {
+  for (const m of members) if (m && m.ioWindow && !(m.wal !== null && m.wal.unsynced > 0)) return true;
+  return false;
+}

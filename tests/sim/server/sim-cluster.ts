@@ -27,7 +27,7 @@ import { EtcdServer, type ServerOptions } from "../../../src/server/core/server.
 import { kv as kvValue, SimClients } from "./clients.ts";
 import { FakeClock, type ScopedClock } from "./fake-clock.ts";
 import type { FaultRecord, History, KvValue, MemberSnapshot, Operation } from "./history.ts";
-import { ImmediateQueue, realTurn } from "./immediates.ts";
+import { checkpointIoPending, drainTurns, ImmediateQueue } from "./immediates.ts";
 import { DEFAULT_FAULTS, MemoryNetwork, NO_FAULTS } from "./memory-transport.ts";
 import { type MemoryWal, MemoryWalDisk } from "./memory-wal.ts";
 
@@ -511,31 +511,10 @@ export class SimCluster {
     return done();
   }
 
-  /** Lets everything that can run without time passing run, in a fixed order (see the file's comment). */
-  async #drain(): Promise<void> {
-    for (let turns = 0; ; turns++) {
-      await realTurn();
-      if (this.#inRealIo()) {
-        // A checkpoint writes its .snap file: nothing else runs until it is done or blocked on the WAL.
-        if (turns > 200_000) {
-          this.#violation("a checkpoint's file I/O did not finish");
-          return;
-        }
-        continue;
-      }
-      if (this.#immediates.runOne()) continue;
-      return;
-    }
-  }
-
-  #inRealIo(): boolean {
-    for (const s of this.#slots) {
-      const inc = s.inc;
-      if (!inc || inc.state === "dead" || !inc.ioWindow) continue;
-      const waitingForFsync = inc.wal !== null && inc.wal.unsynced > 0;
-      if (!waitingForFsync) return true;
-    }
-    return false;
+  /** Lets everything that can run without time passing run, in a fixed order (immediates.ts). */
+  #drain(): Promise<void> {
+    const live = () => this.#slots.map((s) => (s.inc && s.inc.state !== "dead" ? s.inc : null));
+    return drainTurns(this.#immediates, () => checkpointIoPending(live()), () => this.#violation("a checkpoint's file I/O did not finish"));
   }
 
   #armCrash(): void {
