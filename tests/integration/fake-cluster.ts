@@ -19,16 +19,15 @@
 //
 // Unlike the simulation (sim-cluster.ts), nothing here is random unless asked (`network` faults):
 // fsyncs take `fsyncMs`, and messages the network's fault-free delays, drawn from `seed`.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Backend } from "../../src/backend/backend.ts";
-import { seededRandom } from "../../src/pkg/prng.ts";
 import { bootstrapMembers } from "../../src/server/core/membership.ts";
 import { decodeMembersAnswer, encodePeerRequest } from "../../src/server/core/peer-api.ts";
 import { EtcdServer, MemberRemovedError, type RemoteCluster, type ServerOptions } from "../../src/server/core/server.ts";
 import { FakeClock, type ScopedClock } from "../sim/server/fake-clock.ts";
 import { checkpointIoPending, drainTurns, ImmediateQueue } from "../sim/server/immediates.ts";
+import { describeError, runDir } from "../sim/server/temp-dir.ts";
 import { MemoryNetwork, type NetworkFaults, NO_FAULTS } from "../sim/server/memory-transport.ts";
 import { type MemoryWal, MemoryWalDisk } from "../sim/server/memory-wal.ts";
 import { SimCrash } from "../sim/server/sim-cluster.ts";
@@ -104,7 +103,7 @@ export class FakeCluster {
   /** Real errors (a member that died of one, a timer or callback that threw): the next advance throws them. */
   readonly #errors: string[] = [];
   readonly #onUnhandled = (err: unknown) => {
-    if (!(err instanceof SimCrash)) this.#errors.push(`unhandled rejection: ${describe(err)}`);
+    if (!(err instanceof SimCrash)) this.#errors.push(`unhandled rejection: ${describeError(err)}`);
   };
   #closed = false;
 
@@ -113,8 +112,8 @@ export class FakeCluster {
     if (![1, 3, 5].includes(members)) throw new Error(`FakeCluster: members must be 1, 3 or 5, not ${members}`);
     this.#o = { members, options: {}, seed: 1, network: NO_FAULTS, fsyncMs: 0.5, startMs: 10_000, ...o };
     this.#net = new MemoryNetwork(this.#clock, this.#o.seed, this.#o.network);
-    this.#root = mkdtempSync(join(existsShm() ? "/dev/shm" : tmpdir(), `etcd-ts-fake-cluster-${process.pid}-`));
-    this.#immediates.onError = (err) => this.#errors.push(`a setImmediate callback threw: ${describe(err)}`);
+    this.#root = runDir("etcd-ts-fake-cluster");
+    this.#immediates.onError = (err) => this.#errors.push(`a setImmediate callback threw: ${describeError(err)}`);
   }
 
   /** Starts the members together and waits (in fake time) until every one serves and all agree on a leader. */
@@ -431,7 +430,7 @@ export class FakeCluster {
     slot.inc = inc;
     slot.incs.push(inc);
     inc.clock.onError = (err) => {
-      if (inc.state !== "down") this.#errors.push(`${slot.name}: a timer threw: ${describe(err)}`);
+      if (inc.state !== "down") this.#errors.push(`${slot.name}: a timer threw: ${describeError(err)}`);
     };
     EtcdServer.start(this.#options(slot, inc), (err) => this.#fatal(slot, inc, err)).then(
       (server) => {
@@ -441,8 +440,8 @@ export class FakeCluster {
         server.setTransport(this.#net.transport(slot.id));
       },
       (err) => {
-        slot.logs.push(`error failed to start: ${describe(err)}`);
-        if (!(err instanceof SimCrash)) this.#errors.push(`${slot.name} failed to ${inc.no > 1 ? "restart" : "start"}: ${describe(err)}`);
+        slot.logs.push(`error failed to start: ${describeError(err)}`);
+        if (!(err instanceof SimCrash)) this.#errors.push(`${slot.name} failed to ${inc.no > 1 ? "restart" : "start"}: ${describeError(err)}`);
         this.#teardown(slot, inc);
         inc.clock.cancelAll();
       },
@@ -474,8 +473,8 @@ export class FakeCluster {
     }
     inc.loopDead = true;
     if (!(err instanceof SimCrash) && inc.state !== "down") {
-      slot.logs.push(`error fatal: ${describe(err)}`);
-      this.#errors.push(`${slot.name} stopped on an error: ${describe(err)}`);
+      slot.logs.push(`error fatal: ${describeError(err)}`);
+      this.#errors.push(`${slot.name} stopped on an error: ${describeError(err)}`);
     }
     this.#teardown(slot, inc);
     inc.clock.cancelAll();
@@ -550,15 +549,4 @@ export class FakeCluster {
 
 export { enc, dec };
 
-function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-}
 
-/** tmpfs: the members' SQLite files cost no disk I/O. */
-function existsShm(): boolean {
-  try {
-    return statSync("/dev/shm").isDirectory();
-  } catch {
-    return false;
-  }
-}

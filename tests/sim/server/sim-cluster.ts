@@ -14,8 +14,7 @@
 // the member; the Ready loop then calls `fatal`, and the member dies as kill -9 would leave it: its
 // database's open transaction rolled back (Backend.abandon), its WAL cut back to what was fsynced
 // (plus, sometimes, a torn prefix of the rest), its timers gone. It restarts later on the same files.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { Backend } from "../../../src/backend/backend.ts";
@@ -28,6 +27,7 @@ import { kv as kvValue, SimClients } from "./clients.ts";
 import { FakeClock, type ScopedClock } from "./fake-clock.ts";
 import type { FaultRecord, History, KvValue, MemberSnapshot, Operation } from "./history.ts";
 import { checkpointIoPending, drainTurns, ImmediateQueue } from "./immediates.ts";
+import { describeError, runDir } from "./temp-dir.ts";
 import { DEFAULT_FAULTS, MemoryNetwork, NO_FAULTS } from "./memory-transport.ts";
 import { type MemoryWal, MemoryWalDisk } from "./memory-wal.ts";
 
@@ -183,15 +183,14 @@ export class SimCluster {
       after: (ms, fn) => void this.#clock.after(ms, fn),
       deadlineMs: [ELECTION_MS * 2, ELECTION_MS * 6],
     });
-    this.#immediates.onError = (err) => this.#violation(`uncaught error in a setImmediate callback: ${describe(err)}`);
+    this.#immediates.onError = (err) => this.#violation(`uncaught error in a setImmediate callback: ${describeError(err)}`);
   }
 
   async run(): Promise<ServerSimResult> {
     const t0 = performance.now();
-    const base = existsShm() ? "/dev/shm" : tmpdir();
-    this.#root = mkdtempSync(join(base, `etcd-ts-server-sim-${process.pid}-`));
+    this.#root = runDir("etcd-ts-server-sim");
     const onUnhandled = (err: unknown) => {
-      if (!(err instanceof SimCrash)) this.#violation(`unhandled rejection: ${describe(err)}`);
+      if (!(err instanceof SimCrash)) this.#violation(`unhandled rejection: ${describeError(err)}`);
     };
     process.on("unhandledRejection", onUnhandled);
     this.#immediates.install();
@@ -327,7 +326,7 @@ export class SimCluster {
     slot.inc = inc;
     slot.incs.push(inc);
     inc.clock.onError = (err) => {
-      if (inc.state !== "dead") this.#violation(`${slot.name}: a timer threw: ${describe(err)}`);
+      if (inc.state !== "dead") this.#violation(`${slot.name}: a timer threw: ${describeError(err)}`);
     };
     if (slot.incNo > 1) {
       this.#stats.restarts++;
@@ -348,7 +347,7 @@ export class SimCluster {
       },
       (err) => {
         if (err instanceof SimCrash) return this.#teardown(slot, inc, err.at);
-        this.#violation(`${slot.name} failed to ${slot.incNo > 1 ? "restart" : "start"}: ${describe(err)}`);
+        this.#violation(`${slot.name} failed to ${slot.incNo > 1 ? "restart" : "start"}: ${describeError(err)}`);
         this.#teardown(slot, inc, "failed start", false);
         inc.clock.cancelAll();
       },
@@ -412,7 +411,7 @@ export class SimCluster {
   #fatal(slot: Slot, inc: Incarnation, err: unknown): void {
     inc.loopDead = true;
     // A member already killed may trip over its own closed files on the way down.
-    if (!(err instanceof SimCrash) && inc.state !== "dead") this.#violation(`${slot.name} stopped on an error: ${describe(err)}`);
+    if (!(err instanceof SimCrash) && inc.state !== "dead") this.#violation(`${slot.name} stopped on an error: ${describeError(err)}`);
     this.#teardown(slot, inc, err instanceof SimCrash ? err.at : "error");
     inc.clock.cancelAll();
   }
@@ -490,7 +489,7 @@ export class SimCluster {
       try {
         fired = this.#clock.fireNext(until);
       } catch (err) {
-        this.#violation(`a delivery or timer threw: ${describe(err)}`);
+        this.#violation(`a delivery or timer threw: ${describeError(err)}`);
         fired = true;
       }
       if (!fired) break;
@@ -674,7 +673,7 @@ export class SimCluster {
     const reading = servers[0].range({ key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]), serializable: true });
     const hashes = await this.#await(hashing);
     if (!hashes.ok) {
-      this.#violation(`HashKV failed: ${describe(hashes.error)}`);
+      this.#violation(`HashKV failed: ${describeError(hashes.error)}`);
       return [];
     }
     const snaps: MemberSnapshot[] = hashes.value.map((h, i) => ({ member: this.#slots[i].id, revision: h.header.revision, compactRevision: h.compactRevision, hash: h.hash }));
@@ -686,7 +685,7 @@ export class SimCluster {
     }
     const all = await this.#await(reading);
     if (!all.ok) {
-      this.#violation(`final read failed: ${describe(all.error)}`);
+      this.#violation(`final read failed: ${describeError(all.error)}`);
       return [];
     }
     return all.value.kvs.map(kvValue);
@@ -705,7 +704,7 @@ export class SimCluster {
           continue;
         }
         const got = await this.#await(x.range({ key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]), serializable: true, revision: rev }));
-        states.push(`${this.#slots[i].name}: ${got.ok ? show(got.value.kvs.map(kvValue)) : describe(got.error)}`);
+        states.push(`${this.#slots[i].name}: ${got.ok ? show(got.value.kvs.map(kvValue)) : describeError(got.error)}`);
       }
       const bodies = states.map((x) => x.slice(x.indexOf(":")));
       if (bodies.some((b) => b !== bodies[0])) return `first difference at revision ${rev}: ${states.join("; ")}`;
@@ -743,7 +742,7 @@ export class SimCluster {
         ),
       ),
     );
-    if (!stopped.ok) this.#violation(`the members did not stop: ${describe(stopped.error)}`);
+    if (!stopped.ok) this.#violation(`the members did not stop: ${describeError(stopped.error)}`);
   }
 
   /** Whatever is left (a member that never stopped): its timers and files go. */
@@ -782,18 +781,7 @@ export class SimCluster {
   }
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-}
 
-/** tmpfs: the members' SQLite files and .snap fsyncs cost no disk I/O. */
-function existsShm(): boolean {
-  try {
-    return statSync("/dev/shm").isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 /** sha256 of the history with bigints as strings, keys in insertion order (the history is built in a fixed order). */
 export function digest(h: History): string {
