@@ -103,7 +103,7 @@ export function assembleMember(opts: ServerOptions, r: Recovered, hooks: MemberH
   });
   const proposals = new Proposals(self, clock.now());
   const proposer = new Proposer({ self, state, raft, proposals, clock, maxRequestBytes: opts.maxRequestBytes, quotaBackendBytes: opts.quotaBackendBytes ?? 0, requestTimeoutMs: timeoutMs, stopped });
-  const reads = new LinearizableReads({ self, raft, state, clock, requestTimeoutMs: timeoutMs });
+  const reads = new LinearizableReads({ raft, state, registry: proposals, clock, requestTimeoutMs: timeoutMs });
   const warningApplyMs = opts.warningApplyDurationMs ?? DEFAULT_WARNING_APPLY_MS;
   const kv = new KV({ state, proposer, reads, maxTxnOps: opts.maxTxnOps, warningApplyMs, log });
   const cluster = new Cluster({

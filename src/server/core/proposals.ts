@@ -13,7 +13,7 @@ interface Pending {
 
 /**
  * Everything this member proposed and waits for, keyed by request id (etcd's wait.Wait): client
- * writes, conf changes, and ReadIndex rounds alike. An entry leaves when it is applied, refused,
+ * writes, conf changes, and ReadIndex rounds (read-batcher.ts) alike. An entry leaves when it is applied, refused,
  * timed out or the server stops — whichever comes first; the others then find nothing.
  */
 export class Proposals {
@@ -32,10 +32,13 @@ export class Proposals {
   }
 
   wait<T>(id: bigint, deadline: number, entry?: { data: Uint8Array; request: Request }): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, deadline, data: entry?.data, request: entry?.request });
-      if (entry) this.#byData.set(entry.data, id);
-    });
+    return new Promise<T>((resolve, reject) => this.track(id, deadline, resolve as (v: unknown) => void, reject, entry));
+  }
+
+  /** As wait(), with callbacks called synchronously (a ReadIndex round hands its answer on at once). */
+  track(id: bigint, deadline: number, resolve: (v: unknown) => void, reject: (e: unknown) => void, entry?: { data: Uint8Array; request: Request }): void {
+    this.#waiting.set(id, { resolve, reject, deadline, data: entry?.data, request: entry?.request });
+    if (entry) this.#byData.set(entry.data, id);
   }
 
   /** The request of one of our own entries, when this is the array we proposed. */
@@ -44,9 +47,11 @@ export class Proposals {
     return id === undefined ? undefined : this.#waiting.get(id)?.request;
   }
 
-  resolve(id: bigint, value: unknown): void {
+  /** Hands the value to whoever waits for id; false when nobody does (any more). */
+  resolve(id: bigint, value: unknown): boolean {
     const w = this.#take(id);
     w?.resolve(value);
+    return w !== undefined;
   }
 
   reject(id: bigint, err: unknown): void {

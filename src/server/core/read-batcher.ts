@@ -2,29 +2,37 @@ import { Errors } from "../../pkg/errors.ts";
 import { RaftError } from "../../raft/types.ts";
 import { readIndexFailed, slowReadIndex } from "./metrics.ts";
 
+/** What the batcher needs of the wait registry (proposals.ts): ids, and answers routed by id. */
+export interface ReadRegistry {
+  nextId(): bigint;
+  track(id: bigint, deadline: number, resolve: (v: unknown) => void, reject: (e: unknown) => void): void;
+  resolve(id: bigint, value: unknown): boolean;
+  reject(id: bigint, err: unknown): void;
+}
+
+/** A round given up for a newer one (resent): its registry entry goes quietly. */
+const SUPERSEDED = new Error("read index round superseded");
+
 /**
  * Linearizable reads batched onto ReadIndex requests: reads that arrive while one is in flight share
- * the next one, so a burst of reads costs one heartbeat round.
+ * the next one, so a burst of reads costs one heartbeat round. Each round is a request id in the wait
+ * registry, sent as the 8-byte context (as etcd's linearizableReadLoop does): ids are unique across
+ * members and restarts, so two members' rounds never collide on the leader, and the answer finds
+ * its round through the registry.
  */
 export class ReadBatcher {
-  #seq = 0;
-  #inFlight: { ctx: string; waiters: Waiter[]; issuedAt: number } | null = null;
+  #inFlight: { id: bigint; waiters: Waiter[]; issuedAt: number } | null = null;
   #next: Waiter[] = [];
   #issue: (ctx: Uint8Array) => void;
-  #wake: () => void;
+  #registry: ReadRegistry;
+  #now: () => number;
   /** A ReadIndex request unanswered this long is sent again (its answer, or the request, was lost). */
   static readonly RETRY_MS = 500;
 
-  #prefix: string;
-
-  /** prefix: this member's id — the leader keys pending reads by context, so contexts must not collide. */
-  #now: () => number;
-
-  constructor(prefix: string, issue: (ctx: Uint8Array) => void, wake: () => void, now: () => number = Date.now) {
-    this.#prefix = prefix;
-    this.#now = now;
+  constructor(registry: ReadRegistry, issue: (ctx: Uint8Array) => void, now: () => number = Date.now) {
+    this.#registry = registry;
     this.#issue = issue;
-    this.#wake = wake;
+    this.#now = now;
   }
 
   read(deadline: number): Promise<number> {
@@ -36,35 +44,40 @@ export class ReadBatcher {
 
   #send(): void {
     if (this.#next.length === 0) return;
-    const ctx = `${this.#prefix}-${++this.#seq}`;
-    this.#inFlight = { ctx, waiters: this.#next, issuedAt: this.#now() };
+    const round = { id: this.#registry.nextId(), waiters: this.#next, issuedAt: this.#now() };
+    this.#inFlight = round;
     this.#next = [];
+    // The round's own deadline is its readers' (each also times out on its own in tick()).
+    this.#registry.track(
+      round.id,
+      Infinity,
+      (index) => this.#answered(round, index as number),
+      () => {}, // superseded by a resend, or the server stopped (failAll answers the readers)
+    );
     try {
-      this.#issue(new TextEncoder().encode(ctx));
+      this.#issue(contextOf(round.id));
     } catch (err) {
       readIndexFailed.inc();
-      const w = this.#inFlight.waiters;
+      this.#registry.reject(round.id, SUPERSEDED);
       this.#inFlight = null;
-      for (const x of w) x.reject(err instanceof RaftError ? Errors.noLeader : err);
-      return;
+      for (const x of round.waiters) x.reject(err instanceof RaftError ? Errors.noLeader : err);
     }
-    this.#wake();
   }
 
+  /** Raft's answer to a round (its context), routed through the registry. */
   answered(ctx: Uint8Array, index: number): void {
-    const key = new TextDecoder().decode(ctx);
-    if (!this.#inFlight || this.#inFlight.ctx !== key) {
-      // The answer to a request already given up on: this member's reads queue behind the leader's.
-      if (key.startsWith(`${this.#prefix}-`)) slowReadIndex.inc();
-      return;
-    }
-    const w = this.#inFlight.waiters;
-    this.#inFlight = null;
-    for (const x of w) x.resolve(index);
-    this.#send();
+    const id = idOf(ctx);
+    // An answer to a round already given up on (resent): this member's reads queue behind the leader's.
+    if (id === undefined || !this.#registry.resolve(id, index)) slowReadIndex.inc();
   }
 
-  /** Sends the pending request again under a new context (after a leader change: it failed there). */
+  #answered(round: { waiters: Waiter[] }, index: number): void {
+    if (this.#inFlight === round) this.#inFlight = null;
+    for (const x of round.waiters) x.resolve(index);
+    if (!this.#inFlight) this.#send();
+  }
+
+  /** Sends the pending request again under a new id (after a leader change: it failed there). */
   retry(): void {
     if (!this.#inFlight) return;
     readIndexFailed.inc();
@@ -72,8 +85,10 @@ export class ReadBatcher {
   }
 
   #resend(): void {
-    if (!this.#inFlight) return;
-    this.#next = [...this.#inFlight.waiters, ...this.#next];
+    const round = this.#inFlight;
+    if (!round) return;
+    this.#registry.reject(round.id, SUPERSEDED);
+    this.#next = [...round.waiters, ...this.#next];
     this.#inFlight = null;
     this.#send();
   }
@@ -94,6 +109,7 @@ export class ReadBatcher {
   }
 
   failAll(err: unknown): void {
+    if (this.#inFlight) this.#registry.reject(this.#inFlight.id, SUPERSEDED);
     const all = [...(this.#inFlight?.waiters ?? []), ...this.#next];
     this.#inFlight = null;
     this.#next = [];
@@ -101,9 +117,20 @@ export class ReadBatcher {
   }
 }
 
+/** A round's id as the ReadIndex context: 8 bytes, big-endian (etcd's). */
+function contextOf(id: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, id));
+  return b;
+}
+
+function idOf(ctx: Uint8Array): bigint | undefined {
+  if (ctx.length !== 8) return undefined;
+  return new DataView(ctx.buffer, ctx.byteOffset, 8).getBigUint64(0);
+}
+
 interface Waiter {
   resolve: (index: number) => void;
   reject: (err: unknown) => void;
   deadline: number;
 }
-

@@ -1,9 +1,8 @@
 import type { Clock } from "../../pkg/clock.ts";
 import { Errors } from "../../pkg/errors.ts";
 import type { MemberState } from "./member-state.ts";
-import { hex } from "./membership.ts";
 import type { RaftNode } from "./raft-node.ts";
-import { ReadBatcher } from "./read-batcher.ts";
+import { ReadBatcher, type ReadRegistry } from "./read-batcher.ts";
 
 /** Waiters for the applied index that a made-up index could pile up: bounded. */
 const MAX_APPLIED_WAITERS = 10_000;
@@ -21,12 +20,12 @@ export class LinearizableReads {
   readonly #batcher: ReadBatcher;
   #waiters: { index: bigint; resolve: () => void }[] = [];
 
-  constructor(o: { self: bigint; raft: RaftNode; state: MemberState; clock: Clock; requestTimeoutMs: number }) {
+  constructor(o: { raft: RaftNode; state: MemberState; registry: ReadRegistry; clock: Clock; requestTimeoutMs: number }) {
     this.#raft = o.raft;
     this.#state = o.state;
     this.#clock = o.clock;
     this.#timeoutMs = o.requestTimeoutMs;
-    this.#batcher = new ReadBatcher(hex(o.self), (ctx) => o.raft.readIndex(ctx), () => {}, () => o.clock.now());
+    this.#batcher = new ReadBatcher(o.registry, (ctx) => o.raft.readIndex(ctx), () => o.clock.now());
   }
 
   async read(): Promise<void> {
