@@ -653,6 +653,14 @@ export class SimCluster {
       return !!leader && st.every((x) => x.leader === leader.leader && x.raftAppliedIndex === BigInt(leader.raftIndex) && x.raftAppliedIndex === st[0].raftAppliedIndex);
     };
     let ok = await this.#runFor(SETTLE_MS, agreed);
+    // Agreeing on the leader's commit is not enough: a new leader may not have committed an entry of
+    // its term yet, and entries of earlier terms it holds (acknowledged writes among them) commit only
+    // with one. A linearizable read waits for exactly that (ReadIndex), then everyone must catch up.
+    if (ok) {
+      const leader = this.#slots.find((s) => s.inc!.server!.leader === s.id)!.inc!.server!;
+      const read = await this.#await(leader.range({ key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]), countOnly: true }));
+      ok = read.ok && (await this.#runFor(SETTLE_MS, agreed));
+    }
     // The clients' last operations may still come back (or time out); a little longer for them.
     if (ok && this.#clients.pending > 0) {
       await this.#runFor(SETTLE_PENDING_MS, () => this.#clients.pending === 0);
