@@ -183,12 +183,15 @@ export class SimClients {
     this.#endWatch(w, { reason: "canceled" });
   }
 
-  /** A member died (or stopped): what its clients waited for may or may not have happened. */
+  /**
+   * A member died: what its clients waited for may or may not have happened. Its watches end with
+   * what they had received: events still buffered in the dead process never reach the client (the
+   * gRPC layer drains a stream on a later turn, and a kill comes first).
+   */
   memberDown(member: bigint, why: string): void {
     for (const { op } of [...this.#open.values()]) if (op.member === member) this.#finish(op.id, { type: "indeterminate", message: why });
     for (const w of [...this.#watches.values()]) {
       if (w.rec.member !== member) continue;
-      this.#takeAll(w);
       if (this.#watches.has(w.rec.id)) this.#endWatch(w, { reason: "member-down" });
     }
   }

@@ -368,6 +368,9 @@ export class SimCluster {
       inc.ioWindow = false;
       this.#stats.crashesAt[name] = (this.#stats.crashesAt[name] ?? 0) + 1;
       this.#trace(`${slot.name} crashes at ${name}`);
+      // A kill is instant: nothing this member still had buffered (watch events of the apply being
+      // cut short, replies) reaches a client, although the simulated process unwinds a little longer.
+      this.#clients.memberDown(slot.id, `member crashed (${name})`);
       throw new SimCrash(name);
     }
   }
