@@ -292,7 +292,11 @@ export function footprint(view: View, op: KvOp, add: (key: string) => void): voi
       for (const o of op.failure) footprint(view, o, add);
       return;
     case "leaseRevoke":
-      for (const k of view.universe) if (view.get(k).kv?.lease === op.leaseId) add(k);
+      // Keys attached to the lease, and keys whose state is unknown (they may be attached to it).
+      for (const k of view.universe) {
+        const e = view.get(k);
+        if (e.kv?.lease === op.leaseId || e.unsure) add(k);
+      }
       return;
     default:
       return;

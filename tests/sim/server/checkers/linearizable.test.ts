@@ -192,7 +192,7 @@ describe("leases", () => {
     expect(checkLinearizable(h)).toEqual([`op 6 range [a, c) @4: count 0, expected 1`, `op 6 range [a, c) @4: got b absent, expected b=b1@3`]);
   });
 
-  test("a lease some operation found gone may have expired at a revision the history does not record", () => {
+  test("a lease with no recorded end may have expired at a revision the history does not record", () => {
     const b = new HistoryBuilder();
     const lease = b.grant(1);
     b.put("a", "a1", { lease }); // 2
@@ -202,12 +202,17 @@ describe("leases", () => {
     revoke.outcome = { type: "error", message: "etcdserver: requested lease not found" };
     b.range("a");
     expect(checkLinearizable(b.build())).toEqual([]);
-    revoke.outcome = { type: "error", message: "etcdserver: too many requests" }; // says nothing about the lease
-    expect(checkLinearizable(b.build())).toEqual([
-      `rev 3 (seen by op 4) is beyond any revision the history's writes can reach (2)`,
-      `op 4 range a @3: count 0, expected 1`,
-      `op 4 range a @3: got a absent, expected a=a1@2`,
-    ]);
+    // Without any sign of it either: the simulation can miss an expiry (a crash or a leader change
+    // around it, seed 16588 of the soak), and any lease may expire once its TTL has run out.
+    revoke.outcome = { type: "error", message: "etcdserver: too many requests" };
+    expect(checkLinearizable(b.build())).toEqual([]);
+    // A history without leases has nothing to explain that revision with.
+    const c = new HistoryBuilder();
+    c.put("a", "a1"); // 2
+    c.put("b", "b1"); // 3
+    const read = c.range("a");
+    read.outcome = { type: "ok", result: { kind: "range", revision: 4n, kvs: [], count: 0 } };
+    expect(checkLinearizable(c.build())[0]).toBe("rev 4 (seen by op 3) is beyond any revision the history's writes can reach (3)");
   });
 });
 

@@ -107,18 +107,19 @@ function isPending(op: Operation): boolean {
 }
 
 /**
- * Leases some operation found gone ("requested lease not found") with no recorded end: they ended
- * at a revision the history does not name (an expiry the simulation did not attribute, say, because
- * a revoke of it was in flight), so their deletes may explain a revision, like an indeterminate write.
+ * Leases with no recorded end: any of them may have ended at a revision the history does not name
+ * (an expiry the simulation did not attribute — a crash or a leader change around it — or one found
+ * only as "requested lease not found"), so their deletes may explain a revision, like an
+ * indeterminate write.
  */
 function unrecordedLeaseEnds(h: History, ended: LeaseEnd[], realtime: RealTime): { op: Operation; lo: bigint }[] {
   const known = new Set(ended.map((e) => e.leaseId));
   const gone = new Set<bigint>();
   for (const op of h.operations) {
-    if (op.outcome?.type !== "error" || !op.outcome.message.includes("lease not found")) continue;
     const o = op.op;
-    const lease = o.kind === "leaseRevoke" || o.kind === "leaseKeepAlive" ? o.leaseId : o.kind === "put" ? o.leaseId : undefined;
-    if (lease !== undefined && !known.has(lease)) gone.add(lease);
+    const granted = o.kind === "leaseGrant" ? (op.outcome?.type === "ok" && op.outcome.result.kind === "leaseGrant" ? op.outcome.result.leaseId : o.leaseId) : undefined;
+    const lease = granted ?? (o.kind === "leaseRevoke" || o.kind === "leaseKeepAlive" || o.kind === "put" ? o.leaseId : undefined);
+    if (lease !== undefined && lease !== 0n && !known.has(lease)) gone.add(lease);
   }
   const out: { op: Operation; lo: bigint }[] = [];
   for (const leaseId of gone) {
