@@ -655,14 +655,18 @@ export class SimCluster {
       const leader = st.find((x) => x.leader !== 0n && x.leader === x.header.memberId);
       return !!leader && st.every((x) => x.leader === leader.leader && x.raftAppliedIndex === BigInt(leader.raftIndex) && x.raftAppliedIndex === st[0].raftAppliedIndex);
     };
-    let ok = await this.#runFor(SETTLE_MS, agreed);
     // Agreeing on the leader's commit is not enough: a new leader may not have committed an entry of
     // its term yet, and entries of earlier terms it holds (acknowledged writes among them) commit only
     // with one. A linearizable read waits for exactly that (ReadIndex), then everyone must catch up.
-    if (ok) {
-      const leader = this.#slots.find((s) => s.inc!.server!.leader === s.id)!.inc!.server!;
-      const read = await this.#await(leader.range({ key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]), countOnly: true }));
-      ok = read.ok && (await this.#runFor(SETTLE_MS, agreed));
+    // A read that fails (leadership moved while it waited) is tried again, as a client would.
+    const deadline = this.#clock.now() + SETTLE_MS;
+    let ok = false;
+    while (!ok && this.#clock.now() < deadline) {
+      if (!(await this.#runFor(deadline - this.#clock.now(), agreed))) break;
+      const leader = this.#slots.find((s) => s.inc!.server!.leader === s.id)?.inc!.server;
+      const read = leader ? await this.#await(leader.range({ key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]), countOnly: true })) : { ok: false };
+      if (read.ok) ok = await this.#runFor(Math.max(0, deadline - this.#clock.now()), agreed);
+      else await this.#runFor(HEARTBEAT_MS, () => false);
     }
     // The clients' last operations may still come back (or time out); a little longer for them.
     if (ok && this.#clients.pending > 0) {
