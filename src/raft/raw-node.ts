@@ -143,6 +143,19 @@ export class RawNode {
     return this.#raft.log.committed;
   }
 
+  get firstIndex(): number {
+    return this.#raft.log.firstIndex();
+  }
+
+  get lastIndex(): number {
+    return this.#raft.log.lastIndex();
+  }
+
+  /** Voters in the current configuration (a lone voter is its own quorum). */
+  get voterCount(): number {
+    return this.#raft.voters.size;
+  }
+
   confState(): ConfState {
     return this.#raft.confState();
   }

@@ -170,6 +170,18 @@ export class RaftNode {
     return this.#node.committed;
   }
 
+  get firstIndex(): number {
+    return this.#node.firstIndex;
+  }
+
+  get lastIndex(): number {
+    return this.#node.lastIndex;
+  }
+
+  get voterCount(): number {
+    return this.#node.voterCount;
+  }
+
   /** The last index handed to apply. */
   get applied(): number {
     return this.#applied;

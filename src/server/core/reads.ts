@@ -31,7 +31,7 @@ export class LinearizableReads {
   async read(): Promise<void> {
     const st = this.#raft;
     let index: number;
-    if (st.isLeader && st.status().voters.size === 1) {
+    if (st.isLeader && st.voterCount === 1) {
       // A one-member cluster is its own quorum: its commit index is the read index.
       index = st.committed;
     } else {

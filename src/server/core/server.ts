@@ -4,7 +4,7 @@ import type { Clock } from "../../pkg/clock.ts";
 import { Errors } from "../../pkg/errors.ts";
 import type { etcdserverpb } from "../../proto/etcd.js";
 import { decodeConfChange } from "../../raft/codec.ts";
-import { type Entry, EntryType, type Message, type NodeId, StateType } from "../../raft/types.ts";
+import { type Entry, EntryType, type Message, type NodeId } from "../../raft/types.ts";
 import { assembleMember, type Member, memberMetrics } from "./assemble.ts";
 import type { AuthService } from "./auth/service.ts";
 import type { AuthInfo } from "./auth/store.ts";
