@@ -19,7 +19,7 @@ export class MessageReader {
   #chunks: Buffer[] = [];
   #buffered = 0;
   #maxBytes: number;
-  #compressed: EtcdError;
+  #compressedCode: GrpcCode;
 
   /**
    * A compressed message is refused with `compressedCode`: a server says Unimplemented (the peer may
@@ -27,7 +27,8 @@ export class MessageReader {
    */
   constructor(maxBytes: number, compressedCode: GrpcCode = GrpcCode.Unimplemented) {
     this.#maxBytes = maxBytes;
-    this.#compressed = new EtcdError(compressedCode, "grpc: compressed messages are not supported (send with identity encoding)");
+    // The error is made only when needed: an Error captures a stack, and a reader is made per call.
+    this.#compressedCode = compressedCode;
   }
 
   /** Feeds a chunk; returns every message completed by it (views into the chunks). Throws EtcdError on a bad frame. */
@@ -38,7 +39,7 @@ export class MessageReader {
     for (;;) {
       if (this.#buffered < 5) return out;
       const head = this.#peek(5);
-      if (head[0] !== 0) throw this.#compressed;
+      if (head[0] !== 0) throw new EtcdError(this.#compressedCode, "grpc: compressed messages are not supported (send with identity encoding)");
       const len = head.readUInt32BE(1);
       if (len > this.#maxBytes) {
         throw new EtcdError(GrpcCode.ResourceExhausted, `grpc: received message larger than max (${len} vs. ${this.#maxBytes})`);

@@ -270,9 +270,17 @@ const APPLY_OPS: Record<string, string> = {
   downgradeInfoSet: "DowngradeInfoSet",
 };
 
+const APPLY_FIELDS = Object.keys(APPLY_OPS);
+
 /** The op name of an InternalRaftRequest ("unknown" as etcd's default). */
 export function applyOp(req: object): string {
-  for (const [field, op] of Object.entries(APPLY_OPS)) if ((req as Record<string, unknown>)[field] != null) return op;
+  // Nearly every entry is a put, range, delete or txn: look those up first, without walking the table.
+  const r = req as Record<string, unknown>;
+  if (r.put != null) return "Put";
+  if (r.txn != null) return "Txn";
+  if (r.deleteRange != null) return "DeleteRange";
+  if (r.range != null) return "Range";
+  for (const field of APPLY_FIELDS) if (r[field] != null) return APPLY_OPS[field];
   return "unknown";
 }
 

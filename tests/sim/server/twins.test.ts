@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Backend } from "../../../src/backend/backend.ts";
+import { Backend, COMMIT_INTERVAL_MS } from "../../../src/backend/backend.ts";
 import type { WalRecord } from "../../../src/wal/record.ts";
 import { FakeClock } from "./fake-clock.ts";
 import { MemoryWalDisk } from "./memory-wal.ts";
@@ -140,7 +140,7 @@ describe("Backend.abandon", () => {
       const path = join(dir, "db");
       const b = new Backend(path, { clock });
       b.batch(() => b.setMeta("a", 1n));
-      expect(clock.nextAt()).toBe(100); // the periodic commit waits for the (fake) clock
+      expect(clock.nextAt()).toBe(COMMIT_INTERVAL_MS); // the periodic commit waits for the (fake) clock
       while (clock.fireNext()) {}
       b.batch(() => b.setMeta("b", 2n));
       b.abandon();
