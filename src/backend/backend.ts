@@ -55,7 +55,11 @@ export class Backend {
     this.#db.exec("PRAGMA auto_vacuum = INCREMENTAL");
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = NORMAL");
-    this.#db.exec("PRAGMA cache_size = -65536"); // 64 MiB page cache
+    // Reads go through a memory map of the file (as bbolt's): the kernel's page cache holds the pages,
+    // shared and reclaimable, instead of a private copy in SQLite's cache. That cache then only needs
+    // to hold what a commit interval dirties. 64 MiB of cache cost ~60 MiB of RSS after 200k puts.
+    this.#db.exec("PRAGMA cache_size = -8192"); // 8 MiB
+    this.#db.exec("PRAGMA mmap_size = 1073741824"); // 1 GiB; pages past it are read with pread
     this.#db.exec("PRAGMA temp_store = MEMORY");
     this.#db.exec("PRAGMA wal_autocheckpoint = 10000");
     this.#db.exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID");

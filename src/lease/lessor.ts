@@ -407,6 +407,8 @@ export class Lessor {
 
   /** The lease holding key, or 0n (etcd's GetLease). */
   leaseOf(key: Uint8Array): bigint {
+    // Asked for every applied change: with no key under a lease, spare the key's string copy.
+    if (this.#keyLease.size === 0) return 0n;
     return this.#keyLease.get(encodeKey(key)) ?? 0n;
   }
 
