@@ -15,13 +15,12 @@
 //   --keyspace 10000, --value-size 256, --warmup 2000, --reps 3, --keys (BENCH_KEYS) 100000,
 //   --batch 100, --inflight 8, --max-seconds 90 (per load phase; memory gets more for big --keys),
 //   --skip-kv, --skip-memory, --keep-logs. Progress goes to stderr; the table to stdout and bench/results.md.
-import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { bool, checkFlags, commandLine as commandLineOf, helpIfAsked, kvOptions, opt } from "./common/options.ts";
 import { checkLoad, type LoadMode, runLoad } from "./common/loadgen.ts";
 import {
-  alternate, cleanupOnSignals, cpuMs, freePort, logProblems, logTail, makeTmp, prerequisites, removeTmp, runMain,
+  alternate, cleanupOnSignals, cpuMs, diskUsage, freePort, logProblems, logTail, makeTmp, prerequisites, procStatus, removeTmp, runMain,
   type ServerProc, type Side, SIDE_NAME, sleep, spawnServer, stopServers, waitHealthy,
 } from "./common/procs.ts";
 import { finish, fmt, log, logStart, markdown, markFailed, median, problems, type Row, runOrder, table } from "./common/report.ts";
@@ -89,26 +88,6 @@ function cleanup(srv: Server): void {
 }
 
 cleanupOnSignals();
-
-function procStatus(pid: number): { rssKiB: number; anonKiB: number; hwmKiB: number; threads: number } {
-  const s = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  const get = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(s)?.[1] ?? NaN);
-  return { rssKiB: get("VmRSS"), anonKiB: get("RssAnon"), hwmKiB: get("VmHWM"), threads: get("Threads") };
-}
-
-/** Bytes on disk (allocated blocks, like du) and apparent bytes of a tree. */
-function diskUsage(dir: string): { du: number; apparent: number } {
-  let du = 0;
-  let apparent = 0;
-  const walk = (p: string) => {
-    const st = fs.lstatSync(p);
-    du += st.blocks * 512;
-    if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
-    else apparent += st.size;
-  };
-  if (fs.existsSync(dir)) walk(dir);
-  return { du, apparent };
-}
 
 // ---------------------------------------------------------------- load generator
 

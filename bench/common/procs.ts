@@ -1,6 +1,6 @@
 // The servers under test as child processes: prerequisites (the real etcd, an up-to-date dist/etcd),
 // starting one on loopback with its log in a temp dir, waiting for /health, stopping, cleaning up
-// (also on Ctrl-C), and reading /proc and its log.
+// (also on Ctrl-C), and reading /proc, its data dir size and its log.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -265,6 +265,27 @@ export function cpuMs(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
+
+/** Memory of a process from /proc/PID/status, in KiB: VmRSS, RssAnon (heap and stacks, without mapped file pages), VmHWM (peak RSS). */
+export function procStatus(pid: number): { rssKiB: number; anonKiB: number; hwmKiB: number; threads: number } {
+  const s = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const get = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(s)?.[1] ?? NaN);
+  return { rssKiB: get("VmRSS"), anonKiB: get("RssAnon"), hwmKiB: get("VmHWM"), threads: get("Threads") };
+}
+
+/** Bytes on disk (allocated blocks, like du) and apparent bytes of a tree. */
+export function diskUsage(dir: string): { du: number; apparent: number } {
+  let du = 0;
+  let apparent = 0;
+  const walk = (p: string) => {
+    const st = fs.lstatSync(p);
+    du += st.blocks * 512;
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
+    else apparent += st.size;
+  };
+  if (fs.existsSync(dir)) walk(dir);
+  return { du, apparent };
 }
 
 /**
