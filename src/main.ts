@@ -2,15 +2,18 @@
 // The entry point. It loads only the code of the mode it runs: started as etcdctl (a link named
 // etcdctl, or `etcd ctl …`) it never evaluates the server's modules, which is most of the start-up
 // time of a short etcdctl call. Its first import records signals that arrive meanwhile
-// (pkg/early-signals.ts). No top-level await: the binary is compiled to bytecode, which refuses it.
+// (pkg/early-signals.ts). A bare `etcd --version` is answered here without loading any mode.
 import { takeEarlySignal } from "./pkg/early-signals.ts";
 import { basename } from "node:path";
+import { onlyVersionAsked, versionText } from "./entry/version.ts";
 
 // A compiled binary sees the name it was started as (a symlink etcdctl -> etcd) in argv0 only.
 const argv = process.argv.slice(2);
 const invokedAs = basename(process.argv0 ?? "");
 const run: Promise<number> =
-  invokedAs === "etcdctl" || argv[0] === "ctl"
+  invokedAs !== "etcdctl" && onlyVersionAsked(argv)
+    ? Promise.resolve(process.stdout.write(versionText())).then(() => 0)
+    : invokedAs === "etcdctl" || argv[0] === "ctl"
     ? import("./entry/etcdctl.ts").then((m) => m.main(invokedAs === "etcdctl" ? argv : argv.slice(1)))
     : import("./entry/etcd.ts").then((m) => m.main(argv));
 

@@ -7,7 +7,7 @@ import { runProxyCommand } from "../proxy/command.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { ConfigError, loadConfig, type Config, type ConfigWarning } from "../config/index.ts";
 import { createLogger, type Logger } from "../pkg/logger.ts";
-import { ETCD_API_VERSION } from "../server/core/version.ts";
+import { versionText } from "./version.ts";
 import { EXPORT_COMMAND, exportEtcdSnapshot } from "../server/core/etcd-snapshot.ts";
 import { serve } from "../server/embed.ts";
 
@@ -64,10 +64,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (result.kind === "version") {
-      process.stdout.write(
-        `etcd Version: ${ETCD_API_VERSION}\netcd-ts Version: ${pkg.version}\n` +
-          `Bun Version: ${process.versions.bun ?? "n/a"}\nOS/Arch: ${process.platform}/${process.arch}\n`,
-      );
+      process.stdout.write(versionText());
       return 0;
     }
     config = result.config;
