@@ -13,7 +13,7 @@ describe("defaults", () => {
       name: "default",
       dataDir: "default.etcd",
       walDir: "default.etcd/member/wal",
-      snapshotCount: 100000,
+      snapshotCount: 10000,
       heartbeatInterval: 100,
       electionTimeout: 1000,
       listenPeerUrls: ["http://localhost:2380"],

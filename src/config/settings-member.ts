@@ -36,7 +36,9 @@ export const MEMBER: readonly Setting[] = [
   row("snapshot-count", "snapshotCount", {
     group: "Member",
     description: "Number of committed transactions to trigger a snapshot to disk.",
-    default: "100000",
+    // etcd 3.6's default (3.4/3.5: 100000), and what kubeadm sets: the Raft log kept in memory
+    // between snapshots is a tenth as long (~45 MiB less RSS under a write load).
+    default: "10000",
     parse: (text) => parseWholeNumber(text, { min: 1 }),
   }),
   row("heartbeat-interval", "heartbeatInterval", {

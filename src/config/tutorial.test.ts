@@ -33,7 +33,7 @@ describe("seed tutorial", () => {
       name: "etcd-2",
       dataDir: "/data/etcd/",
       walDir: "/data/etcd/member/wal",
-      snapshotCount: 100000, // commented out in the file
+      snapshotCount: 10000, // commented out in the file: etcd 3.6's default
       listenPeerUrls: ["http://0.0.0.0:7001"],
       listenClientUrls: ["http://0.0.0.0:4001"],
       initialAdvertisePeerUrls: ["http://172.32.148.128:7001"],

@@ -40,9 +40,7 @@ export class LogCheckpoint {
 
   async run(): Promise<void> {
     const d = this.#d;
-    // A copy being made for a follower can keep the checkpoint from finishing; the log then stays
-    // whole (and the WAL unpurged) until the next one, since the database may not be durable yet.
-    if (!d.state.backend.checkpoint()) return;
+    d.state.backend.sync();
     const storage = d.storage;
     const applied = Number(d.state.applied);
     // Keep some entries for followers that lag a little; a small --snapshot-count asks for a small log.
