@@ -6,7 +6,8 @@ import { hashHistory } from "./hash.ts";
 import { changesPage, historyStart, type ChangesOptions, type ChangesPage } from "./history.ts";
 import { keyRange, type KeyValue } from "./key-value.ts";
 import { countRange, indexCompactionPauseMs, OpTally } from "./metrics.ts";
-import { leasedKeys, rangeAt, type RangeOptions, type RangeResult } from "./range.ts";
+import type { ChunkWriter } from "../proto/chunk-writer.ts";
+import { encodeCurrent, leasedKeys, rangeAt, type RangeOptions, type RangeResult } from "./range.ts";
 import { chainKv, Tables } from "./tables.ts";
 import { WriteTxn } from "./write-txn.ts";
 
@@ -65,6 +66,16 @@ export class MvccStore {
     if (rev > this.#rev) throw Errors.futureRev;
     if (rev > 0n && rev < this.#compactRev) throw Errors.compacted;
     return rangeAt(this.#t, keyRange(key, end), rev > 0n ? rev : this.#rev, this.#rev, this.#rev, opts);
+  }
+
+  /**
+   * A Range at the current revision written to `w` as RangeResponse's kvs (see encodeCurrent), for
+   * answers too big to build as objects. Counted as a range, as range() is.
+   */
+  encodeRange(key: Uint8Array, end: Uint8Array | null | undefined, opts: { limit: number; keysOnly: boolean }, w: ChunkWriter): { written: number; count: number; rev: bigint } {
+    if (this.#tally) this.#tally.ranges++;
+    else countRange();
+    return { ...encodeCurrent(this.#t, keyRange(key, end), opts.limit, opts.keysOnly, w), rev: this.#rev };
   }
 
   /** Runs a write transaction: all its changes share revision rev+1, taken only if something changed. */

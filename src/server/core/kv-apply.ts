@@ -3,6 +3,7 @@ import type { etcdserverpb } from "../../proto/etcd.js";
 import type { KeyValue } from "../../mvcc/key-value.ts";
 import { compareBytes } from "../../mvcc/key-value.ts";
 import type { MvccStore, RangeResult, WriteTxn } from "../../mvcc/store.ts";
+import type { ChunkWriter } from "../../proto/chunk-writer.ts";
 
 type RangeRequest = etcdserverpb.RangeRequest.$Properties;
 type PutRequest = etcdserverpb.PutRequest.$Properties;
@@ -80,6 +81,29 @@ export function applyRange(reader: Reader, r: RangeRequest): RangeOut {
   }
   if (r.keysOnly) kvs = kvs.map((kv) => ({ ...kv, value: new Uint8Array(0) }));
   return { header: { revision: rr.rev }, kvs, more, count: BigInt(rr.count) };
+}
+
+/**
+ * Whether a Range can be written straight to the wire (MvccStore.encodeRange): at the current
+ * revision, in key order, without revision filters — what nearly every Range asks. The others need
+ * their rows as objects (sorting, filtering, a walk back in history) and take applyRange.
+ */
+export function encodableRange(r: RangeRequest, currentRev: bigint): boolean {
+  const order = r.sortOrder ?? SortOrder.NONE;
+  const target = r.sortTarget ?? SortTarget.KEY;
+  const keyOrder = target === SortTarget.KEY && order !== SortOrder.DESCEND;
+  const rev = num(r.revision);
+  return (
+    keyOrder && !r.countOnly && (rev === 0n || rev === currentRev) &&
+    num(r.minModRevision) === 0n && num(r.maxModRevision) === 0n && num(r.minCreateRevision) === 0n && num(r.maxCreateRevision) === 0n
+  );
+}
+
+/** applyRange's answer for an encodable Range, its kvs written to w: the rest of the RangeResponse. */
+export function applyRangeEncoded(store: MvccStore, r: RangeRequest, w: ChunkWriter): { revision: bigint; count: bigint; more: boolean; written: number } {
+  const limit = Number(num(r.limit));
+  const out = store.encodeRange(r.key ?? new Uint8Array(0), r.rangeEnd, { limit: limit > 0 ? limit : 0, keysOnly: !!r.keysOnly }, w);
+  return { revision: out.rev, count: BigInt(out.count), more: limit > 0 && out.count > limit, written: out.written };
 }
 
 function comparatorFor(target: number): (a: KeyValue, b: KeyValue) => number {

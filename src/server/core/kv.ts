@@ -3,7 +3,8 @@ import type { etcdserverpb } from "../../proto/etcd.js";
 import { authorizeRead } from "./apply/auth.ts";
 import type { RevisionOnly } from "./apply/results.ts";
 import type { AuthInfo } from "./auth/store.ts";
-import { applyRange, applyTxn, type DeleteOut, isTxnReadOnly, type PutOut, type RangeOut, type TxnOut } from "./kv-apply.ts";
+import type { ChunkWriter } from "../../proto/chunk-writer.ts";
+import { applyRange, applyRangeEncoded, applyTxn, encodableRange, type DeleteOut, isTxnReadOnly, type PutOut, type RangeOut, type TxnOut } from "./kv-apply.ts";
 import type { MemberState } from "./member-state.ts";
 import { timedRange } from "./metrics.ts";
 import type { Proposer } from "./proposer.ts";
@@ -27,6 +28,9 @@ export interface KVDeps {
  * go through Raft. `ai` (who asks) is given only while auth is enabled; reads are checked here,
  * writes where they are applied (against the store at that point of the log, on every member alike).
  */
+/** The RangeResponse around kvs written elsewhere. */
+export type RangeEncodedOut = ReturnType<typeof applyRangeEncoded>;
+
 export class KV {
   readonly #d: KVDeps;
 
@@ -42,6 +46,25 @@ export class KV {
     if (!r.serializable) await this.#d.reads.read();
     const out = timedRange(() => applyRange(state.store, r));
     warnIfSlowRequest(this.#d.log, this.#d.warningApplyMs, "read-only range ", { range: r }, started, { ok: true, value: out });
+    if (ai && ai.revision !== state.authStore.revision) throw Errors.authOldRevision; // changed while reading (etcd's doSerialize)
+    return out;
+  }
+
+  /**
+   * range() with the kvs written to `w` instead of returned (applyRangeEncoded), or null when the
+   * request needs range() (encodableRange). Same checks, same read barrier, same metrics.
+   */
+  async rangeEncoded(r: etcdserverpb.RangeRequest.$Properties, w: ChunkWriter, ai?: AuthInfo): Promise<RangeEncodedOut | null> {
+    const { state } = this.#d;
+    if (!encodableRange(r, state.store.rev)) return null;
+    const started = performance.now();
+    checkRange(r);
+    authorizeRead(state, ai, { range: r });
+    if (!r.serializable) await this.#d.reads.read();
+    // The revision asked for may have become a past one while the read waited.
+    if (!encodableRange(r, state.store.rev)) return null;
+    const out = timedRange(() => applyRangeEncoded(state.store, r, w));
+    warnIfSlowRequest(this.#d.log, this.#d.warningApplyMs, "read-only range ", { range: r }, started, { ok: true, value: { kvs: { length: out.written } } });
     if (ai && ai.revision !== state.authStore.revision) throw Errors.authOldRevision; // changed while reading (etcd's doSerialize)
     return out;
   }

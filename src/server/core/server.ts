@@ -2,6 +2,7 @@ import { dirname } from "node:path";
 import type { WatchHub } from "../../mvcc/watch/watch-hub.ts";
 import type { Clock } from "../../pkg/clock.ts";
 import { Errors } from "../../pkg/errors.ts";
+import type { ChunkWriter } from "../../proto/chunk-writer.ts";
 import type { etcdserverpb } from "../../proto/etcd.js";
 import { decodeConfChange } from "../../raft/codec.ts";
 import { type Entry, EntryType, type Message, type NodeId } from "../../raft/types.ts";
@@ -225,6 +226,12 @@ export class EtcdServer {
 
   async range(r: etcdserverpb.RangeRequest.$Properties, ai?: AuthInfo) {
     return this.#withHeader(await this.kv.range(r, ai));
+  }
+
+  /** range() with the kvs written to w (KV.rangeEncoded); null when the request needs range(). */
+  async rangeEncoded(r: etcdserverpb.RangeRequest.$Properties, w: ChunkWriter, ai?: AuthInfo) {
+    const out = await this.kv.rangeEncoded(r, w, ai);
+    return out && { ...out, header: this.header(out.revision) };
   }
 
   async put(r: etcdserverpb.PutRequest.$Properties, ai?: AuthInfo) {

@@ -4,7 +4,7 @@ import { encodeWithHeadroom } from "../../proto/encode.ts";
 import * as pb from "../../proto/etcd.js";
 import { methods } from "../../proto/services.ts";
 import { encodeGrpcMessage, MessageReader, parseGrpcTimeoutMs } from "./framing.ts";
-import { encodeHeaderBlock, type HeaderMap } from "./h2/hpack.ts";
+import { encodeHeaderBlock, type HeaderMap } from "../../pkg/h2/hpack.ts";
 import type { H2Stream, StreamSink } from "./h2/stream.ts";
 import { MethodMetrics } from "./metrics.ts";
 
@@ -26,7 +26,15 @@ export interface Call {
 }
 
 export type Handler =
-  | { kind: "unary"; handle(req: any, call: Call): Promise<unknown> | unknown }
+  | {
+      kind: "unary";
+      handle(req: any, call: Call): Promise<unknown> | unknown;
+      /**
+       * Native gRPC only: the answer already framed (Framed), or null to use handle(). The JSON gateway
+       * and gRPC-web, which need the response as an object, always call handle().
+       */
+      framed?(req: any, call: Call): Promise<Framed | null>;
+    }
   | { kind: "serverStream"; handle(req: any, call: Call, send: (msg: unknown) => Promise<void>): Promise<void> }
   | { kind: "bidi"; handle(reqs: AsyncIterable<any>, call: Call, send: (msg: unknown) => Promise<void>): Promise<void> };
 
@@ -126,6 +134,18 @@ export function encodeMessage(codec: Codec, msg: unknown): Buffer {
   out[0] = 0;
   out.writeUInt32BE(out.length - 5, 1);
   return out;
+}
+
+/**
+ * A unary answer already encoded and framed (one length-prefixed message), in chunks written as they
+ * are: what a handler returns when building the response object would cost too much (range-response.ts).
+ */
+export class Framed {
+  constructor(
+    readonly chunks: Buffer[],
+    /** The message's length, the 5-byte prefix not counted. */
+    readonly bytes: number,
+  ) {}
 }
 
 /**
@@ -297,7 +317,8 @@ class ServerCall implements StreamSink, Call {
     const h = this.#route.handler;
     try {
       if (h.kind === "unary") {
-        const res = await h.handle(this.#decode(this.#request!), this);
+        const req = this.#decode(this.#request!);
+        const res = (h.framed && (await h.framed(req, this))) || (await h.handle(req, this));
         if (!this.#finished) this.#reply(res);
         return;
       }
@@ -315,14 +336,16 @@ class ServerCall implements StreamSink, Call {
 
   /** The unary answer: headers, the message and the OK trailers in one go. */
   #reply(res: unknown): void {
-    const bytes = encodeMessage(this.#route.response, res);
+    const framed = res instanceof Framed ? res : null;
+    const bytes = framed ? null : encodeMessage(this.#route.response, res);
     const s = this.#stream;
     this.#finished = true;
     this.#metrics.handled(GrpcCode.OK);
-    this.#metrics.sent(bytes.length - 5);
+    this.#metrics.sent(framed ? framed.bytes : bytes!.length - 5);
     if (s.closed) return;
     s.respond(RESPONSE_HEADERS);
-    s.write(bytes);
+    if (framed) for (const chunk of framed.chunks) s.write(chunk);
+    else s.write(bytes!);
     s.end(TRAILERS_OK);
     // The deadline timer stays until the stream closes: a large answer still draining is reset then.
   }

@@ -4,6 +4,7 @@ import type { EtcdServer } from "../core/server.ts";
 import type { AuthInfo } from "../core/auth/store.ts";
 import { MaintenanceErrors } from "../core/auth/store.ts";
 import type { Call, Handler } from "./grpc-server.ts";
+import { encodedRange } from "./range-response.ts";
 import { serveWatch } from "./watch-stream.ts";
 
 const unary = (handle: (req: any, call: Call) => unknown): Handler => ({ kind: "unary", handle });
@@ -49,7 +50,11 @@ export function etcdHandlers(s: EtcdServer): Record<string, Handler> {
           }),
         );
   return {
-    "/etcdserverpb.KV/Range": unary(authed((r, ai) => s.range(r, ai))),
+    "/etcdserverpb.KV/Range": {
+      kind: "unary",
+      handle: authed((r, ai) => s.range(r, ai)),
+      framed: authed((r, ai) => encodedRange(s, r, ai)),
+    },
     "/etcdserverpb.KV/Put": unary(authed((r, ai) => s.put(r, ai))),
     "/etcdserverpb.KV/DeleteRange": unary(authed((r, ai) => s.deleteRange(r, ai))),
     "/etcdserverpb.KV/Txn": unary(authed((r, ai) => s.txn(r, ai))),
