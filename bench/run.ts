@@ -4,20 +4,24 @@
 // Phases, each against both servers with the same parameters:
 //   put    --total Put requests, --clients concurrent over --conns HTTP/2 connections, 256 B values,
 //          random keys of a --keyspace key space;
-//   range  --total serializable single-key Range requests on the same key space (all keys exist);
+//   range  --total serializable, then --total linearizable single-key Range requests on the same key
+//          space (all keys exist);
 //   memory --keys keys loaded with Txns of --batch puts (--inflight in flight), then the server's
 //          RSS (VmRSS) and the size of its data dir.
 // put and range run --reps times per server on a fresh server each time, in the order A-B-B-A-A-B
 // (etcd-ts, etcd, etcd, etcd-ts, ...), and the table shows the median of the repetitions.
-// The load generator is bench/load.ts in its own Bun process, the same for both servers.
+// put and range run with each load generator (--client ts|go|both, default both): bench/load.ts in its
+// own Bun process, and bench/go/loadgen on Go's clientv3 3.4 (bench/common/goload.ts builds it
+// offline), the same for both servers: the client changes the ratio.
 //
 // Flags (or env): --total (BENCH_TOTAL) 20000, --clients (BENCH_CLIENTS) 100, --conns (BENCH_CONNS) 10,
 //   --keyspace 10000, --value-size 256, --warmup 2000, --reps 3, --keys (BENCH_KEYS) 100000,
 //   --batch 100, --inflight 8, --max-seconds 90 (per load phase; memory gets more for big --keys),
-//   --skip-kv, --skip-memory, --keep-logs. Progress goes to stderr; the table to stdout and bench/results.md.
+//   --client both, --skip-kv, --skip-memory, --keep-logs. Progress goes to stderr; the table to stdout and bench/results.md.
 import os from "node:os";
 import path from "node:path";
-import { bool, checkFlags, commandLine as commandLineOf, helpIfAsked, kvOptions, opt } from "./common/options.ts";
+import { bool, checkFlags, commandLine as commandLineOf, flag, helpIfAsked, kvOptions, opt } from "./common/options.ts";
+import { runGoLoad } from "./common/goload.ts";
 import { checkLoad, type LoadMode, runLoad } from "./common/loadgen.ts";
 import {
   alternate, cleanupOnSignals, cpuMs, diskUsage, freePort, logProblems, logTail, makeTmp, prerequisites, procStatus, removeTmp, runMain,
@@ -29,7 +33,7 @@ import { finish, fmt, log, logStart, markdown, markFailed, median, problems, typ
 
 checkFlags([
   "total", "clients", "conns", "keyspace", "value-size", "warmup", "reps", "keys", "batch", "inflight", "max-seconds",
-  "skip-kv", "skip-memory", "keep-logs", "help",
+  "skip-kv", "skip-memory", "keep-logs", "client", "help",
 ]);
 helpIfAsked(import.meta.path, "all");
 
@@ -45,6 +49,16 @@ const o = {
 };
 
 const commandLine = commandLineOf("bun bench/run.ts");
+
+/** The load generators: bench/load.ts (Bun, raw HTTP/2 with pre-encoded requests) and Go's clientv3 3.4. */
+type Client = "ts" | "go";
+const CLIENT_NAME: Record<Client, string> = { ts: "bench/load.ts", go: "Go clientv3" };
+const clientFlag = flag("client") ?? "both";
+if (!["ts", "go", "both"].includes(clientFlag)) {
+  process.stderr.write(`bench: --client is ts, go or both, not '${clientFlag}'\n`);
+  process.exit(2);
+}
+const CLIENTS: Client[] = clientFlag === "both" ? ["ts", "go"] : [clientFlag as Client];
 
 // ---------------------------------------------------------------- prerequisites
 
@@ -91,10 +105,11 @@ cleanupOnSignals();
 
 // ---------------------------------------------------------------- load generator
 
-async function load(srv: Server, mode: LoadMode, extra: Record<string, number>, label: string, maxSeconds = o.maxSeconds) {
+async function load(srv: Server, mode: LoadMode, extra: Record<string, number>, label: string, maxSeconds = o.maxSeconds, client: Client = "ts") {
   // Server CPU time is read when the load generator says the measured part starts and ends.
   const safeCpu = () => (srv.exited ? NaN : cpuMs(srv.pid));
-  const { r, cpuStart, cpuEnd } = await runLoad(["--port", String(srv.port)], mode, label, o, maxSeconds, [], extra, safeCpu);
+  const run = client === "go" ? runGoLoad : runLoad;
+  const { r, cpuStart, cpuEnd } = await run(["--port", String(srv.port)], mode, label, o, maxSeconds, [], extra, safeCpu);
   const res = { ...r, serverCpuMs: (cpuEnd ?? NaN) - (cpuStart ?? NaN) };
   if (srv.exited) {
     markFailed();
@@ -118,9 +133,10 @@ function describe(r: Measured, unit = "req/s"): string {
 interface KvRun {
   put: Measured;
   range: Measured;
-  fill: Measured;
+  lin: Measured;
 }
-const kvRuns: Record<Side, KvRun[]> = { ts: [], etcd: [] };
+/** One server's runs, by load generator. */
+const kvRuns: Record<Client, Record<Side, KvRun[]>> = { ts: { ts: [], etcd: [] }, go: { ts: [], etcd: [] } };
 
 async function kvRun(side: Side, rep: number): Promise<void> {
   const tag = `${SIDE_NAME[side]} #${rep + 1}`;
@@ -128,17 +144,27 @@ async function kvRun(side: Side, rep: number): Promise<void> {
   const srv = await startServer(side);
   try {
     const warm = Math.min(o.warmup, o.total);
-    if (warm > 0) await load(srv, "put", { total: warm, seed: 1000 + rep }, `${tag} put warm-up`);
-    log(`put ${tag}: ${o.total} puts, ${o.clients} clients over ${o.conns} connections`);
-    const put = await load(srv, "put", { total: o.total, seed: 1 + rep }, `${tag} put`);
-    log(`put ${tag}: ${describe(put)}`);
+    const puts: Partial<Record<Client, Measured>> = {};
+    for (const c of CLIENTS) {
+      const t = `${tag} ${CLIENT_NAME[c]}`;
+      if (warm > 0) await load(srv, "put", { total: warm, seed: 1000 + rep }, `${t} put warm-up`, o.maxSeconds, c);
+      log(`put ${t}: ${o.total} puts, ${o.clients} clients over ${o.conns} connections`);
+      puts[c] = await load(srv, "put", { total: o.total, seed: 1 + rep }, `${t} put`, o.maxSeconds, c);
+      log(`put ${t}: ${describe(puts[c]!)}`);
+    }
     log(`range ${tag}: writing all ${o.keyspace} keys of the key space first (Txns of ${o.batch} puts)`);
-    const fill = await load(srv, "fill", { keys: o.keyspace, batch: o.batch, inflight: o.inflight }, `${tag} key space fill`);
-    if (warm > 0) await load(srv, "range", { total: warm, seed: 2000 + rep }, `${tag} range warm-up`);
-    log(`range ${tag}: ${o.total} serializable ranges, ${o.clients} clients over ${o.conns} connections`);
-    const range = await load(srv, "range", { total: o.total, seed: 3000 + rep }, `${tag} range`);
-    log(`range ${tag}: ${describe(range)}`);
-    kvRuns[side].push({ put, range, fill });
+    await load(srv, "fill", { keys: o.keyspace, batch: o.batch, inflight: o.inflight }, `${tag} key space fill`);
+    for (const c of CLIENTS) {
+      const t = `${tag} ${CLIENT_NAME[c]}`;
+      if (warm > 0) await load(srv, "range", { total: warm, seed: 2000 + rep }, `${t} range warm-up`, o.maxSeconds, c);
+      log(`range ${t}: ${o.total} serializable ranges, ${o.clients} clients over ${o.conns} connections`);
+      const range = await load(srv, "range", { total: o.total, seed: 3000 + rep }, `${t} range`, o.maxSeconds, c);
+      log(`range ${t}: ${describe(range)}`);
+      log(`range ${t}: ${o.total} linearizable ranges`);
+      const lin = await load(srv, "range", { total: o.total, seed: 4000 + rep, serializable: 0 }, `${t} linearizable range`, o.maxSeconds, c);
+      log(`linearizable range ${t}: ${describe(lin)}`);
+      kvRuns[c][side].push({ put: puts[c]!, range, lin });
+    }
   } finally {
     await finishServer(srv, tag);
   }
@@ -221,10 +247,12 @@ async function memRun(side: Side): Promise<void> {
 
 function buildRows(): Row[] {
   const rows: Row[] = [];
-  if (kvRuns.ts.length && kvRuns.etcd.length) {
-    for (const ph of ["put", "range"] as const) {
-      const name = ph === "put" ? "put" : "range (serializable)";
-      const m = (side: Side, f: (r: Measured) => number) => median(kvRuns[side].map((r) => f(r[ph])));
+  for (const c of CLIENTS) {
+    const runs = kvRuns[c];
+    if (!runs.ts.length || !runs.etcd.length) continue;
+    for (const ph of ["put", "range", "lin"] as const) {
+      const name = `${ph === "put" ? "put" : ph === "range" ? "range (serializable)" : "range (linearizable)"}, ${CLIENT_NAME[c]}`;
+      const m = (side: Side, f: (r: Measured) => number) => median(runs[side].map((r) => f(r[ph])));
       const row = (metric: string, f: (r: Measured) => number, digits: number, better: Row["better"]) =>
         rows.push({ metric, ts: m("ts", f), etcd: m("etcd", f), digits, better });
       row(`${name} throughput (req/s)`, (r) => r.rate, 0, "higher");
@@ -255,10 +283,13 @@ function buildRows(): Row[] {
 function details(): string {
   const out: string[] = [];
   for (const side of ["ts", "etcd"] as Side[]) {
-    kvRuns[side].forEach((r, i) => {
-      out.push(`- ${SIDE_NAME[side]} run ${i + 1}: put ${describe(r.put)}`);
-      out.push(`- ${SIDE_NAME[side]} run ${i + 1}: range ${describe(r.range)}`);
-    });
+    for (const c of CLIENTS) {
+      kvRuns[c][side].forEach((r, i) => {
+        out.push(`- ${SIDE_NAME[side]} run ${i + 1}, ${CLIENT_NAME[c]}: put ${describe(r.put)}`);
+        out.push(`- ${SIDE_NAME[side]} run ${i + 1}, ${CLIENT_NAME[c]}: serializable range ${describe(r.range)}`);
+        out.push(`- ${SIDE_NAME[side]} run ${i + 1}, ${CLIENT_NAME[c]}: linearizable range ${describe(r.lin)}`);
+      });
+    }
     const m = memRuns[side];
     if (m) {
       out.push(
@@ -287,7 +318,7 @@ async function main(): Promise<void> {
     [
       o.skipKv
         ? ""
-        : `put/range: ${o.total} requests per run, ${o.clients} concurrent clients over ${o.conns} HTTP/2 connections, ` +
+        : `put/range: ${o.total} requests per run and load generator (${CLIENTS.map((c) => CLIENT_NAME[c]).join(", ")}), ${o.clients} concurrent clients over ${o.conns} HTTP/2 connections, ` +
           `${o.valueSize} B values, random keys of a ${o.keyspace}-key space, ${o.warmup} warm-up requests; median of ` +
           `${o.reps} runs per server (order ${runOrder(o.reps)}, fresh server and data dir each run); server CPU from ` +
           `/proc/PID/stat during the measured part. `,

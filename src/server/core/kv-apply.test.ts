@@ -79,7 +79,7 @@ describe("a Range written straight to the wire", () => {
     let checked = 0;
     let kvsSeen = 0;
     for (const base of cases) {
-      for (const limit of [0, 1, 7, 150, 1000]) {
+      for (const limit of [0n, 1n, 7n, 150n, 1000n]) {
         for (const keysOnly of [false, true]) {
           const r = { ...base, limit, keysOnly };
           expect(encodableRange(r, store.rev)).toBe(true);
@@ -98,9 +98,9 @@ describe("a Range written straight to the wire", () => {
     expect(encodableRange({ key: enc("a"), sortOrder: 2 }, store.rev)).toBe(false);
     expect(encodableRange({ key: enc("a"), sortTarget: 3 }, store.rev)).toBe(false);
     expect(encodableRange({ key: enc("a"), sortOrder: 1, sortTarget: 0 }, store.rev)).toBe(true);
-    expect(encodableRange({ key: enc("a"), minModRevision: 5 }, store.rev)).toBe(false);
+    expect(encodableRange({ key: enc("a"), minModRevision: 5n }, store.rev)).toBe(false);
     expect(encodableRange({ key: enc("a"), countOnly: true }, store.rev)).toBe(false);
-    expect(encodableRange({ key: enc("a"), revision: Number(store.rev) - 1 }, store.rev)).toBe(false);
-    expect(encodableRange({ key: enc("a"), revision: Number(store.rev) }, store.rev)).toBe(true);
+    expect(encodableRange({ key: enc("a"), revision: store.rev - 1n }, store.rev)).toBe(false);
+    expect(encodableRange({ key: enc("a"), revision: store.rev }, store.rev)).toBe(true);
   });
 });
