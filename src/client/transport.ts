@@ -5,12 +5,11 @@
  * Unavailable, the others only when the request surely never left this process. With credentials,
  * every call and stream carries an auth token (auth.ts).
  */
-import type http2 from "node:http2";
 import { EtcdError, GrpcCode } from "../pkg/errors.ts";
 import type { Logger } from "../pkg/logger.ts";
 import { type Credentials, needsNewToken, TokenKeeper } from "./auth.ts";
 import { asEtcdError, canceled, clientClosed, deadlineExceeded, isEndpointUnhealthy, retryableRead, retryableWrite, TransportError } from "./errors.ts";
-import { type CallOptions, Channel, type CallStream, type ClientTlsOptions, type KeepAliveOptions } from "./grpc/channel.ts";
+import { type CallOptions, Channel, type CallStream, type ClientTlsOptions, type KeepAliveOptions, type Session } from "./grpc/channel.ts";
 import { encodeFrame } from "./grpc/framing.ts";
 import { type Method, rpc } from "./rpc.ts";
 
@@ -183,7 +182,7 @@ export class Transport {
   }
 
   /** A connected channel, trying each endpoint once from the preferred one. */
-  async #connect(opts: CallOpts): Promise<{ channel: Channel; session: http2.ClientHttp2Session }> {
+  async #connect(opts: CallOpts): Promise<{ channel: Channel; session: Session }> {
     let last: EtcdError | null = null;
     for (let tried = 0; tried < this.#endpoints.length; tried++) {
       if (this.#closed) throw clientClosed();
@@ -209,7 +208,7 @@ export class Transport {
 }
 
 /** One unary call: resolves with the single response message. */
-function once(channel: Channel, session: http2.ClientHttp2Session, path: string, frame: Buffer, opts: CallOptions): Promise<Buffer> {
+function once(channel: Channel, session: Session, path: string, frame: Buffer, opts: CallOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let response: Buffer | null = null;
     let extra = false;

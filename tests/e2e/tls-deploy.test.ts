@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
 import { type CertificateAndKey, createCertificate, createCrl } from "../../src/pkg/tls-cert.ts";
-import { encodeHeaderBlock } from "../../src/server/grpc/h2/hpack.ts";
+import { encodeHeaderBlock } from "../../src/pkg/h2/hpack.ts";
 import { BINARY, etcdctl, freePort, haveEtcdctl, requireTool, serverEnv } from "./harness.ts";
 
 const run = requireTool("etcdctl", haveEtcdctl());

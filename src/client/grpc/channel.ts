@@ -1,13 +1,17 @@
 /**
- * One HTTP/2 (h2c, prior knowledge) connection to one endpoint, carrying gRPC calls; built on
- * node:http2 so it runs under both Bun and Node. Dialed lazily; once it fails it stays failed and the
- * owner makes a new one.
+ * One HTTP/2 connection to one endpoint (h2c with prior knowledge, or TLS with ALPN "h2"), carrying
+ * gRPC calls; our own HTTP/2 client (h2-client.ts, over dial.ts's sockets), so it runs under both Bun
+ * and Node without loading node:http2. Dialed lazily; once it fails it stays failed and the owner
+ * makes a new one.
  */
-import http2 from "node:http2";
-import { isIP } from "node:net";
+import type { ConnectionOptions } from "node:tls";
 import { EtcdError, GrpcCode } from "../../pkg/errors.ts";
+import { ErrorCode } from "../../pkg/h2/frames.ts";
+import type { HeaderMap } from "../../pkg/h2/hpack.ts";
 import { canceled, deadlineExceeded, statusError, TransportError } from "../errors.ts";
 import { decodeGrpcMessage, FrameDecoder, grpcTimeout } from "./framing.ts";
+import { dial, type DialTarget } from "./dial.ts";
+import { type ClientStream, H2ClientConnection, type StreamEnd } from "./h2-client.ts";
 
 /** grpc-go's keepalive timeout when none is given (ClientParameters.Timeout = 0). */
 const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
@@ -66,13 +70,16 @@ export function effectiveKeepAlive(k: KeepAliveOptions | null): KeepAliveOptions
   return { timeMs: k.timeMs, timeoutMs: k.timeoutMs > 0 ? k.timeoutMs : DEFAULT_KEEPALIVE_TIMEOUT_MS };
 }
 
+/** What connect() resolves with and open() takes: the live HTTP/2 connection. */
+export type Session = H2ClientConnection;
+
 export class Channel {
   readonly endpoint: string;
-  readonly #authority: string;
+  readonly #url: URL;
   readonly #keepAlive: KeepAliveOptions | null;
   readonly #tls: ClientTlsOptions | null;
-  #session: http2.ClientHttp2Session | null = null;
-  #connected: Promise<http2.ClientHttp2Session> | null = null;
+  #session: H2ClientConnection | null = null;
+  #connected: Promise<H2ClientConnection> | null = null;
   #failure: TransportError | null = null;
   #pinger: ReturnType<typeof setInterval> | null = null;
 
@@ -82,60 +89,64 @@ export class Channel {
    */
   constructor(endpoint: string, keepAlive: KeepAliveOptions | null = null, tls: ClientTlsOptions | null = null) {
     this.endpoint = endpoint;
-    this.#authority = /^https?:\/\//i.test(endpoint) ? endpoint : `${tls ? "https" : "http"}://${endpoint}`;
+    this.#url = new URL(/^https?:\/\//i.test(endpoint) ? endpoint : `${tls ? "https" : "http"}://${endpoint}`);
     this.#keepAlive = effectiveKeepAlive(keepAlive);
     this.#tls = tls;
   }
 
   /** Failed or closed: calls on it fail at once, and the owner should dial a new one. */
   get broken(): boolean {
-    const s = this.#session;
-    return this.#failure !== null || (s !== null && (s.closed || s.destroyed));
+    return this.#failure !== null || (this.#session !== null && this.#session.closed);
   }
 
   /**
    * Resolves once the connection is up; rejects with a TransportError (sent = false) otherwise.
    * `dialTimeoutMs` Infinity: no timer of its own (the connection attempt ends when TCP gives up).
    */
-  connect(dialTimeoutMs: number): Promise<http2.ClientHttp2Session> {
+  connect(dialTimeoutMs: number): Promise<H2ClientConnection> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#connected) return this.#connected;
     this.#connected = new Promise((resolve, reject) => {
-      const session = http2.connect(this.#authority, this.#connectOptions());
-      this.#session = session;
+      const target = this.#target();
       let up = false;
       const timer = Number.isFinite(dialTimeoutMs) ? setTimeout(() => fail(`dial ${this.endpoint} timed out after ${dialTimeoutMs} ms`), dialTimeoutMs) : undefined;
       const fail = (why: string) => {
         clearTimeout(timer);
         if (this.#pinger) clearInterval(this.#pinger);
         this.#failure ??= new TransportError(this.endpoint, why, false);
-        if (!session.destroyed) session.destroy();
+        session.destroy();
         if (!up) reject(this.#failure);
       };
-      session.once("connect", () => {
-        up = true;
-        clearTimeout(timer);
-        this.#startPings(session, fail);
-        resolve(session);
+      const session = new H2ClientConnection((events) => dial(target, events), {
+        onOpen: () => {
+          up = true;
+          clearTimeout(timer);
+          this.#startPings(session, fail);
+          resolve(session);
+        },
+        onGoaway: () => {
+          // Streams already open may finish; new ones must go to a fresh connection.
+          this.#failure ??= new TransportError(this.endpoint, `connection to ${this.endpoint} is going away`, false);
+        },
+        onClose: (err) => fail(err ? `connection to ${this.endpoint} failed: ${err.message}` : `connection to ${this.endpoint} closed`),
       });
-      session.on("error", (err: Error) => fail(`connection to ${this.endpoint} failed: ${err.message}`));
-      session.once("goaway", () => {
-        // Streams already open may finish; new ones must go to a fresh connection.
-        this.#failure ??= new TransportError(this.endpoint, `connection to ${this.endpoint} is going away`, false);
-      });
-      session.once("close", () => fail(`connection to ${this.endpoint} closed`));
+      this.#session = session;
     });
     // The owner may never await it (a failure found later by a call); do not leak an unhandled rejection.
     this.#connected.catch(() => {});
     return this.#connected;
   }
 
-  #connectOptions(): http2.SecureClientSessionOptions | undefined {
-    if (!this.#authority.toLowerCase().startsWith("https:")) return undefined;
+  #target(): DialTarget {
+    const secure = this.#url.protocol === "https:";
+    const host = this.#url.hostname.replace(/^\[|\]$/g, "");
+    const port = Number(this.#url.port || (secure ? 443 : 80));
+    if (!secure) return { host, port, tls: null };
     const t = this.#tls ?? {};
-    const host = new URL(this.#authority).hostname.replace(/^\[|\]$/g, "");
-    const servername = t.serverName ?? (isIP(host) ? undefined : host);
-    return { ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: !t.insecureSkipVerify, servername, ALPNProtocols: ["h2"] };
+    // SNI carries names only; an address is checked against the certificate's IP SANs.
+    const servername = t.serverName ?? (isIpAddress(host) ? undefined : host);
+    const tls: ConnectionOptions = { ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: !t.insecureSkipVerify, servername, ALPNProtocols: ["h2"] };
+    return { host, port, tls };
   }
 
   /**
@@ -143,21 +154,14 @@ export class Channel {
    * takes minutes; watches and keep-alives would hang there. A PING unanswered in time ends it, so the
    * owner fails over. Timers are unref'd: an idle client does not keep a process alive.
    */
-  #startPings(session: http2.ClientHttp2Session, fail: (why: string) => void): void {
+  #startPings(session: H2ClientConnection, fail: (why: string) => void): void {
     const ka = this.#keepAlive;
     if (!ka) return;
     this.#pinger = setInterval(() => {
-      if (session.closed || session.destroyed) return;
+      if (session.closed) return;
       const deadline = setTimeout(() => fail(`connection to ${this.endpoint}: keepalive ping not answered within ${ka.timeoutMs} ms`), ka.timeoutMs);
       deadline.unref?.();
-      try {
-        session.ping((err) => {
-          clearTimeout(deadline);
-          if (err && !session.destroyed) fail(`connection to ${this.endpoint}: keepalive ping failed: ${err.message}`);
-        });
-      } catch {
-        clearTimeout(deadline);
-      }
+      session.ping(() => clearTimeout(deadline));
     }, ka.timeMs);
     this.#pinger.unref?.();
   }
@@ -166,15 +170,17 @@ export class Channel {
    * Opens a call on the (connected) session. Response messages and the final status go to `handlers`;
    * the returned object sends requests.
    */
-  open(session: http2.ClientHttp2Session, path: string, opts: CallOptions, handlers: StreamHandlers): CallStream {
-    const headers: http2.OutgoingHttpHeaders = {
-      ":method": "POST",
-      ":path": path,
-      "content-type": "application/grpc",
-      te: "trailers",
-    };
-    if (opts.token) headers.token = opts.token;
-    if (opts.deadline !== undefined) headers["grpc-timeout"] = grpcTimeout(opts.deadline - Date.now());
+  open(session: H2ClientConnection, path: string, opts: CallOptions, handlers: StreamHandlers): CallStream {
+    const fields: [string, string][] = [
+      [":method", "POST"],
+      [":scheme", this.#url.protocol === "https:" ? "https" : "http"],
+      [":path", path],
+      [":authority", this.#url.host],
+      ["content-type", "application/grpc"],
+      ["te", "trailers"],
+    ];
+    if (opts.deadline !== undefined) fields.push(["grpc-timeout", grpcTimeout(opts.deadline - Date.now())]);
+    if (opts.token) fields.push(["token", opts.token]);
 
     let closed = false;
     let status: number | undefined;
@@ -187,65 +193,57 @@ export class Channel {
       opts.signal?.removeEventListener("abort", onAbort);
       handlers.onClose(err);
     };
-    let stream: http2.ClientHttp2Stream;
-    try {
-      stream = session.request(headers);
-    } catch (err) {
-      // The session was closed between connect and now: nothing was sent.
-      const failure = new TransportError(this.endpoint, `request on ${this.endpoint} failed: ${(err as Error).message}`, false);
-      queueMicrotask(() => finish(failure));
-      return { send() {}, end() {}, cancel() {} };
-    }
     const reset = (err: EtcdError) => {
       finish(err);
-      if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      stream.reset(ErrorCode.CANCEL);
     };
+    const takeStatus = (h: HeaderMap) => {
+      if (h["grpc-status"] === undefined) return;
+      status = Number(h["grpc-status"]);
+      message = decodeGrpcMessage(h["grpc-message"] ?? "");
+    };
+    let responded = false;
+    const stream: ClientStream = session.request(fields, {
+      onHeaders: (h) => {
+        if (!responded) {
+          responded = true;
+          const httpStatus = Number(h[":status"]);
+          if (httpStatus !== 200) return reset(new EtcdError(GrpcCode.Unknown, `unexpected HTTP status ${httpStatus} from ${this.endpoint}`));
+        }
+        takeStatus(h); // a trailers-only response carries the status in its headers
+      },
+      onData: (chunk) => {
+        if (closed) return;
+        let messages: Buffer[];
+        try {
+          messages = decoder.push(chunk);
+        } catch (err) {
+          return reset(err as EtcdError);
+        }
+        for (const m of messages) if (!closed) handlers.onMessage(m);
+      },
+      onClose: (end: StreamEnd) => {
+        if (status === undefined) {
+          // REFUSED_STREAM, a GOAWAY below it, or never sent: the server did not process it (RFC 9113 §8.7).
+          const why = this.#failure?.message ?? end.reason ?? `rst ${end.rstCode}`;
+          return finish(new TransportError(this.endpoint, `stream to ${this.endpoint} closed without a status (${why})`, !end.unprocessed));
+        }
+        if (status !== 0) return finish(statusError(status, message));
+        if (decoder.pendingBytes) return finish(new EtcdError(GrpcCode.Internal, "grpc: response ended inside a message"));
+        finish(null);
+      },
+    });
     const onAbort = () => reset(canceled());
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     const timer = opts.deadline !== undefined ? setTimeout(() => reset(deadlineExceeded()), Math.max(0, opts.deadline - Date.now())) : null;
-
-    const takeStatus = (h: http2.IncomingHttpHeaders) => {
-      if (h["grpc-status"] === undefined) return;
-      status = Number(h["grpc-status"]);
-      message = decodeGrpcMessage(String(h["grpc-message"] ?? ""));
-    };
-    stream.on("response", (h) => {
-      const httpStatus = Number(h[":status"]);
-      if (httpStatus !== 200) return reset(new EtcdError(GrpcCode.Unknown, `unexpected HTTP status ${httpStatus} from ${this.endpoint}`));
-      takeStatus(h); // a trailers-only response carries the status in its headers
-    });
-    stream.on("trailers", takeStatus);
-    stream.on("data", (chunk: Buffer) => {
-      if (closed) return;
-      let messages: Buffer[];
-      try {
-        messages = decoder.push(chunk);
-      } catch (err) {
-        return reset(err as EtcdError);
-      }
-      for (const m of messages) if (!closed) handlers.onMessage(m);
-    });
-    // Errors surface again as 'close'; the status (if any) decides there.
-    stream.on("error", () => {});
-    stream.on("close", () => {
-      if (status === undefined) {
-        const rst = stream.rstCode;
-        // REFUSED_STREAM: the server did not process the stream at all (RFC 9113 §8.7).
-        const sent = rst !== http2.constants.NGHTTP2_REFUSED_STREAM;
-        return finish(new TransportError(this.endpoint, `stream to ${this.endpoint} closed without a status (${this.#failure?.message ?? `rst ${rst}`})`, sent));
-      }
-      if (status !== 0) return finish(statusError(status, message));
-      if (decoder.pendingBytes) return finish(new EtcdError(GrpcCode.Internal, "grpc: response ended inside a message"));
-      finish(null);
-    });
     if (opts.signal?.aborted) onAbort();
 
     return {
       send: (frame) => {
-        if (!closed && stream.writable) stream.write(frame);
+        if (!closed) stream.write(frame);
       },
       end: () => {
-        if (!closed && stream.writable) stream.end();
+        if (!closed) stream.end();
       },
       cancel: () => reset(canceled()),
     };
@@ -254,7 +252,11 @@ export class Channel {
   close(): void {
     if (this.#pinger) clearInterval(this.#pinger);
     this.#failure ??= new TransportError(this.endpoint, `connection to ${this.endpoint} closed by the client`, false);
-    const s = this.#session;
-    if (s && !s.destroyed) s.destroy();
+    this.#session?.destroy();
   }
+}
+
+/** An IPv4 or IPv6 literal (as URL.hostname gives it, brackets removed); node:net's isIP without loading node:net. */
+function isIpAddress(host: string): boolean {
+  return host.includes(":") || /^\d{1,3}(\.\d{1,3}){3}$/.test(host);
 }

@@ -2,7 +2,7 @@ import type { Server as Http1Server } from "node:http";
 import net from "node:net";
 import tls from "node:tls";
 import { type TlsRefusal, type TlsSide, verifiedCommonName } from "../../pkg/tls-options.ts";
-import { CONNECTION_PREFACE } from "./h2/frames.ts";
+import { CONNECTION_PREFACE } from "../../pkg/h2/frames.ts";
 import type { ConnectionInfo } from "./h2/connection.ts";
 import type { H2Server } from "./h2/server.ts";
 

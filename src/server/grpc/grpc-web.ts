@@ -12,7 +12,7 @@ import {
   type Handler,
   type Route,
 } from "./grpc-server.ts";
-import type { HeaderMap } from "./h2/hpack.ts";
+import type { HeaderMap } from "../../pkg/h2/hpack.ts";
 import { MethodMetrics } from "./metrics.ts";
 import { requestCommonName } from "../../pkg/tls-identity.ts";
 

@@ -11,8 +11,8 @@ import {
   FrameReader,
   FrameType,
   Setting,
-} from "./frames.ts";
-import { encodeHeaderBlock, HpackDecoder } from "./hpack.ts";
+} from "../../../pkg/h2/frames.ts";
+import { encodeHeaderBlock, HpackDecoder } from "../../../pkg/h2/hpack.ts";
 import { H2Server, type H2ServerOptions } from "./server.ts";
 import type { H2Stream } from "./stream.ts";
 

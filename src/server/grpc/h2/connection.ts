@@ -25,8 +25,8 @@ import {
   SETTINGS_ACK_FRAME,
   unpad,
   writeFrameHeader,
-} from "./frames.ts";
-import { HpackDecoder, HpackError } from "./hpack.ts";
+} from "../../../pkg/h2/frames.ts";
+import { HpackDecoder, HpackError } from "../../../pkg/h2/hpack.ts";
 import { H2Stream, STREAM_HIGH_WATER, STREAM_LOW_WATER } from "./stream.ts";
 
 export interface H2Limits {

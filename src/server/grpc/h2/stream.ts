@@ -2,8 +2,8 @@
 // request headers, a sink for the request body, and calls to answer. State and flow control live here;
 // the connection does the framing.
 import type { ConnectionInfo, H2Connection } from "./connection.ts";
-import { ErrorCode } from "./frames.ts";
-import type { HeaderMap } from "./hpack.ts";
+import { ErrorCode } from "../../../pkg/h2/frames.ts";
+import type { HeaderMap } from "../../../pkg/h2/hpack.ts";
 
 /** Receives a stream's request body. One object per stream, no listener lists. */
 export interface StreamSink {

@@ -1,6 +1,7 @@
-// HPACK (RFC 7541): the decoder of request header blocks (static and dynamic table, table size updates,
-// Huffman strings) and a small encoder for response header blocks (indexed static fields and literals
-// without indexing; it never adds to the peer's dynamic table, so table size settings do not matter).
+// HPACK (RFC 7541), shared by the server and the client: the decoder of received header blocks (static
+// and dynamic table, table size updates, Huffman strings) and a small encoder for the blocks we send
+// (indexed static fields and literals without indexing; it never adds to the peer's dynamic table, so
+// table size settings do not matter).
 import { huffmanDecode, HuffmanError } from "./huffman.ts";
 
 /** Header lists as the server hands them on: lowercase name → value; repeated names joined with ", ". */

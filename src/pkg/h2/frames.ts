@@ -1,5 +1,6 @@
 // HTTP/2 frame codec (RFC 9113 section 4 and 6): constants, the 9-byte frame header, and builders for
-// the frames the server sends. Parsing of the byte stream into frames is FrameReader's job.
+// the frames either side sends, shared by the server (server/grpc/h2/) and the client
+// (client/grpc/h2-client.ts). Parsing of the byte stream into frames is FrameReader's job.
 
 export const FRAME_HEADER_BYTES = 9;
 export const CONNECTION_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
@@ -139,6 +140,11 @@ export function encodeGoaway(lastStreamId: number, code: ErrorCode, debug = ""):
 /** PING with ACK set, echoing the 8 opaque bytes. */
 export function encodePingAck(opaque: Uint8Array): Buffer {
   return encodeFrame(FrameType.PING, Flag.ACK, 0, opaque);
+}
+
+/** A PING asking for an ACK; `opaque` is 8 bytes the peer echoes. */
+export function encodePing(opaque: Uint8Array): Buffer {
+  return encodeFrame(FrameType.PING, 0, 0, opaque);
 }
 
 /**
