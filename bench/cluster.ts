@@ -8,11 +8,12 @@
 //          round-robin over the members' client URLs (followers forward to the leader), 256 B
 //          values, random keys of a --keyspace key space;
 //   range  the whole key space written first (Txns of --batch puts), then --total LINEARIZABLE
-//          (serializable=false) single-key Range requests, spread the same way.
+//          (serializable=false), then --total serializable single-key Range requests, spread the same way.
 // Runs alternate A-B-B-A-A-B-B-A (A = etcd-ts, B = etcd 3.4; --reps per side), the table shows the median.
 // Server CPU is the sum of utime+stime of the 3 member processes during the measured part; the
 // per-run details give each member's share and which member was the leader.
-// The load generator is bench/load.ts (--ports) in its own Bun process, the same for both clusters.
+// Each phase runs with each load generator (--client ts|go|both, default both: bench/load.ts and
+// bench/go/loadgen on Go's clientv3 3.4, with --ports), the same for both clusters.
 //
 // Flags (or env BENCH_*): --members 3, --total 30000, --clients 100, --conns 12 (4 per member),
 //   --keyspace 10000, --value-size 256, --warmup 2000, --reps 4, --max-seconds 60 (per load phase),
@@ -23,7 +24,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { bool, checkFlags, commandLine as commandLineOf, helpIfAsked, kvOptions, opt } from "./common/options.ts";
-import { checkLoad, type LoadMode, runLoad } from "./common/loadgen.ts";
+import { type Client, CLIENT_NAME, clientsAsked, RUNNER } from "./common/clients.ts";
+import { checkLoad, type LoadMode } from "./common/loadgen.ts";
 import {
   alternate, cleanupOnSignals, cpuMs, freePorts, logProblems, makeTmp, prerequisites, removeTmp, runMain,
   serverEnv, type ServerProc, type Side, SIDE_NAME, spawnServer, stopServers, waitHealthy, which,
@@ -33,7 +35,7 @@ import { finish, fmt, log, logStart, markdown, markFailed, median, problems, typ
 // ---------------------------------------------------------------- options
 
 checkFlags(
-  ["members", "total", "clients", "conns", "keyspace", "value-size", "warmup", "reps", "max-seconds", "keep-logs", "help"],
+  ["members", "total", "clients", "conns", "keyspace", "value-size", "warmup", "reps", "max-seconds", "keep-logs", "client", "help"],
   " with --members",
 );
 helpIfAsked(import.meta.path, "header");
@@ -48,6 +50,7 @@ const o = {
 };
 
 const commandLine = commandLineOf("bun bench/main.ts");
+const CLIENTS = clientsAsked();
 
 // ---------------------------------------------------------------- prerequisites
 
@@ -153,11 +156,11 @@ cleanupOnSignals();
 
 // ---------------------------------------------------------------- load generator
 
-async function load(c: Cluster, mode: LoadMode, extra: Record<string, number>, label: string) {
+async function load(c: Cluster, mode: LoadMode, extra: Record<string, number>, label: string, client: Client = "ts", serializable = false) {
   const ports = c.members.map((m) => m.port).join(",");
   // Every member's CPU time is read when the load generator says the measured part starts and ends.
   const safeCpu = () => c.members.map((m) => (m.exited ? NaN : cpuMs(m.pid)));
-  const { r, cpuStart, cpuEnd } = await runLoad(["--ports", ports], mode, label, o, o.maxSeconds, ["--serializable", "0"], extra, safeCpu);
+  const { r, cpuStart, cpuEnd } = await RUNNER[client](["--ports", ports], mode, label, o, o.maxSeconds, ["--serializable", serializable ? "1" : "0"], extra, safeCpu);
   const memberCpuMs = c.members.map((_, i) => (cpuEnd?.[i] ?? NaN) - (cpuStart?.[i] ?? NaN));
   const res = { ...r, memberCpuMs, serverCpuMs: memberCpuMs.reduce((a, b) => a + b, 0) };
   for (const m of c.members) {
@@ -190,11 +193,10 @@ function describe(r: Measured, c: Cluster | null, leader: string | null): string
 interface KvRun {
   put: Measured;
   range: Measured;
-  fill: Measured;
-  leader: string | null;
-  startupWarnings: number;
+  ser: Measured;
 }
-const kvRuns: Record<Side, KvRun[]> = { ts: [], etcd: [] };
+/** By load generator, then side. */
+const kvRuns: Record<Client, Record<Side, KvRun[]>> = { ts: { ts: [], etcd: [] }, go: { ts: [], etcd: [] } };
 const details: Record<Side, string[]> = { ts: [], etcd: [] };
 
 async function kvRun(side: Side, rep: number): Promise<void> {
@@ -204,25 +206,35 @@ async function kvRun(side: Side, rep: number): Promise<void> {
   try {
     const leader0 = leaderOf(c);
     const warm = Math.min(o.warmup, o.total);
-    if (warm > 0) await load(c, "put", { total: warm, seed: 1000 + rep }, `${tag} put warm-up`);
-    log(`put ${tag}: ${o.total} puts, ${o.clients} clients over ${o.conns} connections to ${o.members} members`);
-    const put = await load(c, "put", { total: o.total, seed: 1 + rep }, `${tag} put`);
-    log(`put ${tag}: ${describe(put, c, leader0)}`);
+    const puts: Partial<Record<Client, Measured>> = {};
+    for (const cl of CLIENTS) {
+      const t = `${tag} ${CLIENT_NAME[cl]}`;
+      if (warm > 0) await load(c, "put", { total: warm, seed: 1000 + rep }, `${t} put warm-up`, cl);
+      log(`put ${t}: ${o.total} puts, ${o.clients} clients over ${o.conns} connections to ${o.members} members`);
+      puts[cl] = await load(c, "put", { total: o.total, seed: 1 + rep }, `${t} put`, cl);
+      log(`put ${t}: ${describe(puts[cl]!, c, leader0)}`);
+    }
     log(`range ${tag}: writing all ${o.keyspace} keys of the key space first (Txns of ${o.batch} puts)`);
     const fill = await load(c, "fill", { keys: o.keyspace, batch: o.batch, inflight: o.inflight }, `${tag} key space fill`);
-    if (warm > 0) await load(c, "range", { total: warm, seed: 2000 + rep }, `${tag} range warm-up`);
-    log(`range ${tag}: ${o.total} linearizable ranges, ${o.clients} clients over ${o.conns} connections to ${o.members} members`);
-    const range = await load(c, "range", { total: o.total, seed: 3000 + rep }, `${tag} range`);
     const leader1 = leaderOf(c);
-    log(`range ${tag}: ${describe(range, c, leader1)}`);
+    for (const cl of CLIENTS) {
+      const t = `${tag} ${CLIENT_NAME[cl]}`;
+      if (warm > 0) await load(c, "range", { total: warm, seed: 2000 + rep }, `${t} range warm-up`, cl);
+      log(`range ${t}: ${o.total} linearizable ranges, ${o.clients} clients over ${o.conns} connections to ${o.members} members`);
+      const range = await load(c, "range", { total: o.total, seed: 3000 + rep }, `${t} range`, cl);
+      log(`range ${t}: ${describe(range, c, leader1)}`);
+      const ser = await load(c, "range", { total: o.total, seed: 4000 + rep }, `${t} serializable range`, cl, true);
+      log(`serializable range ${t}: ${describe(ser, c, leader1)}`);
+      kvRuns[cl][side].push({ put: puts[cl]!, range, ser });
+      details[side].push(`- ${t}: leader ${leader1 ?? "?"}; put ${describe(puts[cl]!, c, leader1)}`);
+      details[side].push(`- ${t}: range (linearizable) ${describe(range, c, leader1)}`);
+      details[side].push(`- ${t}: range (serializable) ${describe(ser, c, leader1)}`);
+    }
     if (leader0 !== leader1) {
       problems.push(`${tag}: leader changed during the run (${leader0 ?? "?"} → ${leader1 ?? "?"})`);
       log(`!!! ${tag}: leader changed during the run (${leader0} → ${leader1})`);
     }
     const startupWarnings = c.members.reduce((a, m) => a + logProblems(m.logFile, 0, m.logOffsetReady).length, 0);
-    kvRuns[side].push({ put, range, fill, leader: leader1, startupWarnings });
-    details[side].push(`- ${tag}: leader ${leader1 ?? "?"}; put ${describe(put, c, leader1)}`);
-    details[side].push(`- ${tag}: range (linearizable) ${describe(range, c, leader1)}`);
     details[side].push(`- ${tag}: key space fill ${fmt(fill.rate, 0)} keys/s; ${startupWarnings} warning lines during cluster start-up`);
   } finally {
     const stop = await stopCluster(c);
@@ -252,18 +264,20 @@ async function kvRun(side: Side, rep: number): Promise<void> {
 
 function table(): string {
   const rows: Row[] = [];
-  for (const ph of ["put", "range"] as const) {
-    const name = ph === "put" ? "put" : "range (linearizable)";
-    const row = (metric: string, f: (r: Measured) => number, digits: number, better: Row["better"]) => {
-      const ts = median(kvRuns.ts.map((r) => f(r[ph])));
-      const etcd = median(kvRuns.etcd.map((r) => f(r[ph])));
-      rows.push({ metric: `${name} ${metric}`, ts, etcd, digits, better });
-    };
-    row("throughput (req/s)", (r) => r.rate, 0, "higher");
-    row("latency p50 (ms)", (r) => r.p50Ms, 2, "lower");
-    row("latency p99 (ms)", (r) => r.p99Ms, 2, "lower");
-    row(`server CPU, sum of ${o.members} members, per 1 000 requests (ms)`, (r) => (1000 * r.serverCpuMs) / r.ok, 0, "lower");
-    row(`busiest member's CPU, % of a core`, (r) => (100 * Math.max(...r.memberCpuMs)) / r.elapsedMs, 0, "lower");
+  for (const cl of CLIENTS) {
+    for (const ph of ["put", "range", "ser"] as const) {
+      const name = `${ph === "put" ? "put" : ph === "range" ? "range (linearizable)" : "range (serializable)"}, ${CLIENT_NAME[cl]},`;
+      const row = (metric: string, f: (r: Measured) => number, digits: number, better: Row["better"]) => {
+        const ts = median(kvRuns[cl].ts.map((r) => f(r[ph])));
+        const etcd = median(kvRuns[cl].etcd.map((r) => f(r[ph])));
+        rows.push({ metric: `${name} ${metric}`, ts, etcd, digits, better });
+      };
+      row("throughput (req/s)", (r) => r.rate, 0, "higher");
+      row("latency p50 (ms)", (r) => r.p50Ms, 2, "lower");
+      row("latency p99 (ms)", (r) => r.p99Ms, 2, "lower");
+      row(`server CPU, sum of ${o.members} members, per 1 000 requests (ms)`, (r) => (1000 * r.serverCpuMs) / r.ok, 0, "lower");
+      row(`busiest member's CPU, % of a core`, (r) => (100 * Math.max(...r.memberCpuMs)) / r.elapsedMs, 0, "lower");
+    }
   }
   return tableOf(rows);
 }

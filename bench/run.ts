@@ -20,9 +20,9 @@
 //   --client both, --skip-kv, --skip-memory, --keep-logs. Progress goes to stderr; the table to stdout and bench/results.md.
 import os from "node:os";
 import path from "node:path";
-import { bool, checkFlags, commandLine as commandLineOf, flag, helpIfAsked, kvOptions, opt } from "./common/options.ts";
-import { runGoLoad } from "./common/goload.ts";
-import { checkLoad, type LoadMode, runLoad } from "./common/loadgen.ts";
+import { bool, checkFlags, commandLine as commandLineOf, helpIfAsked, kvOptions, opt } from "./common/options.ts";
+import { type Client, CLIENT_NAME, clientsAsked, RUNNER } from "./common/clients.ts";
+import { checkLoad, type LoadMode } from "./common/loadgen.ts";
 import {
   alternate, cleanupOnSignals, cpuMs, diskUsage, freePort, logProblems, logTail, makeTmp, prerequisites, procStatus, removeTmp, runMain,
   type ServerProc, type Side, SIDE_NAME, sleep, spawnServer, stopServers, waitHealthy,
@@ -49,16 +49,7 @@ const o = {
 };
 
 const commandLine = commandLineOf("bun bench/run.ts");
-
-/** The load generators: bench/load.ts (Bun, raw HTTP/2 with pre-encoded requests) and Go's clientv3 3.4. */
-type Client = "ts" | "go";
-const CLIENT_NAME: Record<Client, string> = { ts: "bench/load.ts", go: "Go clientv3" };
-const clientFlag = flag("client") ?? "both";
-if (!["ts", "go", "both"].includes(clientFlag)) {
-  process.stderr.write(`bench: --client is ts, go or both, not '${clientFlag}'\n`);
-  process.exit(2);
-}
-const CLIENTS: Client[] = clientFlag === "both" ? ["ts", "go"] : [clientFlag as Client];
+const CLIENTS = clientsAsked();
 
 // ---------------------------------------------------------------- prerequisites
 
@@ -108,8 +99,7 @@ cleanupOnSignals();
 async function load(srv: Server, mode: LoadMode, extra: Record<string, number>, label: string, maxSeconds = o.maxSeconds, client: Client = "ts") {
   // Server CPU time is read when the load generator says the measured part starts and ends.
   const safeCpu = () => (srv.exited ? NaN : cpuMs(srv.pid));
-  const run = client === "go" ? runGoLoad : runLoad;
-  const { r, cpuStart, cpuEnd } = await run(["--port", String(srv.port)], mode, label, o, maxSeconds, [], extra, safeCpu);
+  const { r, cpuStart, cpuEnd } = await RUNNER[client](["--port", String(srv.port)], mode, label, o, maxSeconds, [], extra, safeCpu);
   const res = { ...r, serverCpuMs: (cpuEnd ?? NaN) - (cpuStart ?? NaN) };
   if (srv.exited) {
     markFailed();
