@@ -4,7 +4,6 @@
  * deleting it in a transaction that checks its mod revision, so each item goes to exactly one
  * consumer; when the queue is empty, consumers wait on a watch instead of polling.
  */
-import { randomBytes } from "node:crypto";
 import type { Client, RequestOptions } from "../client.ts";
 import type { KeyValue } from "../kv.ts";
 import { compare, op } from "../txn.ts";
@@ -22,7 +21,7 @@ function orderedSuffix(): string {
   let ns = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
   if (ns <= lastNs) ns = lastNs + 1n;
   lastNs = ns;
-  return `${ns.toString().padStart(20, "0")}-${randomBytes(4).toString("hex")}`;
+  return `${ns.toString().padStart(20, "0")}-${Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex")}`;
 }
 
 export class Queue {
