@@ -52,13 +52,17 @@ export class Backend {
     // First, before any table exists: only a file created in this mode (or rewritten by a full VACUUM
     // after this pragma, see defrag) can give free pages back a slice at a time. On an existing file
     // in another mode it is a no-op until then.
+    // 16 KiB pages for a new file (an existing one keeps its own): a commit writes a page per system
+    // call, and under a put load most pages written are appended history — a quarter of the calls
+    // for the same bytes (server CPU per put ~10 % lower than with 4 KiB, same-run A/B).
+    this.#db.exec("PRAGMA page_size = 16384");
     this.#db.exec("PRAGMA auto_vacuum = INCREMENTAL");
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = NORMAL");
     // Reads go through a memory map of the file (as bbolt's): the kernel's page cache holds the pages,
     // shared and reclaimable, instead of a private copy in SQLite's cache. That cache then only needs
-    // to hold what a commit interval dirties. 64 MiB of cache cost ~60 MiB of RSS after 200k puts.
-    this.#db.exec("PRAGMA cache_size = -8192"); // 8 MiB
+    // to hold what a commit interval dirties (64 MiB of cache cost ~60 MiB of RSS after 200k puts).
+    this.#db.exec("PRAGMA cache_size = -32768"); // 32 MiB: at 1M keys, 8 MiB made a put 15 % dearer
     this.#db.exec("PRAGMA mmap_size = 1073741824"); // 1 GiB; pages past it are read with pread
     this.#db.exec("PRAGMA temp_store = MEMORY");
     this.#db.exec("PRAGMA wal_autocheckpoint = 10000");
