@@ -23,8 +23,7 @@ import { frame } from "../src/server/grpc/framing.ts";
 import { connectH2, unaryCall, unaryFramed } from "./common/grpc.ts";
 import { argv, bool, checkFlags, flag, helpIfAsked, opt } from "./common/options.ts";
 import {
-  cleanupOnSignals, DIST, freePort, makeTmp, prerequisites, removeTmp, runMain, type ServerProc, type Side,
-  SIDE_NAME, sleep, spawnServer, stopServers, waitHealthy, which,
+  cleanupOnSignals, DIST, prerequisites, removeTmp, runMain, type Side, SIDE_NAME, type SingleMember, sleep, spawnSingleMember, stopServers, waitHealthy, which,
 } from "./common/procs.ts";
 import { fmt, log } from "./common/report.ts";
 
@@ -56,25 +55,10 @@ if (tsFlag) {
 const enc = new TextEncoder();
 const keyOf = (i: number) => `bench/defrag/${String(i).padStart(8, "0")}`;
 
-interface Server extends ServerProc {
-  side: Side;
-  tmp: string;
-}
+type Server = SingleMember;
 
 async function startServer(side: Side): Promise<Server> {
-  const tmp = makeTmp(`etcd-bench-defrag-${side}-`);
-  const port = await freePort();
-  let peerPort = await freePort();
-  while (peerPort === port) peerPort = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const args = [
-    "--data-dir", path.join(tmp, "data"),
-    "--listen-client-urls", url,
-    "--advertise-client-urls", url,
-    "--listen-peer-urls", `http://127.0.0.1:${peerPort}`,
-    "--quota-backend-bytes", String(8 * 1024 ** 3),
-  ];
-  const srv = Object.assign(spawnServer(side, ETCD, args, tmp, path.join(tmp, "server.log"), SIDE_NAME[side], port, TS_BIN), { side, tmp });
+  const srv = await spawnSingleMember(side, ETCD, "defrag", ["--quota-backend-bytes", String(8 * 1024 ** 3)], TS_BIN);
   await waitHealthy([srv], () => SIDE_NAME[side]);
   return srv;
 }

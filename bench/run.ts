@@ -24,8 +24,7 @@ import { bool, checkFlags, commandLine as commandLineOf, helpIfAsked, kvOptions,
 import { type Client, CLIENT_NAME, clientsAsked, RUNNER } from "./common/clients.ts";
 import { checkLoad, type LoadMode } from "./common/loadgen.ts";
 import {
-  alternate, cleanupOnSignals, cpuMs, diskUsage, freePort, logProblems, logTail, makeTmp, prerequisites, procStatus, removeTmp, runMain,
-  type ServerProc, type Side, SIDE_NAME, sleep, spawnServer, stopServers, waitHealthy,
+  alternate, cleanupOnSignals, cpuMs, diskUsage, logProblems, logTail, prerequisites, procStatus, removeTmp, runMain, type Side, SIDE_NAME, type SingleMember, sleep, spawnSingleMember, stopServers, waitHealthy,
 } from "./common/procs.ts";
 import { finish, fmt, log, logStart, markdown, markFailed, median, problems, type Row, runOrder, table } from "./common/report.ts";
 
@@ -57,27 +56,10 @@ const { ETCD, VERSIONS } = prerequisites();
 
 // ---------------------------------------------------------------- servers
 
-interface Server extends ServerProc {
-  side: Side;
-  tmp: string;
-  dataDir: string;
-}
+type Server = SingleMember;
 
 async function startServer(side: Side): Promise<Server> {
-  const tmp = makeTmp(`etcd-bench-${side}-`);
-  const dataDir = path.join(tmp, "data");
-  const logFile = path.join(tmp, "server.log");
-  const port = await freePort();
-  let peerPort = await freePort();
-  while (peerPort === port) peerPort = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const args = [
-    "--data-dir", dataDir,
-    "--listen-client-urls", url,
-    "--advertise-client-urls", url,
-    "--listen-peer-urls", `http://127.0.0.1:${peerPort}`,
-  ];
-  const srv: Server = Object.assign(spawnServer(side, ETCD, args, tmp, logFile, SIDE_NAME[side], port), { side, tmp, dataDir });
+  const srv = await spawnSingleMember(side, ETCD, "kv");
   await waitHealthy([srv], () => SIDE_NAME[side]);
   return srv;
 }

@@ -32,8 +32,7 @@ import { bigRange, type BigRangeResult } from "./common/big-range.ts";
 import { checkLoad, type LoadMode, runLoad } from "./common/loadgen.ts";
 import { bool, checkFlags, commandLine as commandLineOf, flag, helpIfAsked, opt } from "./common/options.ts";
 import {
-  cleanupOnSignals, cpuMs, diskUsage, freePort, logProblems, logTail, makeTmp, prerequisites, procStatus, removeTmp, runMain,
-  type ServerProc, type Side, SIDE_NAME, sleep, spawnServer, stopServers, waitHealthy,
+  cleanupOnSignals, cpuMs, diskUsage, logProblems, logTail, prerequisites, procStatus, removeTmp, runMain, type Side, SIDE_NAME, type SingleMember, sleep, spawnSingleMember, stopServers, waitHealthy,
 } from "./common/procs.ts";
 import { finish, fmt, log, logStart, markdown, markFailed, problems, type Row, table } from "./common/report.ts";
 
@@ -85,27 +84,10 @@ cleanupOnSignals();
 
 // ---------------------------------------------------------------- servers
 
-interface Server extends ServerProc {
-  side: Side;
-  tmp: string;
-  dataDir: string;
-}
+type Server = SingleMember;
 
 async function startServer(side: Side): Promise<Server> {
-  const tmp = makeTmp(`etcd-bench-scale-${side}-`);
-  const dataDir = path.join(tmp, "data");
-  const port = await freePort();
-  let peerPort = await freePort();
-  while (peerPort === port) peerPort = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const args = [
-    "--data-dir", dataDir,
-    "--listen-client-urls", url,
-    "--advertise-client-urls", url,
-    "--listen-peer-urls", `http://127.0.0.1:${peerPort}`,
-    "--quota-backend-bytes", String(8 * 1024 ** 3),
-  ];
-  const srv: Server = Object.assign(spawnServer(side, ETCD, args, tmp, path.join(tmp, "server.log"), SIDE_NAME[side], port), { side, tmp, dataDir });
+  const srv = await spawnSingleMember(side, ETCD, "scale", ["--quota-backend-bytes", String(8 * 1024 ** 3)]);
   try {
     await waitHealthy([srv], () => SIDE_NAME[side]);
   } catch (err) {

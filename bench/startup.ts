@@ -18,8 +18,8 @@ import { CallError, connectH2, put } from "./common/grpc.ts";
 import { checkLoad, runLoad } from "./common/loadgen.ts";
 import { bool, checkFlags, commandLine as commandLineOf, helpIfAsked, opt } from "./common/options.ts";
 import {
-  cleanupOnSignals, DIST, freePorts, killServer, logProblems, logTail, makeTmp, prerequisites, removeTmp, runMain,
-  type ServerProc, type Side, SIDE_NAME, sleep, spawnServer, stopServers, waitHealthy, which,
+  cleanupOnSignals, DIST, killServer, logProblems, logTail, prerequisites, removeTmp, runMain, type Side, SIDE_NAME,
+  type SingleMember, sleep, spawnServer, spawnSingleMember, stopServers, waitHealthy, which,
 } from "./common/procs.ts";
 import { finish, fmt, log, logStart, markdown, markFailed, median, problems, type Row, table } from "./common/report.ts";
 
@@ -44,31 +44,12 @@ if (!ETCDCTL && !o.skipCli) {
 }
 cleanupOnSignals();
 
-interface Member extends ServerProc {
-  side: Side;
-  tmp: string;
-  args: string[];
-}
+type Member = SingleMember;
 
-/** A single member on fresh ports and a new data dir; not waited for. */
-async function spawnMember(side: Side, tmp: string, logName = "server.log"): Promise<Member> {
-  const [port, peerPort] = await freePorts(2);
-  const url = `http://127.0.0.1:${port}`;
-  const args = [
-    "--data-dir", path.join(tmp, "data"),
-    "--listen-client-urls", url,
-    "--advertise-client-urls", url,
-    "--listen-peer-urls", `http://127.0.0.1:${peerPort}`,
-    "--initial-advertise-peer-urls", `http://127.0.0.1:${peerPort}`,
-    "--initial-cluster", `default=http://127.0.0.1:${peerPort}`,
-  ];
-  return respawn({ side, tmp, args, port }, logName);
-}
-
-function respawn(m: Pick<Member, "side" | "tmp" | "args" | "port">, logName = "server.log"): Member {
-  const logFile = path.join(m.tmp, logName);
-  const p = spawnServer(m.side, ETCD, m.args, m.tmp, logFile, SIDE_NAME[m.side], m.port);
-  return Object.assign(p, { side: m.side, tmp: m.tmp, args: m.args });
+/** The same member started again (same flags, data dir and ports), its output in another log file. */
+function respawn(m: Member, logName: string): Member {
+  const p = spawnServer(m.side, ETCD, m.args, m.tmp, path.join(m.tmp, logName), SIDE_NAME[m.side], m.port);
+  return Object.assign(p, { side: m.side, tmp: m.tmp, dataDir: m.dataDir, args: m.args });
 }
 
 /**
@@ -127,11 +108,10 @@ const cliRows: Row[] = [];
 const cliDetails: string[] = [];
 
 async function cliPhase(): Promise<void> {
-  const tmp = makeTmp("etcd-bench-cli-");
-  const ours = path.join(tmp, "etcdctl");
-  fs.symlinkSync(DIST, ours);
   // The server both clients talk to: the real etcd, so that the server is not what differs.
-  const m = await spawnMember("etcd", tmp);
+  const m = await spawnSingleMember("etcd", ETCD, "cli");
+  const ours = path.join(m.tmp, "etcdctl");
+  fs.symlinkSync(DIST, ours);
   await waitHealthy([m], () => m.label);
   const ep = `127.0.0.1:${m.port}`;
   const commands: [string, string[], string[]][] = [
@@ -176,9 +156,8 @@ const restartTermMs: Record<Side, number[]> = { ts: [], etcd: [] };
 const restartKillMs: Record<Side, number[]> = { ts: [], etcd: [] };
 
 async function startRun(side: Side, rep: number): Promise<void> {
-  const tmp = makeTmp(`etcd-bench-start-${side}-`);
   const t0 = performance.now();
-  const m = await spawnMember(side, tmp);
+  const m = await spawnSingleMember(side, ETCD, "start");
   try {
     const ms = await untilFirstPut(m, t0);
     startMs[side].push(ms);
@@ -191,8 +170,7 @@ async function startRun(side: Side, rep: number): Promise<void> {
 
 async function restartRun(side: Side, rep: number): Promise<void> {
   const tag = `restart #${rep + 1}`;
-  const tmp = makeTmp(`etcd-bench-restart-${side}-`);
-  let m = await spawnMember(side, tmp);
+  let m = await spawnSingleMember(side, ETCD, "restart");
   try {
     await waitHealthy([m], () => m.label);
     const label = `${SIDE_NAME[side]} ${tag} fill`;

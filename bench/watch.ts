@@ -30,8 +30,7 @@ import { frame } from "../src/server/grpc/framing.ts";
 import { connectH2, unaryFramed, type UnaryOptions } from "./common/grpc.ts";
 import { bool, checkFlags, commandLine as commandLineOf, helpIfAsked, opt } from "./common/options.ts";
 import {
-  alternate, BENCH, cleanupOnSignals, cpuMs, freePort, logProblems, logTail, makeTmp, prerequisites, removeTmp, ROOT, runMain,
-  type ServerProc, type Side, SIDE_NAME, sleep, spawnServer, stopServers, waitHealthy,
+  alternate, BENCH, cleanupOnSignals, cpuMs, logProblems, logTail, prerequisites, removeTmp, ROOT, runMain, type Side, SIDE_NAME, type SingleMember, sleep, spawnSingleMember, stopServers, waitHealthy,
 } from "./common/procs.ts";
 import { finish, fmt, log, logStart, markdown, markFailed, median, problems, type Row, runOrder, table } from "./common/report.ts";
 import { keyName, keyPicks, LatencyHistogram, sharedNowMs, STAMP_BYTES, writeStamp } from "./common/watch-wire.ts";
@@ -75,24 +74,10 @@ cleanupOnSignals();
 
 // ---------------------------------------------------------------- servers
 
-interface Server extends ServerProc {
-  side: Side;
-  tmp: string;
-}
+type Server = SingleMember;
 
 async function startServer(side: Side): Promise<Server> {
-  const tmp = makeTmp(`etcd-bench-watch-${side}-`);
-  const port = await freePort();
-  let peerPort = await freePort();
-  while (peerPort === port) peerPort = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const args = [
-    "--data-dir", path.join(tmp, "data"),
-    "--listen-client-urls", url,
-    "--advertise-client-urls", url,
-    "--listen-peer-urls", `http://127.0.0.1:${peerPort}`,
-  ];
-  const srv = Object.assign(spawnServer(side, ETCD, args, tmp, path.join(tmp, "server.log"), SIDE_NAME[side], port), { side, tmp });
+  const srv = await spawnSingleMember(side, ETCD, "watch");
   await waitHealthy([srv], () => SIDE_NAME[side]);
   return srv;
 }

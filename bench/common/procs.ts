@@ -166,6 +166,37 @@ export function spawnServer(
   return srv;
 }
 
+/** A single member the bench started: its temp dir (removed by removeTmp), data dir and flags. */
+export interface SingleMember extends ServerProc {
+  side: Side;
+  tmp: string;
+  dataDir: string;
+  args: string[];
+}
+
+/**
+ * A fresh single member of `side` on free loopback ports, its data dir and log in a new temp dir
+ * `etcd-bench-<what>-<side>-…`, with `extraArgs` after the URL flags; not waited for (waitHealthy).
+ */
+export async function spawnSingleMember(side: Side, etcd: string, what: string, extraArgs: string[] = [], tsBinary: string = DIST): Promise<SingleMember> {
+  const tmp = makeTmp(`etcd-bench-${what}-${side}-`);
+  const dataDir = path.join(tmp, "data");
+  const [port, peerPort] = await freePorts(2);
+  const url = `http://127.0.0.1:${port}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const args = [
+    "--data-dir", dataDir,
+    "--listen-client-urls", url,
+    "--advertise-client-urls", url,
+    "--listen-peer-urls", peer,
+    "--initial-advertise-peer-urls", peer,
+    "--initial-cluster", `default=${peer}`,
+    ...extraArgs,
+  ];
+  const p = spawnServer(side, etcd, args, tmp, path.join(tmp, "server.log"), SIDE_NAME[side], port, tsBinary);
+  return Object.assign(p, { side, tmp, dataDir, args });
+}
+
 /**
  * Polls /health of every server every 100 ms until each has answered 200. Throws if one exits, or
  * after 30 s with "<who(the rest)> not healthy after 30 s" and the log tail of the first of them.
