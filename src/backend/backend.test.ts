@@ -219,3 +219,31 @@ test("a crash in the middle of a defrag leaves a file with every committed row",
   expect(again.incrementalVacuum).toBe(true);
   again.close();
 });
+
+test("sync() commits what is open, makes it durable at synchronous=FULL, then goes back to NORMAL; a process that dies after it keeps everything", () => {
+  const path = join(tempDir(), "db");
+  const b = new Backend(path, { commitIntervalMs: 60_000 });
+  for (let i = 0; i < 10; i++) b.batch(() => b.setMeta(`k${i}`, BigInt(i)));
+  b.sync();
+  // NORMAL again for the batches that follow: FULL on every commit would fsync each one.
+  expect(Number(b.prepare("PRAGMA synchronous").values()[0][0])).toBe(1);
+  b.batch(() => b.setMeta("after", 1n));
+  b.abandon(); // kill -9: what was not committed is gone, what sync() committed stays
+  const again = new Backend(path);
+  for (let i = 0; i < 10; i++) expect(again.getMeta(`k${i}`)).toBe(BigInt(i));
+  expect(again.getMeta("after")).toBeUndefined();
+  again.close();
+});
+
+test("a new database has 16 KiB pages and checkpoints SQLite's WAL at ~40 MiB; a copy gets the same pages", async () => {
+  const dir = tempDir();
+  const b = new Backend(join(dir, "db"));
+  b.batch(() => b.setMeta("a", 1n));
+  expect(Number(b.prepare("PRAGMA page_size").values()[0][0])).toBe(16384);
+  expect(Number(b.prepare("PRAGMA wal_autocheckpoint").values()[0][0])).toBe(2560);
+  await b.copyTo(join(dir, "copy"), { hash: false });
+  b.close();
+  const copy = new Database(join(dir, "copy"), { readonly: true });
+  expect(Number((copy.query("PRAGMA page_size").values()[0] as unknown[])[0])).toBe(16384);
+  copy.close();
+});

@@ -65,7 +65,12 @@ export class Backend {
     this.#db.exec("PRAGMA cache_size = -32768"); // 32 MiB: at 1M keys, 8 MiB made a put 15 % dearer
     this.#db.exec("PRAGMA mmap_size = 1073741824"); // 1 GiB; pages past it are read with pread
     this.#db.exec("PRAGMA temp_store = MEMORY");
-    this.#db.exec("PRAGMA wal_autocheckpoint = 10000");
+    // SQLite's WAL is copied back into the main file when it reaches ~40 MiB, whatever the page size
+    // (10,000 pages of 4 KiB before pages grew to 16 KiB), and a WAL file left bigger than 64 MiB by a
+    // burst is cut back after the copy rather than kept at its largest.
+    const pageBytes = Number(this.#db.query("PRAGMA page_size").values()[0][0]);
+    this.#db.exec(`PRAGMA wal_autocheckpoint = ${Math.round((40 * 2 ** 20) / pageBytes)}`);
+    this.#db.exec(`PRAGMA journal_size_limit = ${64 * 2 ** 20}`);
     this.#db.exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID");
   }
 
@@ -208,6 +213,7 @@ export class Backend {
       out = new Database(path, { create: true, strict: true, safeIntegers: true });
       // Copies become members' databases (snapshot install, restore): in incremental mode from the
       // start, so their first defrag does not need the one blocking VACUUM that converts a file.
+      out.exec("PRAGMA page_size = 16384"); // as a new member database (constructor): copies become ones
       out.exec("PRAGMA auto_vacuum = INCREMENTAL");
       out.exec("PRAGMA journal_mode = OFF");
       out.exec("PRAGMA synchronous = OFF");
@@ -312,7 +318,7 @@ export class Backend {
       const ms = performance.now() - t;
       reclaimed += Math.max(1, before - freePages());
       // Aim each step at stepMs whatever the disk and page cache do; at most doubling per step and
-      // at most 1024 pages (4 MiB), since a step that finds its pages out of cache runs several
+      // at most 1024 pages (4 MiB of 4 KiB pages, 16 MiB of 16 KiB), since a step that finds its pages out of cache runs several
       // times slower than the one before (seen: 3700 pages after fast steps took 54 ms).
       pages = Math.max(16, Math.min(1024, pages * 2, Math.round((pages * stepMs) / Math.max(ms, 0.1))));
       await new Promise<void>((r) => setImmediate(r));

@@ -50,8 +50,16 @@ const SortTarget = { KEY: 0, VERSION: 1, CREATE: 2, MOD: 3, VALUE: 4 } as const;
 const num = (v: bigint | number | null | undefined): bigint => (v == null ? 0n : BigInt(v));
 
 /** etcd's Range apply: filters and sorting force a full fetch, then sort, then truncate to limit. */
+/**
+ * A Range's limit as a number SQLite can bind: etcd takes any int64, and a client asking for
+ * "no limit" with Go's math.MaxInt64 must get every key, not a datatype error.
+ */
+function rangeLimit(r: RangeRequest): number {
+  return Math.min(Number(num(r.limit)), 2 ** 50);
+}
+
 export function applyRange(reader: Reader, r: RangeRequest): RangeOut {
-  const limit = Number(num(r.limit));
+  const limit = rangeLimit(r);
   const minMod = num(r.minModRevision);
   const maxMod = num(r.maxModRevision);
   const minCreate = num(r.minCreateRevision);
@@ -101,7 +109,7 @@ export function encodableRange(r: RangeRequest, currentRev: bigint): boolean {
 
 /** applyRange's answer for an encodable Range, its kvs written to w: the rest of the RangeResponse. */
 export function applyRangeEncoded(store: MvccStore, r: RangeRequest, w: ChunkWriter): { revision: bigint; count: bigint; more: boolean; written: number } {
-  const limit = Number(num(r.limit));
+  const limit = rangeLimit(r);
   const out = store.encodeRange(r.key ?? new Uint8Array(0), r.rangeEnd, { limit: limit > 0 ? limit : 0, keysOnly: !!r.keysOnly }, w);
   return { revision: out.rev, count: BigInt(out.count), more: limit > 0 && out.count > limit, written: out.written };
 }
