@@ -22,15 +22,15 @@ export interface KVDeps {
   log: Log;
 }
 
+/** The RangeResponse around kvs written elsewhere. */
+export type RangeEncodedOut = ReturnType<typeof applyRangeEncoded>;
+
 /**
  * The KV service (etcd's v3_server Range/Put/DeleteRange/Txn/Compact): requests are validated here;
  * reads are answered from this member's store (after a ReadIndex round unless serializable), writes
  * go through Raft. `ai` (who asks) is given only while auth is enabled; reads are checked here,
  * writes where they are applied (against the store at that point of the log, on every member alike).
  */
-/** The RangeResponse around kvs written elsewhere. */
-export type RangeEncodedOut = ReturnType<typeof applyRangeEncoded>;
-
 export class KV {
   readonly #d: KVDeps;
 
