@@ -17,16 +17,15 @@ import {
   encodeWindowUpdate,
   ErrorCode,
   Flag,
-  FRAME_HEADER_BYTES,
   FrameReader,
   FrameType,
   H2ConnectionError,
   MAX_ALLOWED_FRAME_SIZE,
   MAX_WINDOW_SIZE,
+  pushDataFrame,
   Setting,
   SETTINGS_ACK_FRAME,
   unpad,
-  writeFrameHeader,
 } from "../../pkg/h2/frames.ts";
 import { encodeHeaderBlock, HpackDecoder, HpackError, type HeaderMap } from "../../pkg/h2/hpack.ts";
 import type { ByteStream, ByteStreamEvents } from "./dial.ts";
@@ -41,8 +40,6 @@ const MAX_HEADER_LIST_BYTES = 1024 * 1024;
 const MAX_HEADER_BLOCK_BYTES = 1024 * 1024;
 /** Stop turning queued DATA into frames while this much output waits for the socket. */
 const OUT_HIGH_WATER = 256 * 1024;
-/** DATA payloads up to this size are copied behind their frame header; larger ones are written as views. */
-const COPY_PAYLOAD_MAX = 4096;
 const LAST_STREAM_ID = 0x7fffffff;
 const NOT_H2 = "the server did not start with SETTINGS (is it an HTTP/2 server?)";
 
@@ -629,19 +626,10 @@ export class H2ClientConnection {
   // ------------------------------------------------------------------ output
 
   #pushData(id: number, flags: number, payload: Uint8Array): void {
-    const n = payload.length;
-    if (n <= COPY_PAYLOAD_MAX) {
-      const f = Buffer.allocUnsafe(FRAME_HEADER_BYTES + n);
-      writeFrameHeader(f, 0, n, FrameType.DATA, flags, id);
-      if (n) f.set(payload, FRAME_HEADER_BYTES);
-      this.#push(f);
-    } else {
-      const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-      writeFrameHeader(h, 0, n, FrameType.DATA, flags, id);
-      this.#push(h);
-      this.#push(payload);
-    }
+    pushDataFrame(this.#pushBound, id, flags, payload);
   }
+
+  #pushBound = (bytes: Uint8Array): void => this.#push(bytes);
 
   #push(bytes: Uint8Array): void {
     this.#out.push(bytes);

@@ -99,6 +99,29 @@ export function encodeFrame(type: number, flags: number, streamId: number, paylo
   return out;
 }
 
+/** DATA payloads up to this size are copied behind their frame header; larger ones are written as views. */
+const COPY_PAYLOAD_MAX = 4096;
+
+/**
+ * One DATA frame, handed to `push` as written to the socket: a small payload copied behind its header
+ * (one buffer), a large one as the header and then the payload itself (no copy). Both sides of the
+ * connection send their DATA this way.
+ */
+export function pushDataFrame(push: (bytes: Uint8Array) => void, streamId: number, flags: number, payload: Uint8Array): void {
+  const n = payload.length;
+  if (n <= COPY_PAYLOAD_MAX) {
+    const f = Buffer.allocUnsafe(FRAME_HEADER_BYTES + n);
+    writeFrameHeader(f, 0, n, FrameType.DATA, flags, streamId);
+    if (n) f.set(payload, FRAME_HEADER_BYTES);
+    push(f);
+  } else {
+    const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    writeFrameHeader(h, 0, n, FrameType.DATA, flags, streamId);
+    push(h);
+    push(payload);
+  }
+}
+
 export function encodeSettings(settings: ReadonlyArray<readonly [Setting, number]>): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 6 * settings.length);
   writeFrameHeader(out, 0, 6 * settings.length, FrameType.SETTINGS, 0, 0);

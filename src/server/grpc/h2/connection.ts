@@ -15,16 +15,15 @@ import {
   encodeWindowUpdate,
   ErrorCode,
   Flag,
-  FRAME_HEADER_BYTES,
   FrameReader,
   FrameType,
   H2ConnectionError,
   MAX_ALLOWED_FRAME_SIZE,
   MAX_WINDOW_SIZE,
+  pushDataFrame,
   Setting,
   SETTINGS_ACK_FRAME,
   unpad,
-  writeFrameHeader,
 } from "../../../pkg/h2/frames.ts";
 import { HpackDecoder, HpackError } from "../../../pkg/h2/hpack.ts";
 import { H2Stream, STREAM_HIGH_WATER, STREAM_LOW_WATER } from "./stream.ts";
@@ -63,8 +62,6 @@ const MAX_CONTINUATION_FRAMES = 256;
 const OUT_HIGH_WATER = 256 * 1024;
 /** A peer that leaves this much unread in our socket buffer (it sends but does not read) is dropped. */
 const MAX_UNREAD_BYTES = 64 * 1024 * 1024;
-/** DATA payloads up to this size are copied behind their frame header; larger ones are written as views. */
-const COPY_PAYLOAD_MAX = 4096;
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -555,19 +552,10 @@ export class H2Connection {
   }
 
   #pushData(id: number, flags: number, payload: Uint8Array): void {
-    const n = payload.length;
-    if (n <= COPY_PAYLOAD_MAX) {
-      const f = Buffer.allocUnsafe(FRAME_HEADER_BYTES + n);
-      writeFrameHeader(f, 0, n, FrameType.DATA, flags, id);
-      if (n) f.set(payload, FRAME_HEADER_BYTES);
-      this.#push(f);
-    } else {
-      const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-      writeFrameHeader(h, 0, n, FrameType.DATA, flags, id);
-      this.#push(h);
-      this.#push(payload);
-    }
+    pushDataFrame(this.#pushBound, id, flags, payload);
   }
+
+  #pushBound = (bytes: Uint8Array): void => this.#push(bytes);
 
   #push(bytes: Uint8Array): void {
     this.#out.push(bytes);
