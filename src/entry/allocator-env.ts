@@ -38,7 +38,7 @@ export function execWithServerAllocatorEnv(): void {
     return;
   }
   try {
-    process.execve(process.execPath, [process.argv0, ...process.argv.slice(2)], { ...process.env, ...missing });
+    process.execve?.(process.execPath, [process.argv0, ...process.argv.slice(2)], { ...process.env, ...missing });
   } catch {
     // Not worth failing the start for: the server is only slower without them.
   }

@@ -225,7 +225,7 @@ export class Wal {
     const payload = concat(parts);
     const expectedSizeBytes = this.#current.sizeBytes + payload.length;
     const writeStartMs = performance.now();
-    await this.#current.write(payload);
+    this.#current.write(payload);
     walWriteSeconds.observe((performance.now() - writeStartMs) / 1000);
     walWriteBytes.inc(payload.length);
     if (this.#current.sizeBytes !== expectedSizeBytes) {
@@ -301,7 +301,7 @@ export class Wal {
 
 async function writeHeader(segment: SegmentFile, id: SegmentId): Promise<void> {
   if (segment.sizeBytes !== 0) throw new Error(`${segment.path}: header must be the first write`);
-  await segment.write(encodeSegmentHeader(id));
+  segment.write(encodeSegmentHeader(id));
   await segment.datasync();
 }
 
