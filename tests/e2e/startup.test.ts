@@ -127,4 +127,21 @@ describe("startup", () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  test("the server runs with its allocator settings in the process it was started as; a value the user set is kept", async () => {
+    const environ = (pid: number) => new Set(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0"));
+    const tuned = await startMember();
+    const kept = await startMember({ env: { MIMALLOC_PURGE_HOLES: "1" } });
+    try {
+      // Same PID as spawned: the re-exec replaced the image, so systemd and `kill` still hold the server.
+      expect(environ(tuned.proc.pid!).has("MIMALLOC_PURGE_HOLES=0")).toBe(true);
+      expect(environ(kept.proc.pid!).has("MIMALLOC_PURGE_HOLES=1")).toBe(true);
+      expect(readFileSync(`/proc/${tuned.proc.pid}/cmdline`, "utf8").split("\0")).toContain(tuned.dataDir);
+    } finally {
+      for (const m of [tuned, kept]) {
+        await m.stop();
+        cleanup(m);
+      }
+    }
+  });
 });
