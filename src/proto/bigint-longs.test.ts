@@ -20,3 +20,13 @@ test("negative int64 and absent fields", () => {
 test("zero values are not written (canonical proto3 encoding)", () => {
   expect(etcdserverpb.ResponseHeader.encode({ revision: 0n }).finish().length).toBe(0);
 });
+
+test("64-bit values round-trip on both sides of the safe-integer fast paths", () => {
+  const values = [1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 32n + 1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n - 1n, -1n, -(2n ** 53n), -(2n ** 63n)];
+  for (const v of values) {
+    const kv = mvccpb.KeyValue.decode(mvccpb.KeyValue.encode({ key: new Uint8Array([1]), lease: v, modRevision: v }).finish());
+    expect([v, kv.lease, kv.modRevision]).toEqual([v, v, v]);
+    const unsigned = BigInt.asUintN(64, v);
+    expect(etcdserverpb.ResponseHeader.decode(etcdserverpb.ResponseHeader.encode({ memberId: unsigned }).finish()).memberId).toBe(unsigned);
+  }
+});

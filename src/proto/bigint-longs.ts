@@ -10,8 +10,19 @@ const LongBits = util.LongBits;
 const MASK32 = 0xffffffffn;
 
 const originalFrom = LongBits.from;
+const TWO_32 = 4294967296;
+const SAFE_MAX = 0x1fffffffffffffn;
+
+// Every Raft message, WAL record and response header has several 64-bit fields, and nearly all of
+// them are small (terms, indexes, revisions): those take number arithmetic, which allocates nothing,
+// where each BigInt step would allocate a BigInt.
 LongBits.from = function from(value: unknown) {
   if (typeof value === "bigint") {
+    if (value === 0n) return LongBits.zero;
+    if (value > 0n && value <= SAFE_MAX) {
+      const n = Number(value);
+      return new LongBits(n >>> 0, Math.floor(n / TWO_32));
+    }
     const v = BigInt.asUintN(64, value);
     return new LongBits(Number(v & MASK32), Number(v >> 32n));
   }
@@ -19,6 +30,8 @@ LongBits.from = function from(value: unknown) {
 };
 
 LongBits.prototype.toLong = function toLong(unsigned: boolean): bigint {
+  const hi = this.hi >>> 0;
+  if (hi < 0x200000) return BigInt(hi * TWO_32 + (this.lo >>> 0)); // below 2^53, and positive
   const v = (BigInt(this.hi >>> 0) << 32n) | BigInt(this.lo >>> 0);
   return unsigned ? v : BigInt.asIntN(64, v);
 };

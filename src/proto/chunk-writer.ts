@@ -21,6 +21,8 @@ export function varintBytes(n: number): number {
 
 /** Bytes of a varint holding v as int64 (negative values take ten, as protobuf's two's complement). */
 export function varint64Bytes(v: bigint): number {
+  // Revisions, versions and lease ids are safe integers: no BigInt arithmetic (each step allocates).
+  if (v >= 0n && v <= 0x1fffffffffffffn) return varintBytes(Number(v));
   let u = BigInt.asUintN(64, v);
   let bytes = 1;
   while (u >= 0x80n) {
@@ -53,6 +55,20 @@ export class ChunkWriter {
     this.#chunks.push(this.#cur.subarray(0, this.#pos));
     this.#cur = Buffer.alloc(0);
     return this.#chunks;
+  }
+
+  /**
+   * finish(), with `prefix` put at the end of the headroom and the first chunk starting where it does:
+   * for what must come first but is known only once the rest is written (a gRPC message's length, a
+   * RangeResponse's header).
+   */
+  finishWithPrefix(prefix: Uint8Array): Buffer[] {
+    if (prefix.length > this.headroom) throw new Error(`assertion failed: a prefix of ${prefix.length} bytes in ${this.headroom} bytes of headroom`);
+    const chunks = this.finish();
+    const start = this.headroom - prefix.length;
+    chunks[0].set(prefix, start);
+    chunks[0] = chunks[0].subarray(start);
+    return chunks;
   }
 
   #room(n: number): void {
