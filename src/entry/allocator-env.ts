@@ -16,7 +16,7 @@ import { takeEarlySignal } from "../pkg/early-signals.ts";
 const SERVER_ALLOCATOR_ENV: Readonly<Record<string, string>> = { MIMALLOC_PURGE_HOLES: "0" };
 
 /** The variables of SERVER_ALLOCATOR_ENV that env lacks, with their values. */
-export function missingAllocatorEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+function missingAllocatorEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const missing: Record<string, string> = {};
   for (const [name, value] of Object.entries(SERVER_ALLOCATOR_ENV)) if (env[name] === undefined) missing[name] = value;
   return missing;

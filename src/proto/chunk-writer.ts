@@ -32,6 +32,29 @@ export function varint64Bytes(v: bigint): number {
   return bytes;
 }
 
+/** Writes n (a non-negative safe integer) as a varint at buf[pos…]; returns where it ends. */
+export function writeVarint(buf: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    buf[pos++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+/** Writes v as an int64/uint64 varint (at most ten bytes) at buf[pos…]; returns where it ends. */
+export function writeVarint64(buf: Uint8Array, pos: number, v: bigint): number {
+  // Revisions, terms and most ids are safe integers: number arithmetic allocates nothing.
+  if (v >= 0n && v <= 0x1fffffffffffffn) return writeVarint(buf, pos, Number(v));
+  let u = BigInt.asUintN(64, v);
+  while (u >= 0x80n) {
+    buf[pos++] = Number(u & 0x7fn) | 0x80;
+    u >>= 7n;
+  }
+  buf[pos++] = Number(u);
+  return pos;
+}
+
 export class ChunkWriter {
   readonly #chunks: Buffer[] = [];
   #cur: Buffer;
@@ -81,28 +104,12 @@ export class ChunkWriter {
 
   varint(n: number): void {
     this.#room(10);
-    const b = this.#cur;
-    let p = this.#pos;
-    while (n >= 0x80) {
-      b[p++] = (n & 0x7f) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    b[p++] = n;
-    this.#pos = p;
+    this.#pos = writeVarint(this.#cur, this.#pos, n);
   }
 
   varint64(v: bigint): void {
-    if (v >= 0n && v <= 0x1fffffffffffffn) return this.varint(Number(v));
     this.#room(10);
-    let u = BigInt.asUintN(64, v);
-    const b = this.#cur;
-    let p = this.#pos;
-    while (u >= 0x80n) {
-      b[p++] = Number(u & 0x7fn) | 0x80;
-      u >>= 7n;
-    }
-    b[p++] = Number(u);
-    this.#pos = p;
+    this.#pos = writeVarint64(this.#cur, this.#pos, v);
   }
 
   tag(field: number, wireType: number): void {

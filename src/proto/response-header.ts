@@ -1,6 +1,7 @@
 // etcdserverpb.ResponseHeader written by hand into a caller's buffer: every answer carries one, and
 // through protobufjs its four 64-bit fields cost a writer operation, a LongBits and several BigInts
 // each. Field numbers as etcd's rpc.proto: cluster_id 1, member_id 2, revision 3, raft_term 4.
+import { writeVarint64 } from "./chunk-writer.ts";
 import type { etcdserverpb } from "./etcd.js";
 
 type Header = Pick<etcdserverpb.ResponseHeader, "clusterId" | "memberId" | "revision" | "raftTerm">;
@@ -19,21 +20,5 @@ export function writeResponseHeader(buf: Uint8Array, pos: number, h: Header): nu
 function writeUint64Field(buf: Uint8Array, pos: number, field: number, v: bigint): number {
   if (v === 0n) return pos;
   buf[pos++] = field << 3; // wire type 0: varint
-  if (v >= 0n && v <= 0x1fffffffffffffn) {
-    // A safe integer: number arithmetic, no BigInt allocated per step.
-    let n = Number(v);
-    while (n >= 0x80) {
-      buf[pos++] = (n % 128) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    buf[pos++] = n;
-    return pos;
-  }
-  let u = BigInt.asUintN(64, v); // int64 revisions below zero never occur; ids use all 64 bits
-  while (u >= 0x80n) {
-    buf[pos++] = Number(u & 0x7fn) | 0x80;
-    u >>= 7n;
-  }
-  buf[pos++] = Number(u);
-  return pos;
+  return writeVarint64(buf, pos, v);
 }
