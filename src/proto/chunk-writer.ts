@@ -3,6 +3,9 @@
 // the chunks go to the socket as they are. protobufjs's Writer keeps an operation object per field
 // until finish() and then copies everything into one buffer, which tripled a big Range's memory.
 
+/** Values up to 2^53 − 1 are varint-encoded with number arithmetic: each BigInt step allocates. */
+const SAFE_INT_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Chunks start small (most answers are one key) and double up to CHUNK_BYTES. */
 const FIRST_CHUNK_BYTES = 512;
 const CHUNK_BYTES = 256 * 1024;
@@ -21,8 +24,7 @@ export function varintBytes(n: number): number {
 
 /** Bytes of a varint holding v as int64 (negative values take ten, as protobuf's two's complement). */
 export function varint64Bytes(v: bigint): number {
-  // Revisions, versions and lease ids are safe integers: no BigInt arithmetic (each step allocates).
-  if (v >= 0n && v <= 0x1fffffffffffffn) return varintBytes(Number(v));
+  if (v >= 0n && v <= SAFE_INT_MAX) return varintBytes(Number(v));
   let u = BigInt.asUintN(64, v);
   let bytes = 1;
   while (u >= 0x80n) {
@@ -44,8 +46,7 @@ export function writeVarint(buf: Uint8Array, pos: number, n: number): number {
 
 /** Writes v as an int64/uint64 varint (at most ten bytes) at buf[pos…]; returns where it ends. */
 export function writeVarint64(buf: Uint8Array, pos: number, v: bigint): number {
-  // Revisions, terms and most ids are safe integers: number arithmetic allocates nothing.
-  if (v >= 0n && v <= 0x1fffffffffffffn) return writeVarint(buf, pos, Number(v));
+  if (v >= 0n && v <= SAFE_INT_MAX) return writeVarint(buf, pos, Number(v));
   let u = BigInt.asUintN(64, v);
   while (u >= 0x80n) {
     buf[pos++] = Number(u & 0x7fn) | 0x80;

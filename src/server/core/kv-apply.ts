@@ -49,7 +49,6 @@ const SortTarget = { KEY: 0, VERSION: 1, CREATE: 2, MOD: 3, VALUE: 4 } as const;
 
 const num = (v: bigint | number | null | undefined): bigint => (v == null ? 0n : BigInt(v));
 
-/** etcd's Range apply: filters and sorting force a full fetch, then sort, then truncate to limit. */
 /**
  * A Range's limit as a number SQLite can bind: etcd takes any int64, and a client asking for
  * "no limit" with Go's math.MaxInt64 must get every key, not a datatype error.
@@ -58,6 +57,7 @@ function rangeLimit(r: RangeRequest): number {
   return Math.min(Number(num(r.limit)), 2 ** 50);
 }
 
+/** etcd's Range apply: filters and sorting force a full fetch, then sort, then truncate to limit. */
 export function applyRange(reader: Reader, r: RangeRequest): RangeOut {
   const limit = rangeLimit(r);
   const minMod = num(r.minModRevision);
