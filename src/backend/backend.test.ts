@@ -247,3 +247,28 @@ test("a new database has 16 KiB pages and checkpoints SQLite's WAL at ~40 MiB; a
   expect(Number((copy.query("PRAGMA page_size").values()[0] as unknown[])[0])).toBe(16384);
   copy.close();
 });
+
+test("a database that cannot be written calls onStorageFailure before the error goes on", () => {
+  const dir = mkdtempSync(join(tmpdir(), "backend-full-"));
+  const failures: unknown[] = [];
+  const b = new Backend(join(dir, "db"), { onStorageFailure: (err) => failures.push(err) });
+  try {
+    b.exec("CREATE TABLE t (v BLOB)");
+    b.commit();
+    // A full disk, as SQLite sees one: no page may be added past the current ones.
+    const pages = Number(b.prepare("PRAGMA page_count").values()[0][0]);
+    b.exec(`PRAGMA max_page_count = ${pages + 1}`);
+    const insert = b.prepare("INSERT INTO t VALUES (?1)");
+    expect(() => b.batch(() => insert.run(new Uint8Array(1 << 20)))).toThrow();
+    expect(failures.length).toBe(1);
+    expect((failures[0] as { code: string }).code).toMatch(/^SQLITE_FULL/);
+    // A statement that is merely wrong is the caller's error, not a storage failure.
+    expect(() => b.batch(() => b.exec("INSERT INTO nowhere VALUES (1)"))).toThrow();
+    expect(failures.length).toBe(1);
+  } finally {
+    // SQLite rolled the whole open transaction back on SQLITE_FULL (why the server must stop): the
+    // final commit has nothing to commit and fails too.
+    expect(() => b.close()).toThrow("no transaction is active");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -40,9 +40,18 @@ export class Backend {
   #commitBatchesMax: number;
   #clock: Clock;
 
-  /** clock: when the periodic commit runs (default the system's; the whole-server simulation's is fake). */
-  constructor(path: string, opts: { commitIntervalMs?: number; commitBatchesMax?: number; clock?: Clock } = {}) {
+  #onStorageFailure: ((err: unknown) => void) | null;
+
+  /**
+   * clock: when the periodic commit runs (default the system's; the whole-server simulation's is fake).
+   * onStorageFailure: called (then the error is thrown on) when SQLite could not write — a commit
+   * that failed, a disk full or an I/O error inside a batch. SQLite may then have rolled back
+   * batches this process already counts as applied, so its view and the file differ: a server stops
+   * at once and lets its WAL replay them (etcd's backend is fatal there too).
+   */
+  constructor(path: string, opts: { commitIntervalMs?: number; commitBatchesMax?: number; clock?: Clock; onStorageFailure?: (err: unknown) => void } = {}) {
     this.#clock = opts.clock ?? systemClock;
+    this.#onStorageFailure = opts.onStorageFailure ?? null;
     this.#commitIntervalMs = opts.commitIntervalMs ?? COMMIT_INTERVAL_MS;
     this.#commitBatchesMax = opts.commitBatchesMax ?? COMMIT_BATCHES_MAX;
     this.path = path;
@@ -99,6 +108,7 @@ export class Backend {
       out = fn();
       this.#db.exec("RELEASE batch");
     } catch (err) {
+      if (isStorageFailure(err)) this.#onStorageFailure?.(err);
       this.#db.exec("ROLLBACK TO batch");
       this.#db.exec("RELEASE batch");
       throw err;
@@ -118,7 +128,12 @@ export class Backend {
     if (!this.#open) return;
     this.#open = false;
     const startMs = performance.now();
-    this.#db.exec("COMMIT");
+    try {
+      this.#db.exec("COMMIT");
+    } catch (err) {
+      this.#onStorageFailure?.(err);
+      throw err;
+    }
     this.#fileBytes = -1;
     const seconds = (performance.now() - startMs) / 1000;
     backendCommitSeconds.observe(seconds);
@@ -409,4 +424,10 @@ export async function hashFile(path: string): Promise<{ size: number; sha256: Bu
   } finally {
     closeSync(fd);
   }
+}
+
+/** SQLite's errors that say the file could not be written or read back, not that a statement was wrong. */
+export function isStorageFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^SQLITE_(FULL|IOERR|CORRUPT|NOTADB|CANTOPEN|READONLY)/.test(code);
 }

@@ -2,7 +2,7 @@ import { test, expect } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseFailpointEnv } from "./failpoint";
+import { parseFailpointEnv, parseUnsafeBugEnv } from "./failpoint";
 
 test("parses the environment", () => {
   expect(parseFailpointEnv({})).toBeNull();
@@ -36,4 +36,10 @@ for (let i = 1; i <= 10; i++) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("ETCD_TS_UNSAFE_BUG names one known bug or is refused", () => {
+  expect(parseUnsafeBugEnv({})).toBeUndefined();
+  expect(parseUnsafeBugEnv({ ETCD_TS_UNSAFE_BUG: "watch-skip-on-compaction" })).toBe("watch-skip-on-compaction");
+  expect(() => parseUnsafeBugEnv({ ETCD_TS_UNSAFE_BUG: "watch-skip" })).toThrow("ETCD_TS_UNSAFE_BUG must be one of ack-before-fsync, apply-twice-after-restart, watch-skip-on-compaction");
 });

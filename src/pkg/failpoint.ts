@@ -35,3 +35,21 @@ export function failpoint(name: string): void {
   hits++;
   if (hits >= armed.afterHits) process.exit(KILLED_EXIT_CODE);
 }
+
+/** The bugs a test may plant in a real server (ServerOptions.unsafeBug), by ETCD_TS_UNSAFE_BUG. */
+export const UNSAFE_BUGS = ["ack-before-fsync", "apply-twice-after-restart", "watch-skip-on-compaction"] as const;
+export type UnsafeBug = (typeof UNSAFE_BUGS)[number];
+
+/**
+ * ETCD_TS_UNSAFE_BUG=<name>: the robustness suite's self-test runs the compiled server with one known
+ * bug, to show its checkers catch it. A name it does not know is refused, so a typo cannot make a
+ * self-test pass by planting nothing.
+ */
+export function parseUnsafeBugEnv(env: Record<string, string | undefined>): UnsafeBug | undefined {
+  const name = env.ETCD_TS_UNSAFE_BUG;
+  if (!name) return undefined;
+  if (!(UNSAFE_BUGS as readonly string[]).includes(name)) {
+    throw new Error(`ETCD_TS_UNSAFE_BUG must be one of ${UNSAFE_BUGS.join(", ")}, got ${JSON.stringify(name)}`);
+  }
+  return name as UnsafeBug;
+}

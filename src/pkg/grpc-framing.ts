@@ -78,6 +78,22 @@ export class MessageReader {
   }
 }
 
+/**
+ * What a server adds to a call's grpc-timeout before it ends the call itself. It must never answer
+ * DeadlineExceeded while the client's own deadline still runs: clientv3 (3.4 and 3.5) takes such an
+ * answer for its per-attempt timeout and sends the call again, so a Put that was already proposed is
+ * applied twice (the robustness suite caught exactly that with etcdctl). A timer fires by the event
+ * loop's clock, which lags the real one by a busy turn, so the exact deadline could come early; the
+ * client cancels at its own deadline anyway, and this end is only the backstop for one that does not.
+ */
+export const SERVER_DEADLINE_GRACE_MS = 250;
+
+/** When a server ends a call with DeadlineExceeded: grpc-timeout plus the grace; undefined = never. */
+export function serverDeadlineMs(value: string | undefined): number | undefined {
+  const ms = parseGrpcTimeoutMs(value);
+  return ms === undefined ? undefined : ms + SERVER_DEADLINE_GRACE_MS;
+}
+
 /** grpc-timeout: an integer of at most 8 digits and a unit (H, M, S, m, u, n). */
 export function parseGrpcTimeoutMs(value: string | undefined): number | undefined {
   if (!value) return undefined;

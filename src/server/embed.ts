@@ -11,6 +11,7 @@ import type { Config } from "../config/index.ts";
 import { parseDuration } from "../config/duration.ts";
 import type { Logger } from "../pkg/logger.ts";
 import { lockDirectory } from "../pkg/dir-lock.ts";
+import { parseUnsafeBugEnv } from "../pkg/failpoint.ts";
 import { HeldListener } from "../pkg/held-listener.ts";
 import { listenOn, socketOfUrl } from "../pkg/socket-address.ts";
 import { setRequestCommonName } from "../pkg/tls-identity.ts";
@@ -250,6 +251,15 @@ export async function serve(config: Config, log: Logger, build: EmbedBuild): Pro
     }
     void stop();
   };
+  // A failure outside any request is fatal as etcd's lg.Fatal is: one clear log line and exit status
+  // 1, not the runtime's stack dump — and at once, with no orderly stop that would go on answering
+  // from a state nobody knows (the WAL replays what was committed).
+  const onUncaught = (err: unknown) => {
+    log("error", "fatal error: stopping", { error: String((err as Error)?.stack ?? err) });
+    process.exit(1);
+  };
+  process.on("uncaughtException", onUncaught);
+  process.on("unhandledRejection", onUncaught);
 
   // Until the HTTP app exists (the data dir is still being opened) the metrics URLs say "not yet".
   let appFetch: (req: Request) => Response | Promise<Response> = () => Response.json({ health: "false", reason: "starting" }, { status: 503 });
@@ -265,6 +275,8 @@ export async function serve(config: Config, log: Logger, build: EmbedBuild): Pro
     metrics = await listenMetrics(config.parsedUrls.listenMetricsUrls, (req) => appFetch(req), log, clientTls?.server);
     // A stopped etcd 3.4/3.5 member's data dir is converted once (its files kept beside it).
     await adoptEtcdDataDir({ dataDir: config.dataDir, walDir: config.walDir, log, bcryptCost: config.bcryptCost });
+    const unsafeBug = parseUnsafeBugEnv(process.env);
+    if (unsafeBug) log("warn", "a known bug is planted on purpose (ETCD_TS_UNSAFE_BUG): this member is for tests only", { bug: unsafeBug });
     server = await EtcdServer.start(
       {
         name: config.name,
@@ -295,6 +307,11 @@ export async function serve(config: Config, log: Logger, build: EmbedBuild): Pro
         exportSnapshot: exportInChildProcess(build.selfCommand),
         maxWals: config.maxWals,
         maxSnapshots: config.maxSnapshots,
+        unsafeBug,
+        onStorageFailure: (err) => {
+          log("error", "fatal error: the database could not be written; stopping at once (the WAL replays what it lacks at the next start)", { error: String((err as Error)?.stack ?? err) });
+          process.exit(1);
+        },
         log,
         auth: {
           tokens: tokenProviderFromFlag(config.authToken, { ttlSeconds: config.authTokenTtl, parseDurationMs: parseDuration }),

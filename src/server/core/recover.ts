@@ -119,8 +119,8 @@ export async function recoverMember(opts: ServerOptions): Promise<Recovered> {
 }
 
 /** How the member opens its database (a simulation keeps the handles). */
-export function openBackend(opts: Pick<ServerOptions, "openBackend" | "clock">): (path: string) => Backend {
-  return opts.openBackend ?? ((path) => new Backend(path, { clock: opts.clock }));
+export function openBackend(opts: Pick<ServerOptions, "openBackend" | "clock" | "onStorageFailure">): (path: string) => Backend {
+  return opts.openBackend ?? ((path) => new Backend(path, { clock: opts.clock, onStorageFailure: opts.onStorageFailure }));
 }
 
 /** Database copies made for peers or received from them: none is needed after a restart or an install. */

@@ -1,5 +1,6 @@
 import type { Backend } from "../../backend/backend.ts";
 import type { Clock } from "../../pkg/clock.ts";
+import type { UnsafeBug } from "../../pkg/failpoint.ts";
 import type { WalOptions, WalRecord, WalRepair } from "../../wal/wal.ts";
 import type { TokenProvider } from "./auth/tokens.ts";
 import type { RemoteCluster } from "./transport.ts";
@@ -72,15 +73,22 @@ export interface ServerOptions {
    * keeps the handles so that a simulated crash can abandon them.
    */
   openBackend?: (path: string) => Backend;
+  /**
+   * The database could not be written (Backend's onStorageFailure): what was applied and what is on
+   * disk may differ, so the process must end now, before it answers anything more — the WAL replays
+   * the difference at the next start. Default: the error is only thrown on (tests).
+   */
+  onStorageFailure?: (err: unknown) => void;
   /** Opens the member's WAL (default the real one in walDir); the simulation passes an in-memory twin. */
   openWal?: (dir: string, opts: WalOptions) => Promise<{ wal: WalStore; records: WalRecord[]; repaired: WalRepair | null }>;
   /**
-   * TESTS ONLY: plants a known bug so the whole-server simulation can show its checkers catch it.
+   * TESTS ONLY: plants a known bug so the whole-server simulation and the robustness suite
+   * (ETCD_TS_UNSAFE_BUG) can show their checkers catch it.
    * ack-before-fsync: a Ready's WAL write is not awaited (answers and applies go out before the fsync);
    * apply-twice-after-restart: entries the database already holds are applied again when replayed;
    * watch-skip-on-compaction: watchers lose one event of the first write after a compaction.
    */
-  unsafeBug?: "ack-before-fsync" | "apply-twice-after-restart" | "watch-skip-on-compaction";
+  unsafeBug?: UnsafeBug;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { encodeGrpcMessage, frame, MessageReader, parseGrpcTimeoutMs } from "./framing.ts";
+import { encodeGrpcMessage, frame, MessageReader, parseGrpcTimeoutMs, SERVER_DEADLINE_GRACE_MS, serverDeadlineMs } from "./framing.ts";
 
 test("messages split across and joined within chunks are reassembled", () => {
   const a = frame(new Uint8Array([1, 2, 3]));
@@ -29,4 +29,11 @@ test("grpc-timeout units", () => {
 test("grpc-message percent-encoding", () => {
   expect(encodeGrpcMessage("etcdserver: key is not provided")).toBe("etcdserver: key is not provided");
   expect(encodeGrpcMessage("100% é")).toBe("100%25 %C3%A9");
+});
+
+test("a server's own deadline comes after the client's (clientv3 re-sends a call answered DeadlineExceeded early)", () => {
+  expect(serverDeadlineMs("100m")).toBe(100 + SERVER_DEADLINE_GRACE_MS);
+  expect(serverDeadlineMs("3S")).toBe(3000 + SERVER_DEADLINE_GRACE_MS);
+  expect(serverDeadlineMs(undefined)).toBeUndefined();
+  expect(SERVER_DEADLINE_GRACE_MS).toBeGreaterThanOrEqual(100);
 });

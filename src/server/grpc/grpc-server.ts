@@ -3,7 +3,7 @@ import type protobuf from "protobufjs/minimal.js";
 import { encodeWithHeadroom } from "../../proto/encode.ts";
 import * as pb from "../../proto/etcd.js";
 import { methods } from "../../proto/services.ts";
-import { encodeGrpcMessage, MessageReader, parseGrpcTimeoutMs } from "./framing.ts";
+import { encodeGrpcMessage, MessageReader, serverDeadlineMs } from "./framing.ts";
 import { encodeHeaderBlock, type HeaderMap } from "../../pkg/h2/hpack.ts";
 import type { H2Stream, StreamSink } from "./h2/stream.ts";
 import { MethodMetrics } from "./metrics.ts";
@@ -224,7 +224,7 @@ class ServerCall implements StreamSink, Call {
     this.#reader = new MessageReader(opts.maxRecvBytes);
     const timeout = stream.headers["grpc-timeout"];
     if (timeout !== undefined) {
-      const ms = parseGrpcTimeoutMs(timeout);
+      const ms = serverDeadlineMs(timeout);
       if (ms !== undefined) this.#timer = setTimeout(ServerCall.#onDeadline, ms, this);
     }
     stream.sink = this;

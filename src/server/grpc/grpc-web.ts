@@ -1,5 +1,5 @@
 import { EtcdError, GrpcCode } from "../../pkg/errors.ts";
-import { encodeGrpcMessage, MessageReader, parseGrpcTimeoutMs } from "./framing.ts";
+import { encodeGrpcMessage, MessageReader, serverDeadlineMs } from "./framing.ts";
 import {
   decodeRequest,
   encodeMessage,
@@ -166,7 +166,7 @@ class WebCall implements Call {
     this.headers = headers;
     this.tlsCommonName = requestCommonName(req);
     this.response = new Promise((resolve) => (this.#respond = resolve));
-    const ms = parseGrpcTimeoutMs(headers["grpc-timeout"]);
+    const ms = serverDeadlineMs(headers["grpc-timeout"]);
     if (ms !== undefined) this.#timer = setTimeout(() => this.#end(GrpcCode.DeadlineExceeded, "context deadline exceeded"), ms);
     if (req.signal.aborted) this.#end(GrpcCode.Canceled, "context canceled");
     else req.signal.addEventListener("abort", () => this.#end(GrpcCode.Canceled, "context canceled"), { once: true });

@@ -1,0 +1,49 @@
+// Every check of a recorded history, in one call: the watch guarantees (watch.ts), then the KV calls
+// against the event history the whole-keyspace watchers saw (kv.ts).
+import type { History, WatchEvent } from "../history.ts";
+import { checkKv } from "./kv.ts";
+import { checkWatches } from "./watch.ts";
+
+export interface Violation {
+  /** Which checker found it: kv, watch, convergence (HashKV, alarms) or run (the harness itself). */
+  checker: string;
+  kind: string;
+  detail: string;
+}
+
+/** The events at each revision as the unfiltered whole-keyspace sessions delivered them. */
+export function truthEvents(h: Pick<History, "watches">): Map<number, WatchEvent[]> {
+  const byRev = new Map<number, Map<string, WatchEvent>>();
+  for (const s of h.watches) {
+    const r = s.request;
+    if (r.key !== "\0" || r.end !== "\0" || r.noPut || r.noDelete) continue;
+    for (const res of s.responses) {
+      for (const ev of res.events) {
+        let at = byRev.get(ev.kv.modRevision);
+        if (!at) byRev.set(ev.kv.modRevision, (at = new Map()));
+        // Keep one copy per key, without prevKv (sessions differ in asking for it).
+        if (!at.has(ev.kv.key)) at.set(ev.kv.key, { type: ev.type, kv: ev.kv });
+      }
+    }
+  }
+  return new Map([...byRev].map(([rev, evs]) => [rev, [...evs.values()]]));
+}
+
+export function checkHistory(h: History, log: (msg: string) => void): Violation[] {
+  const out: Violation[] = [];
+  const w = checkWatches(h);
+  for (const v of w.violations) out.push({ checker: "watch", kind: v.guarantee, detail: v.detail });
+  // The KV check needs a truth that starts at the beginning: the window from revision 1 (or 2).
+  const first = w.truth.windows.find(([from]) => from <= 2);
+  if (!first) {
+    out.push({ checker: "kv", kind: "truth", detail: `no whole-keyspace watch covered the history from revision 1 (windows ${JSON.stringify(w.truth.windows)})` });
+    return out;
+  }
+  const kv = checkKv(h.calls, { events: truthEvents(h), toRevision: first[1] });
+  for (const v of kv.violations) out.push({ checker: "kv", kind: v.kind, detail: v.detail });
+  log(
+    `checked: ${w.sessions} watch sessions, ${w.events} events, truth revisions ${first[0]}–${first[1]}; ` +
+      `${kv.checked} KV calls checked, ${kv.unchecked} beyond the truth; ${out.length} violation(s)`,
+  );
+  return out;
+}

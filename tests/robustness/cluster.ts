@@ -1,0 +1,213 @@
+// A cluster of dist/etcd processes for a robustness run: every member's peer traffic crosses a fault
+// proxy (tests/support/fault-proxy.ts), so the nemesis can cut, delay and reset links, and every
+// member can be killed, paused, crashed at a named failpoint and restarted on its data dir.
+import { spawnSync } from "node:child_process";
+import { closeSync, cpSync, mkdirSync, openSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { PeerNetwork } from "../support/fault-proxy.ts";
+import { freePort, type Member, startMember } from "../e2e/harness.ts";
+
+export interface ClusterOptions {
+  size: number;
+  /** A directory of its own: the members' data dirs go under it and stay there for a failed run. */
+  dir: string;
+  /** A run-unique token, so members of two runs never talk. */
+  token: string;
+  /** Extra server flags for every member. */
+  args?: string[];
+  /** Extra environment for every member (a planted bug). */
+  env?: Record<string, string>;
+  /**
+   * Each member's data dir on a tmpfs of this many MiB, so a disk can be filled (ENOSPC) without
+   * touching the host's disks. Needs mount(8) as root; refused with a clear error otherwise.
+   */
+  diskMiB?: number;
+}
+
+/** What became of one process of a member: kept for the logs of a failed run. */
+export interface ProcessRecord {
+  name: string;
+  member: Member;
+  startedAt: number;
+  env: Record<string, string>;
+}
+
+export class Cluster {
+  readonly names: string[];
+  readonly endpoints: string[];
+  readonly processes: ProcessRecord[] = [];
+  #members: (Member | null)[];
+  #paused = new Set<number>();
+  #stopped = false;
+
+  private constructor(
+    readonly opts: ClusterOptions,
+    readonly net: PeerNetwork,
+    readonly clientPorts: number[],
+    readonly peerPorts: number[],
+  ) {
+    this.names = Array.from({ length: opts.size }, (_, i) => `r${i}`);
+    this.endpoints = clientPorts.map((p) => `127.0.0.1:${p}`);
+    this.#members = this.names.map(() => null);
+  }
+
+  /** Starts every member together (none is healthy before a quorum exists) and learns their ids. */
+  static async start(opts: ClusterOptions): Promise<Cluster> {
+    const clientPorts: number[] = [];
+    const peerPorts: number[] = [];
+    for (let i = 0; i < opts.size; i++) clientPorts.push(await freePort());
+    for (let i = 0; i < opts.size; i++) peerPorts.push(await freePort());
+    const net = await PeerNetwork.start(peerPorts);
+    const c = new Cluster(opts, net, clientPorts, peerPorts);
+    mkdirSync(opts.dir, { recursive: true });
+    if (opts.diskMiB) for (let i = 0; i < opts.size; i++) c.#mount(i, opts.diskMiB);
+    await Promise.all(c.names.map((_, i) => c.startMember(i)));
+    if (opts.size > 1) await net.waitForIds();
+    return c;
+  }
+
+  get size(): number {
+    return this.names.length;
+  }
+
+  member(i: number): Member | null {
+    return this.#members[i];
+  }
+
+  isUp(i: number): boolean {
+    const m = this.#members[i];
+    return m !== null && m.proc.exitCode === null && m.proc.signalCode === null;
+  }
+
+  isPaused(i: number): boolean {
+    return this.#paused.has(i);
+  }
+
+  dataDir(i: number): string {
+    return join(this.opts.dir, this.names[i]);
+  }
+
+  #args(i: number, state: "new" | "existing"): string[] {
+    const url = (j: number) => `http://127.0.0.1:${this.net.ports[j]}`;
+    return [
+      "--name", this.names[i],
+      "--initial-advertise-peer-urls", url(i),
+      "--initial-cluster-token", this.opts.token,
+      "--initial-cluster", this.names.map((n, j) => `${n}=${url(j)}`).join(","),
+      "--initial-cluster-state", state,
+      ...(this.opts.args ?? []),
+    ];
+  }
+
+  /**
+   * (Re)starts member i on its ports and data dir; `env` arms a failpoint (ETCD_TS_FAILPOINT). With
+   * `until: "live"` it returns once the member serves, healthy or not (a member whose peers are cut
+   * off is not healthy).
+   */
+  async startMember(i: number, env: Record<string, string> = {}, until: "health" | "live" = "health"): Promise<Member> {
+    if (this.isUp(i)) throw new Error(`member ${this.names[i]} is already running`);
+    const all = { ...this.opts.env, ...env };
+    const m = await startMember({ dataDir: this.dataDir(i), port: this.clientPorts[i], peerPort: this.peerPorts[i], args: this.#args(i, "new"), env: all, until });
+    this.#members[i] = m;
+    this.#paused.delete(i);
+    this.processes.push({ name: this.names[i], member: m, startedAt: performance.now(), env: all });
+    return m;
+  }
+
+  async kill(i: number): Promise<void> {
+    const m = this.#members[i];
+    if (!m) return;
+    if (this.#paused.has(i)) m.proc.kill("SIGCONT");
+    this.#paused.delete(i);
+    await m.stop("SIGKILL");
+    this.#members[i] = null;
+  }
+
+  pause(i: number): void {
+    const m = this.#members[i];
+    if (!m || !this.isUp(i)) return;
+    m.proc.kill("SIGSTOP");
+    this.#paused.add(i);
+  }
+
+  resume(i: number): void {
+    const m = this.#members[i];
+    if (!m || !this.#paused.delete(i)) return;
+    m.proc.kill("SIGCONT");
+  }
+
+  /** Waits (bounded) for member i to exit by itself (a failpoint); true if it did. */
+  async waitExit(i: number, timeoutMs: number): Promise<boolean> {
+    const m = this.#members[i];
+    if (!m) return true;
+    const gone = () => m.proc.exitCode !== null || m.proc.signalCode !== null;
+    const exited = gone() || (await Promise.race([new Promise<boolean>((r) => m.proc.once("exit", () => r(true))), Bun.sleep(timeoutMs).then(gone)]));
+    if (exited) this.#members[i] = null;
+    return exited;
+  }
+
+  /** Every member running and unpaused, every link healed. */
+  async heal(): Promise<void> {
+    this.net.heal();
+    for (let i = 0; i < this.size; i++) {
+      this.resume(i);
+      if (!this.isUp(i)) {
+        this.#members[i] = null;
+        await this.startMember(i, {}, "live");
+      }
+    }
+  }
+
+  /**
+   * Fills member i's disk (its tmpfs) to the last byte, so its next write fails with ENOSPC; the
+   * returned function frees the space again.
+   */
+  fillDisk(i: number): () => void {
+    if (!this.opts.diskMiB) throw new Error("fillDisk needs a cluster started with diskMiB");
+    const path = join(this.dataDir(i), "robustness-filler");
+    const fd = openSync(path, "w");
+    const chunk = Buffer.alloc(1 << 20);
+    try {
+      for (let n = 0; n < this.opts.diskMiB * 2; n++) writeSync(fd, chunk);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOSPC") throw e;
+      // The last few KiB too: a WAL record must not still fit.
+      for (let n = 0; n < 1024; n++) {
+        try {
+          writeSync(fd, chunk, 0, 4096);
+        } catch {
+          break;
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return () => unlinkSync(path);
+  }
+
+  /** Stops every member and the proxies; `keepData` copies tmpfs data dirs to `<dir>/<name>-data` first. */
+  async stop(keepData = false): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (let i = 0; i < this.size; i++) {
+      this.resume(i);
+      await this.#members[i]?.stop("SIGKILL");
+      this.#members[i] = null;
+    }
+    await this.net.close();
+    if (this.opts.diskMiB) {
+      for (let i = 0; i < this.size; i++) {
+        if (keepData) cpSync(this.dataDir(i), `${this.dataDir(i)}-data`, { recursive: true });
+        spawnSync("umount", ["-l", this.dataDir(i)]);
+        rmSync(this.dataDir(i), { recursive: true, force: true });
+      }
+    }
+  }
+
+  #mount(i: number, mib: number): void {
+    const dir = this.dataDir(i);
+    mkdirSync(dir, { recursive: true });
+    const r = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${mib}m,mode=0700`, "tmpfs", dir], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`the disk-full nemesis puts each member's data dir on a tmpfs, and 'mount -t tmpfs … ${dir}' failed (${(r.stderr || r.error?.message || "").trim()}): run as root, or leave disk-full out (--nemeses)`);
+  }
+}

@@ -1,0 +1,155 @@
+// The faults of a robustness run, one at a time, each held a while and then healed: kill -9 and
+// restart, SIGSTOP longer than the election timeout, network partitions, one-way loss and delay on
+// the peer links (the fault proxies), and crashes at named failpoints in the server.
+import { rpc } from "../../src/client/rpc.ts";
+import { Client } from "../../src/client/client.ts";
+import type { Cluster } from "./cluster.ts";
+
+export const NEMESES = ["kill", "pause", "partition", "one-way", "delay", "failpoint", "disk-full"] as const;
+export type NemesisKind = (typeof NEMESES)[number];
+
+/**
+ * Named crash points of the server (src/pkg/failpoint.ts: the process exits with 137 on the Nth hit).
+ * The snapshot ones are hit only while a lagging member installs a snapshot: a run that never reaches
+ * one kills the member after a while instead (the schedule says so).
+ */
+export const FAILPOINTS = [
+  "raftBeforeSave", "raftAfterSave", "raftBeforeApply", "raftAfterApply", "raftBeforeAdvance",
+  "raftBeforeLeaderSend", "raftAfterLeaderSend", "raftBeforeFollowerSend", "raftAfterFollowerSend",
+  "raftBeforeApplySnap", "raftAfterApplySnap", "raftBeforeSaveSnap", "raftAfterSaveSnap", "raftAfterWALRelease",
+  "applyBeforeCommit", "applyAfterCommit", "wal-before-sync", "wal-after-sync",
+] as const;
+
+export interface ScheduleEntry {
+  /** Run time (s) the fault began. */
+  at: number;
+  what: string;
+  /** What became of it (restarted, failpoint reached or not). */
+  outcome?: string;
+}
+
+export interface NemesisOptions {
+  cluster: Cluster;
+  kinds: readonly NemesisKind[];
+  rnd: () => number;
+  /** The run's clock (ms) and its end. */
+  now: () => number;
+  until: number;
+  /** How long a fault is held, ms (default 1500–3000, scaled by rnd). */
+  holdMs?: [number, number];
+  electionTimeoutMs: number;
+  log: (msg: string) => void;
+}
+
+/** The member that leads, by asking each member's Status (null: none answered or none leads). */
+export async function leaderIndex(cluster: Cluster): Promise<number | null> {
+  for (let i = 0; i < cluster.size; i++) {
+    if (!cluster.isUp(i) || cluster.isPaused(i)) continue;
+    const c = new Client({ endpoints: [cluster.endpoints[i]], dialTimeoutMs: 500, requestTimeoutMs: 1000, keepAliveTimeMs: 0 });
+    try {
+      const s = await c.call(rpc.status, {});
+      const at = cluster.size > 1 ? cluster.net.proxies.findIndex((p) => p.targetId === s.leader) : 0;
+      if (at >= 0 && s.leader !== 0n) return at;
+    } catch {
+      // the next member may know
+    } finally {
+      c.close();
+    }
+  }
+  return null;
+}
+
+/** Runs faults until `until`; returns the schedule. Leaves the cluster healed. */
+export async function runNemesis(o: NemesisOptions): Promise<ScheduleEntry[]> {
+  const { cluster, rnd, now } = o;
+  const schedule: ScheduleEntry[] = [];
+  const [holdMin, holdMax] = o.holdMs ?? [1500, 3000];
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const n = cluster.size;
+  for (let round = 0; round < 10_000 && now() + holdMin < o.until; round++) {
+    const kind = pick(o.kinds);
+    const leader = await leaderIndex(cluster);
+    // Half the faults aim at the leader: that is where most of etcd's bugs were.
+    const victim = leader !== null && rnd() < 0.5 ? leader : Math.floor(rnd() * n);
+    const name = cluster.names[victim];
+    const hold = holdMin + rnd() * (holdMax - holdMin);
+    const entry: ScheduleEntry = { at: now() / 1000, what: kind };
+    schedule.push(entry);
+    switch (kind) {
+      case "kill":
+        entry.what = `kill -9 ${name}${victim === leader ? " (leader)" : ""}`;
+        o.log(`nemesis: ${entry.what}`);
+        await cluster.kill(victim);
+        await Bun.sleep(hold / 2);
+        break;
+      case "pause": {
+        // Longer than an election timeout: the others elect a leader while this one sleeps.
+        const ms = o.electionTimeoutMs * (1.5 + rnd());
+        entry.what = `SIGSTOP ${name}${victim === leader ? " (leader)" : ""} for ${Math.round(ms)} ms`;
+        o.log(`nemesis: ${entry.what}`);
+        cluster.pause(victim);
+        await Bun.sleep(ms);
+        break;
+      }
+      case "partition":
+        if (n < 2) break;
+        entry.what = `isolate ${name}${victim === leader ? " (leader)" : ""}`;
+        o.log(`nemesis: ${entry.what}`);
+        cluster.net.isolate(victim);
+        await Bun.sleep(hold);
+        break;
+      case "one-way": {
+        if (n < 2) break;
+        const inbound = rnd() < 0.5;
+        entry.what = inbound ? `${name} hears nobody` : `${name} reaches nobody`;
+        o.log(`nemesis: ${entry.what}`);
+        cluster.net.isolateOneWay(victim, inbound);
+        await Bun.sleep(hold);
+        break;
+      }
+      case "delay": {
+        if (n < 2) break;
+        const ms = 20 + Math.floor(rnd() * 180);
+        entry.what = `delay ${ms} ms on every peer link`;
+        o.log(`nemesis: ${entry.what}`);
+        cluster.net.delay(ms);
+        await Bun.sleep(hold);
+        break;
+      }
+      case "disk-full": {
+        // ENOSPC on the WAL's and the database's next writes: the member must not acknowledge
+        // what it could not write, and must come back whole once there is room (restarted if it died).
+        entry.what = `fill ${name}'s disk${victim === leader ? " (leader)" : ""}`;
+        o.log(`nemesis: ${entry.what}`);
+        const free = cluster.fillDisk(victim);
+        await Bun.sleep(hold);
+        free();
+        entry.outcome = cluster.isUp(victim) ? "kept running" : "exited; restarted";
+        break;
+      }
+      case "failpoint": {
+        const fp = pick(FAILPOINTS);
+        const after = 1 + Math.floor(rnd() * 100);
+        entry.what = `restart ${name} to crash at failpoint ${fp} (hit ${after})`;
+        o.log(`nemesis: ${entry.what}`);
+        await cluster.kill(victim);
+        try {
+          await cluster.startMember(victim, { ETCD_TS_FAILPOINT: fp, ETCD_TS_FAILPOINT_AFTER: String(after) }, "live");
+        } catch {
+          // It may crash before it serves: that is the failpoint doing its job.
+        }
+        const crashed = await cluster.waitExit(victim, Math.max(hold, 3000));
+        entry.outcome = crashed ? "crashed there" : "not reached; killed";
+        if (!crashed) await cluster.kill(victim);
+        break;
+      }
+    }
+    await cluster.heal();
+    if (!entry.outcome) entry.outcome = "healed";
+    o.log(`nemesis: … ${entry.outcome}`);
+    // Some quiet time between faults, so the cluster also serves while whole.
+    await Bun.sleep(Math.min(500 + rnd() * 1000, Math.max(0, o.until - now())));
+  }
+  await cluster.heal();
+  return schedule;
+}
