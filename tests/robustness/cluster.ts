@@ -39,6 +39,8 @@ export class Cluster {
   #members: (Member | null)[];
   #paused = new Set<number>();
   #stopped = false;
+  /** How member i joins when its data dir is empty: with the others at bootstrap, or as an added member. */
+  #joinAs: ("new" | "existing")[];
 
   private constructor(
     readonly opts: ClusterOptions,
@@ -49,6 +51,7 @@ export class Cluster {
     this.names = Array.from({ length: opts.size }, (_, i) => `r${i}`);
     this.endpoints = clientPorts.map((p) => `127.0.0.1:${p}`);
     this.#members = this.names.map(() => null);
+    this.#joinAs = this.names.map(() => "new");
   }
 
   /** Starts every member together (none is healthy before a quorum exists) and learns their ids. */
@@ -88,7 +91,7 @@ export class Cluster {
   }
 
   #args(i: number, state: "new" | "existing"): string[] {
-    const url = (j: number) => `http://127.0.0.1:${this.net.ports[j]}`;
+    const url = (j: number) => this.peerUrl(j);
     return [
       "--name", this.names[i],
       "--initial-advertise-peer-urls", url(i),
@@ -107,11 +110,28 @@ export class Cluster {
   async startMember(i: number, env: Record<string, string> = {}, until: "health" | "live" = "health"): Promise<Member> {
     if (this.isUp(i)) throw new Error(`member ${this.names[i]} is already running`);
     const all = { ...this.opts.env, ...env };
-    const m = await startMember({ dataDir: this.dataDir(i), port: this.clientPorts[i], peerPort: this.peerPorts[i], args: this.#args(i, "new"), env: all, until });
+    const m = await startMember({ dataDir: this.dataDir(i), port: this.clientPorts[i], peerPort: this.peerPorts[i], args: this.#args(i, this.#joinAs[i]), env: all, until });
     this.#members[i] = m;
     this.#paused.delete(i);
     this.processes.push({ name: this.names[i], member: m, startedAt: performance.now(), env: all });
     return m;
+  }
+
+  /** The peer URL member i advertises: its fault proxy's. */
+  peerUrl(i: number): string {
+    return `http://127.0.0.1:${this.net.ports[i]}`;
+  }
+
+  /**
+   * Member i is stopped and its data dir removed, to come back as a new member (added with
+   * MemberAdd by the caller): from now on it starts with --initial-cluster-state existing.
+   */
+  async wipe(i: number): Promise<void> {
+    await this.kill(i);
+    const dir = this.dataDir(i);
+    if (this.opts.diskMiB) spawnSync("find", [dir, "-mindepth", "1", "-delete"]);
+    else rmSync(dir, { recursive: true, force: true });
+    this.#joinAs[i] = "existing";
   }
 
   async kill(i: number): Promise<void> {

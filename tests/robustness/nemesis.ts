@@ -5,7 +5,7 @@ import { rpc } from "../../src/client/rpc.ts";
 import { Client } from "../../src/client/client.ts";
 import type { Cluster } from "./cluster.ts";
 
-export const NEMESES = ["kill", "pause", "partition", "one-way", "delay", "failpoint", "disk-full"] as const;
+export const NEMESES = ["kill", "pause", "partition", "one-way", "delay", "failpoint", "disk-full", "replace"] as const;
 export type NemesisKind = (typeof NEMESES)[number];
 
 /**
@@ -127,6 +127,12 @@ export async function runNemesis(o: NemesisOptions): Promise<ScheduleEntry[]> {
         entry.outcome = cluster.isUp(victim) ? "kept running" : "exited; restarted";
         break;
       }
+      case "replace": {
+        entry.what = `replace ${name}${victim === leader ? " (leader)" : ""}: remove it, wipe its data dir, add it back as a new member`;
+        o.log(`nemesis: ${entry.what}`);
+        entry.outcome = await replaceMember(cluster, victim);
+        break;
+      }
       case "failpoint": {
         const fp = pick(FAILPOINTS);
         const after = 1 + Math.floor(rnd() * 100);
@@ -152,4 +158,42 @@ export async function runNemesis(o: NemesisOptions): Promise<ScheduleEntry[]> {
   }
   await cluster.heal();
   return schedule;
+}
+
+/** Calls fn until it succeeds, a bounded number of times (reconfigurations are refused while a member catches up). */
+async function retry<T>(what: string, fn: () => Promise<T>, attempts = 20): Promise<T> {
+  let last: unknown;
+  for (let a = 0; a < attempts; a++) {
+    try {
+      return await fn();
+    } catch (e) {
+      last = e;
+      await Bun.sleep(250);
+    }
+  }
+  throw new Error(`${what}: ${(last as Error)?.message ?? last}`);
+}
+
+/**
+ * etcd's documented way to replace a failed member: MemberRemove, a fresh data dir, MemberAdd with the
+ * same peer URL, and a start with --initial-cluster-state existing; the new member catches up from
+ * the leader (by snapshot, with the cluster's small --snapshot-catchup-entries).
+ */
+async function replaceMember(cluster: Cluster, victim: number): Promise<string> {
+  const others = cluster.endpoints.filter((_, j) => j !== victim);
+  const c = new Client({ endpoints: others, dialTimeoutMs: 1000, requestTimeoutMs: 5000, keepAliveTimeMs: 0 });
+  try {
+    const id = cluster.net.id(victim);
+    const t0 = performance.now();
+    await retry("MemberRemove", () => c.call(rpc.memberRemove, { ID: id }));
+    const t1 = performance.now();
+    await cluster.wipe(victim);
+    const added = await retry("MemberAdd", () => c.call(rpc.memberAdd, { peerURLs: [cluster.peerUrl(victim)], isLearner: false }));
+    const t2 = performance.now();
+    await cluster.startMember(victim, {}, "live");
+    const ms = (a: number, b: number) => `${Math.round(b - a)} ms`;
+    return `replaced ${id.toString(16)} by ${added.member!.ID.toString(16)} (remove ${ms(t0, t1)}, add ${ms(t1, t2)}, start ${ms(t2, performance.now())})`;
+  } finally {
+    c.close();
+  }
 }

@@ -11,7 +11,7 @@
 //                                             checks a kept history again, offline
 //
 // A failed history prints its seed, the nemesis schedule and the violations, and keeps its history,
-// member logs and data dirs under --keep-dir. --seed S replays the same choices of operations and
+// member logs and data dirs under --keep-dir (--keep: every history's). --seed S replays the same choices of operations and
 // faults (timing, and so the interleaving, is not reproducible).
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +27,7 @@ import { PROFILES } from "./traffic/profiles.ts";
 
 const USAGE = `usage: npm run robustness -- [--ci] [--minutes M] [--histories N] [--seconds S]
   [--profiles etcd,kubernetes] [--nemeses ${NEMESES.join(",")}] [--seed N] [--clients N]
-  [--think-ms MS] [--no-etcdctl] [--bug ${UNSAFE_BUGS.join("|")}] [--keep-dir DIR] [--check FILE]`;
+  [--think-ms MS] [--no-etcdctl] [--bug ${UNSAFE_BUGS.join("|")}] [--keep-dir DIR] [--keep] [--check FILE]`;
 
 function fail(msg: string): never {
   console.error(`robustness: ${msg}\n${USAGE}`);
@@ -47,6 +47,7 @@ const OPTIONS = {
   "no-etcdctl": { type: "boolean" },
   bug: { type: "string" },
   "keep-dir": { type: "string" },
+  keep: { type: "boolean" },
   check: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -117,7 +118,7 @@ for (let i = 0; i < histories && performance.now() < stopAt; i++) {
   const { profile, nemesis } = matrix[i % matrix.length];
   const seed = (firstSeed + i) >>> 0;
   const r = await runScenario({
-    profile, nemesis, seed, seconds, clients, thinkMs, keepDir, plantedBug: bug,
+    profile, nemesis, seed, seconds, clients, thinkMs, keepDir, plantedBug: bug, keepAll: parsed.keep === true,
     etcdctl: parsed["no-etcdctl"] !== true,
     log: ci ? () => {} : log,
   });
@@ -133,6 +134,8 @@ for (let i = 0; i < histories && performance.now() < stopAt; i++) {
     for (const v of r.violations.slice(0, 10)) console.error(`  [${v.checker}/${v.kind}] ${v.detail}`);
     if (r.violations.length > 10) console.error(`  … ${r.violations.length - 10} more in violations.txt`);
     console.error(`  kept: ${r.keptAt} (history.json, schedule.json, violations.txt, member logs, data dirs)`);
+    // A planted bug caught once is enough for the self-test.
+    if (bug) break;
   }
 }
 

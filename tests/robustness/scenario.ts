@@ -28,6 +28,8 @@ export interface ScenarioOptions {
   thinkMs: number;
   /** Where failed runs keep their data dirs, logs and history. */
   keepDir: string;
+  /** Keep passing histories too (their data dirs, logs and history), not only failed ones. */
+  keepAll?: boolean;
   /** ETCD_TS_UNSAFE_BUG for every member: the self-test of the checkers. */
   plantedBug?: string;
   log: (msg: string) => void;
@@ -145,8 +147,10 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     const history: History = { seed: o.seed, calls, watches };
     violations.push(...checkHistory(history, log));
     passed = violations.length === 0;
-    await cluster.stop(!passed);
-    return result(passed ? undefined : keep(dir, o, history, schedule, cluster, violations));
+    await cluster.stop(!passed || o.keepAll === true);
+    if (passed && !o.keepAll) return result(undefined);
+    passed = false; // kept: not removed below
+    return result(keep(dir, o, history, schedule, cluster, violations));
   } catch (e) {
     violations.push({ checker: "run", kind: "error", detail: e instanceof Error ? (e.stack ?? e.message) : String(e) });
     await cluster?.stop(true).catch(() => {});
