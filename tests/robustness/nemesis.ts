@@ -192,7 +192,7 @@ async function replaceMember(cluster: Cluster, victim: number): Promise<string> 
     const t2 = performance.now();
     await cluster.startMember(victim, {}, "live");
     const ms = (a: number, b: number) => `${Math.round(b - a)} ms`;
-    return `replaced ${id.toString(16)} by ${added.member!.ID.toString(16)} (remove ${ms(t0, t1)}, add ${ms(t1, t2)}, start ${ms(t2, performance.now())})`;
+    return `replaced ${id.toString(16)} by ${(added.member?.ID ?? 0n).toString(16)} (remove ${ms(t0, t1)}, add ${ms(t1, t2)}, start ${ms(t2, performance.now())})`;
   } finally {
     c.close();
   }
