@@ -3,7 +3,10 @@
 // checked (KV linearizability, watch guarantees, no acknowledged write lost, members converged).
 //
 //   npm run robustness                        every profile × every nemesis once (20 s each)
-//   npm run robustness -- --ci                the bounded mix .ci/run runs (≤ 5 min)
+//   npm run robustness -- --ci                the bounded mix .ci/run runs (≤ 5 min): every profile ×
+//                                             nemesis, then every regression scenario
+//   npm run robustness -- --regressions all   the scenarios of etcd's track record (regressions.ts),
+//                                             or a comma-separated list of their names
 //   npm run robustness -- --minutes 60        a soak: the matrix again and again for an hour
 //   npm run robustness -- --bug watch-skip-on-compaction
 //                                             self-test: a planted server bug must be caught
@@ -22,12 +25,13 @@ import { BINARY } from "../e2e/harness.ts";
 import { checkHistory } from "./check/index.ts";
 import type { History } from "./history.ts";
 import { NEMESES, type NemesisKind } from "./nemesis.ts";
-import { runScenario, type ScenarioResult } from "./scenario.ts";
+import { REGRESSIONS } from "./regressions.ts";
+import { runScenario, type ScenarioOptions, type ScenarioResult } from "./scenario.ts";
 import { PROFILES } from "./traffic/profiles.ts";
 
 const USAGE = `usage: npm run robustness -- [--ci] [--minutes M] [--histories N] [--seconds S]
   [--profiles etcd,kubernetes] [--nemeses ${NEMESES.join(",")}] [--seed N] [--clients N]
-  [--think-ms MS] [--no-etcdctl] [--bug ${UNSAFE_BUGS.join("|")}] [--keep-dir DIR] [--keep] [--check FILE]`;
+  [--think-ms MS] [--no-etcdctl] [--regressions all|NAME,...] [--bug ${UNSAFE_BUGS.join("|")}] [--keep-dir DIR] [--keep] [--check FILE]`;
 
 function fail(msg: string): never {
   console.error(`robustness: ${msg}\n${USAGE}`);
@@ -49,6 +53,7 @@ const OPTIONS = {
   "keep-dir": { type: "string" },
   keep: { type: "boolean" },
   check: { type: "string" },
+  regressions: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -99,9 +104,20 @@ if (parsed.check) {
 const ci = parsed.ci === true;
 const profiles = list("profiles", Object.keys(PROFILES) as (keyof typeof PROFILES)[]);
 const nemeses = list<NemesisKind>("nemeses", NEMESES);
-const seconds = num("seconds", ci ? 10 : 20, 2, 3600);
+const seconds = num("seconds", ci ? 8 : 20, 2, 3600);
 const minutes = num("minutes", 0, 0, 24 * 60);
-const matrix = profiles.flatMap((p) => nemeses.map((n) => ({ profile: PROFILES[p], nemesis: n })));
+type Planned = Pick<ScenarioOptions, "profile" | "nemesis"> & Partial<ScenarioOptions>;
+const regressions = (() => {
+  const raw = parsed.regressions;
+  if (raw === undefined) return ci && parsed.bug === undefined ? REGRESSIONS : [];
+  if (raw === "all") return REGRESSIONS;
+  return raw.split(",").map((n) => REGRESSIONS.find((r) => r.name === n.trim()) ?? fail(`--regressions: unknown scenario ${JSON.stringify(n)} (known: ${REGRESSIONS.map((r) => r.name).join(", ")})`));
+})();
+const regressionsOnly = parsed.regressions !== undefined && parsed.profiles === undefined && parsed.nemeses === undefined && !ci;
+const matrix: Planned[] = [
+  ...(regressionsOnly ? [] : profiles.flatMap((p) => nemeses.map((n): Planned => ({ profile: PROFILES[p], nemesis: n })))),
+  ...regressions.map((r): Planned => ({ ...r.options, name: `${r.name} (etcd #${r.etcdIssue})` })),
+];
 const histories = num("histories", minutes > 0 ? 1_000_000 : matrix.length, 1, 1_000_000);
 const firstSeed = num("seed", Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1);
 const clients = num("clients", 6, 1, 64);
@@ -113,12 +129,13 @@ if (!(await Bun.file(BINARY).exists())) fail(`${BINARY} is missing: run 'npm run
 
 const stopAt = minutes > 0 ? performance.now() + minutes * 60_000 : Infinity;
 const results: ScenarioResult[] = [];
-console.error(`robustness: ${histories === 1_000_000 ? `${minutes} min of` : histories} histories of ${seconds} s over ${matrix.map((m) => `${m.profile.name}×${m.nemesis}`).join(", ")}; first seed ${firstSeed}${bug ? `; planted bug ${bug}` : ""}`);
+console.error(`robustness: ${histories === 1_000_000 ? `${minutes} min of` : histories} histories of ${seconds} s over ${matrix.map((m) => m.name ?? `${m.profile.name}×${m.nemesis}`).join(", ")}; first seed ${firstSeed}${bug ? `; planted bug ${bug}` : ""}`);
 for (let i = 0; i < histories && performance.now() < stopAt; i++) {
-  const { profile, nemesis } = matrix[i % matrix.length];
+  const planned = matrix[i % matrix.length];
+  const { profile, nemesis } = planned;
   const seed = (firstSeed + i) >>> 0;
   const r = await runScenario({
-    profile, nemesis, seed, seconds, clients, thinkMs, keepDir, plantedBug: bug, keepAll: parsed.keep === true,
+    thinkMs, ...planned, seed, seconds, clients, keepDir, plantedBug: bug, keepAll: parsed.keep === true,
     etcdctl: parsed["no-etcdctl"] !== true,
     log: ci ? () => {} : log,
   });
@@ -129,7 +146,8 @@ for (let i = 0; i < histories && performance.now() < stopAt; i++) {
       `${r.watchEvents} watch events in ${r.watchSessions} sessions, ${r.faults} faults, ${(r.ms / 1000).toFixed(1)} s`,
   );
   if (!r.ok) {
-    console.error(`  replay: npm run robustness -- --profiles ${profile.name} --nemeses ${nemesis} --histories 1 --seed ${seed} --seconds ${seconds}`);
+    const which = planned.name ? `--regressions ${planned.name.replace(/ \(.*$/, "")}` : `--profiles ${profile.name} --nemeses ${nemesis}`;
+    console.error(`  replay: npm run robustness -- ${which} --histories 1 --seed ${seed} --seconds ${seconds}`);
     console.error(`  schedule: ${r.schedule.map((e) => `${e.at.toFixed(1)}s ${e.what}${e.outcome ? ` → ${e.outcome}` : ""}`).join("; ") || "(none)"}`);
     for (const v of r.violations.slice(0, 10)) console.error(`  [${v.checker}/${v.kind}] ${v.detail}`);
     if (r.violations.length > 10) console.error(`  … ${r.violations.length - 10} more in violations.txt`);
@@ -151,7 +169,7 @@ for (const r of results) {
   row.failed += r.ok ? 0 : 1;
   rows.set(r.name, row);
 }
-console.log("| profile × nemesis | histories | KV calls | watch events | faults | violations |");
+console.log("| scenario | histories | KV calls | watch events | faults | violations |");
 console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
 for (const [name, r] of rows) console.log(`| ${name} | ${r.histories} | ${r.calls} | ${r.events} | ${r.faults} | ${r.violations} |`);
 const failed = results.filter((r) => !r.ok).length;

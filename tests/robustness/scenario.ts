@@ -13,12 +13,28 @@ import type { History, KvCall, WatchRequest, WatchSession } from "./history.ts";
 import { type NemesisKind, runNemesis, type ScheduleEntry } from "./nemesis.ts";
 import { EtcdctlClient } from "./traffic/etcdctl-client.ts";
 import { KvRecorder } from "./traffic/kv-recorder.ts";
-import { newClientState, type Profile, type TrafficContext } from "./traffic/profiles.ts";
+import { newClientState, type Profile, type TrafficContext, type TrafficMix } from "./traffic/profiles.ts";
 import { WatchRecorder } from "./traffic/watch-recorder.ts";
 
 export interface ScenarioOptions {
+  /** Shown in reports; default "<profile>×<nemesis>". */
+  name?: string;
   profile: Profile;
-  nemesis: NemesisKind;
+  /** "none": no faults (a regression scenario that needs only its traffic). */
+  nemesis: NemesisKind | "none";
+  /** Cluster size (default 3). */
+  members?: number;
+  /** More server flags (after the suite's own). */
+  serverArgs?: string[];
+  /** Extra weight on some operations. */
+  mix?: TrafficMix;
+  /** The progress-notify watcher's request period (default 1000 ms). */
+  progressEveryMs?: number;
+  /**
+   * More watchers: "future" watches from a revision the traffic has not reached yet; "at-compaction"
+   * opens a short watch from each acknowledged compaction's revision.
+   */
+  watchers?: ("future" | "at-compaction")[];
   seed: number;
   seconds: number;
   /** KV clients of our library (the real etcdctl is one more when `etcdctl`). */
@@ -55,11 +71,11 @@ const OP_TIMEOUT_MS = 3000;
 const CATCH_UP_MS = 30_000;
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
-  const name = `${o.profile.name}×${o.nemesis}`;
+  const name = o.name ?? `${o.profile.name}×${o.nemesis}`;
   const t0 = performance.now();
   const now = () => performance.now() - t0;
   const log = (msg: string) => o.log(`[${name} ${(now() / 1000).toFixed(1)}s] ${msg}`);
-  const dir = mkdtempSync(join(tmpdir(), `robustness-${o.profile.name}-${o.nemesis}-`));
+  const dir = mkdtempSync(join(tmpdir(), `robustness-${name.replace(/[^a-z0-9-]+/gi, "-")}-`));
   const rnd = seededRandom(o.seed);
   const calls: KvCall[] = [];
   const watches: WatchSession[] = [];
@@ -71,11 +87,11 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   let passed = false;
   try {
     cluster = await Cluster.start({
-      size: 3,
+      size: o.members ?? 3,
       dir: join(dir, "members"),
       token: `robustness-${o.seed}`,
       // Small, so that logs are compacted and a member that was down catches up by snapshot.
-      args: ["--snapshot-count", "300", "--snapshot-catchup-entries", "100", "--heartbeat-interval", "100", "--election-timeout", String(ELECTION_MS)],
+      args: ["--snapshot-count", "300", "--snapshot-catchup-entries", "100", "--heartbeat-interval", "100", "--election-timeout", String(ELECTION_MS), ...(o.serverArgs ?? [])],
       env: o.plantedBug ? { ETCD_TS_UNSAFE_BUG: o.plantedBug } : {},
       // WAL segments are 64 MiB each: room for a few, and for the database.
       diskMiB: o.nemesis === "disk-full" ? 512 : undefined,
@@ -86,16 +102,18 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     // ---- watchers: two over the whole keyspace from revision 1 (the truth), and the profile's
     const watchOf = (client: number, home: number, request: Partial<WatchRequest>, progressEveryMs = 0) => {
       const w = new WatchRecorder({
-        client, endpoints, home, now, sink: watches, progressEveryMs,
+        client, endpoints, home: home % endpoints.length, now, sink: watches, progressEveryMs,
         request: { key: "\0", end: "\0", startRevision: 0, prevKv: false, progressNotify: false, noPut: false, noDelete: false, ...request },
       });
       watchers.push(w);
       return w;
     };
     const full = [watchOf(100, 0, { startRevision: 1, prevKv: true }), watchOf(101, 1, { startRevision: 1 })];
-    watchOf(102, 2, { key: o.profile.prefix, end: o.profile.prefixEnd, prevKv: true, progressNotify: true }, 1000);
+    watchOf(102, 2, { key: o.profile.prefix, end: o.profile.prefixEnd, prevKv: true, progressNotify: true }, o.progressEveryMs ?? 1000);
     watchOf(103, 1, { key: o.profile.prefix, end: o.profile.prefixEnd, noDelete: true, startRevision: 1 });
     watchOf(104, 0, { key: o.profile.prefix, end: o.profile.prefixEnd, noPut: true }, 700);
+    // A watch from a revision not reached yet: nothing may arrive from before it (etcd #20221).
+    if (o.watchers?.includes("future")) watchOf(105, 1, { startRevision: 300, prevKv: true });
     const watching = watchers.map((w) => w.run());
     const ctx: TrafficContext = { safeCompactRevision: () => Math.min(...full.map((w) => w.lastRevision)) };
 
@@ -104,7 +122,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     const clients = Array.from({ length: o.clients }, async (_, c) => {
       const rec = new KvRecorder({ client: c, endpoints, home: c % endpoints.length, now, sink: calls, timeoutMs: OP_TIMEOUT_MS });
       recorders.push(rec);
-      const st = newClientState(c, seededRandom((o.seed + 1 + c) >>> 0));
+      const st = newClientState(c, seededRandom((o.seed + 1 + c) >>> 0), o.mix);
       for (let k = 0; k < 1_000_000 && now() < until; k++) {
         await o.profile.step(rec, st, ctx);
         if (o.thinkMs > 0) await Bun.sleep(o.thinkMs * (0.5 + st.rnd()));
@@ -122,8 +140,25 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
           }
         })()
       : Promise.resolve();
-    const nemesis = runNemesis({ cluster, kinds: [o.nemesis], rnd, now, until, electionTimeoutMs: ELECTION_MS, log });
-    [schedule] = await Promise.all([nemesis, ...clients, ctlClient]);
+    const nemesis = o.nemesis === "none" ? Promise.resolve([]) : runNemesis({ cluster, kinds: [o.nemesis], rnd, now, until, electionTimeoutMs: ELECTION_MS, log });
+    // Short watches from each acknowledged compaction's revision (etcd #19179), while traffic runs.
+    const chaser = o.watchers?.includes("at-compaction")
+      ? (async () => {
+          let seen = 0;
+          for (let k = 0; k < 10_000 && now() < until; k++) {
+            const compacts = calls.filter((c) => c.request.kind === "compact" && c.outcome === "ok");
+            for (const c of compacts.slice(seen)) {
+              const at = (c.request as { revision: number }).revision;
+              const w = watchOf(200 + seen, seen, { startRevision: at, prevKv: true });
+              watching.push(w.run());
+              setTimeout(() => w.stop(), 1500);
+            }
+            seen = compacts.length;
+            await Bun.sleep(100);
+          }
+        })()
+      : Promise.resolve();
+    [schedule] = await Promise.all([nemesis, ...clients, ctlClient, chaser]);
     log(`traffic done: ${calls.length} calls; healing`);
     await cluster.heal();
 
@@ -131,13 +166,13 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     const final = await finalRevision(recorders[0], calls, log);
     const deadline = now() + CATCH_UP_MS;
     for (let t = 0; now() < deadline; t++) {
-      const behind = watchers.filter((w) => w.finished === null && w.lastRevision < final);
+      const behind = watchers.filter((w) => w.finished === null && !w.stopped && w.lastRevision < final);
       if (behind.length === 0) break;
       if (t % 5 === 4) for (const w of behind) w.requestProgress();
       await Bun.sleep(100);
     }
     for (const [i, w] of watchers.entries()) {
-      if (w.finished === null && w.lastRevision < final) violations.push({ checker: "watch", kind: "liveness", detail: `watcher ${i} reached revision ${w.lastRevision}, not ${final}, ${CATCH_UP_MS / 1000} s after healing` });
+      if (w.finished === null && !w.stopped && w.lastRevision < final) violations.push({ checker: "watch", kind: "liveness", detail: `watcher ${i} reached revision ${w.lastRevision}, not ${final}, ${CATCH_UP_MS / 1000} s after healing` });
     }
     for (const w of watchers) w.stop();
     await Promise.all(watching);

@@ -7,8 +7,19 @@
 import type { KvCall, KvRequest, RequestOp } from "../history.ts";
 import type { KvRecorder } from "./kv-recorder.ts";
 
+/** Extra weight on some operations, for the regression scenarios (chances per step, 0–1). */
+export interface TrafficMix {
+  compact?: number;
+  /** Compact at the newest safe revision rather than a little below it. */
+  compactLatest?: boolean;
+  defrag?: number;
+  /** A txn whose read is at an older revision, perhaps compacted (etcd #18667). */
+  txnRangeAtRevision?: number;
+}
+
 export interface ClientState {
   client: number;
+  mix: TrafficMix;
   rnd: () => number;
   seq: number;
   /** What this client last saw of each key (a read or its own write). */
@@ -36,8 +47,37 @@ export interface Profile {
 /** A long lease: no lease expires during a run, so expiry never has to be modelled. */
 const LEASE_TTL_SECONDS = 7200;
 
-export function newClientState(client: number, rnd: () => number): ClientState {
-  return { client, rnd, seq: 0, seen: new Map(), leases: [], revision: 0 };
+export function newClientState(client: number, rnd: () => number, mix: TrafficMix = {}): ClientState {
+  return { client, mix, rnd, seq: 0, seen: new Map(), leases: [], revision: 0 };
+}
+
+/** Compaction at a revision every full watcher has passed (the newest, or a little below it). */
+function compactRequest(st: ClientState, ctx: TrafficContext): KvRequest | null {
+  const safe = ctx.safeCompactRevision();
+  if (safe <= 1) return null;
+  return { kind: "compact", revision: st.mix.compactLatest ? safe : Math.max(1, safe - Math.floor(st.rnd() * 20)) };
+}
+
+/** The mix's extra operations; true when one was made this step. */
+async function extra(rec: KvRecorder, st: ClientState, ctx: TrafficContext, keys: readonly string[]): Promise<boolean> {
+  const m = st.mix;
+  if (m.compact && st.rnd() < m.compact) {
+    const req = compactRequest(st, ctx);
+    if (req) return (await run(rec, st, req), true);
+  }
+  if (m.defrag && st.rnd() < m.defrag) return (await run(rec, st, { kind: "defragment" }), true);
+  if (m.txnRangeAtRevision && st.rnd() < m.txnRangeAtRevision) {
+    const key = pick(st, keys);
+    const at = Math.max(1, st.revision - Math.floor(st.rnd() * 40));
+    await run(rec, st, {
+      kind: "txn",
+      compare: [],
+      success: [{ kind: "range", key, end: "", revision: at, limit: 0, serializable: false }, put(key, value(st))],
+      failure: [],
+    });
+    return true;
+  }
+  return false;
 }
 
 const pick = <T>(st: ClientState, xs: readonly T[]): T => xs[Math.floor(st.rnd() * xs.length)];
@@ -85,6 +125,7 @@ export const etcdProfile: Profile = {
   prefix: "key",
   prefixEnd: "kez",
   async step(rec, st, ctx) {
+    if (await extra(rec, st, ctx, ETCD_KEYS)) return;
     const key = pick(st, ETCD_KEYS);
     const r = st.rnd() * 100;
     if (r < 14) await run(rec, st, get(key));
@@ -123,9 +164,8 @@ export const etcdProfile: Profile = {
       await run(rec, st, { kind: "leaseRevoke", id });
     } else if (r < 98) {
       // Mostly a revision the watchers have passed; sometimes one in the future (refused).
-      const safe = ctx.safeCompactRevision();
-      const at = st.rnd() < 0.15 ? st.revision + 1000 : Math.max(1, safe - Math.floor(st.rnd() * 20));
-      if (safe > 1) await run(rec, st, { kind: "compact", revision: at });
+      const req = st.rnd() < 0.15 ? { kind: "compact" as const, revision: st.revision + 1000 } : compactRequest(st, ctx);
+      if (req) await run(rec, st, req);
     } else if (r < 98.5) await run(rec, st, { kind: "defragment" });
     else await run(rec, st, get(key));
   },
@@ -142,7 +182,8 @@ export const kubernetesProfile: Profile = {
   name: "kubernetes",
   prefix: "/registry/",
   prefixEnd: "/registry0",
-  async step(rec, st) {
+  async step(rec, st, ctx) {
+    if (await extra(rec, st, ctx, POD_KEYS)) return;
     const key = pick(st, POD_KEYS);
     const r = st.rnd() * 100;
     if (r < 10) {

@@ -62,6 +62,11 @@ export class WatchRecorder {
     this.#current?.requestProgress();
   }
 
+  /** Whether stop() was called (the watch was meant to end, not broken). */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
   stop(): void {
     this.#stopped = true;
     this.#current?.stream.cancel();
