@@ -1,12 +1,15 @@
-// Crash-test failpoints. ETCD_TS_FAILPOINT=<name> makes the process die with
-// exit code 137 (what a shell reports for kill -9) on the Nth hit of that
-// failpoint, N = ETCD_TS_FAILPOINT_AFTER (default 50). A counter instead of
-// randomness keeps crash tests reproducible.
+// Crash-test failpoints. ETCD_TS_FAILPOINT=<name> acts on the Nth hit of that failpoint,
+// N = ETCD_TS_FAILPOINT_AFTER (default 50); what it does is ETCD_TS_FAILPOINT_ACTION:
+// - exit (default): the process dies with exit code 137 (what a shell reports for kill -9);
+// - error: the failpoint throws once, as a failed write or fsync would at that point;
+// - sleep:<ms>: the thread stalls there for ms, once (a slow disk, a stuck apply).
+// A counter instead of randomness keeps crash tests reproducible.
 
 const KILLED_EXIT_CODE = 137;
 const DEFAULT_AFTER_HITS = 50;
 
-type Armed = { name: string; afterHits: number };
+export type FailpointAction = { kind: "exit" } | { kind: "error" } | { kind: "sleep"; ms: number };
+type Armed = { name: string; afterHits: number; action: FailpointAction };
 
 // undefined = env not read yet; null = read, nothing armed.
 let armed: Armed | null | undefined;
@@ -21,7 +24,15 @@ export function parseFailpointEnv(env: Record<string, string | undefined>): Arme
   if (!Number.isSafeInteger(afterHits) || afterHits < 1) {
     throw new Error(`ETCD_TS_FAILPOINT_AFTER must be a positive integer, got ${JSON.stringify(raw)}`);
   }
-  return { name, afterHits };
+  return { name, afterHits, action: parseAction(env.ETCD_TS_FAILPOINT_ACTION) };
+}
+
+function parseAction(raw: string | undefined): FailpointAction {
+  if (raw === undefined || raw === "" || raw === "exit") return { kind: "exit" };
+  if (raw === "error") return { kind: "error" };
+  const sleep = /^sleep:(\d{1,7})$/.exec(raw);
+  if (sleep) return { kind: "sleep", ms: Number(sleep[1]) };
+  throw new Error(`ETCD_TS_FAILPOINT_ACTION must be exit, error or sleep:<ms>, got ${JSON.stringify(raw)}`);
 }
 
 /** Reads the environment once; later calls are no-ops. */
@@ -33,7 +44,12 @@ export function failpoint(name: string): void {
   if (armed === undefined) initFailpoints();
   if (armed === null || armed === undefined || armed.name !== name) return;
   hits++;
-  if (hits >= armed.afterHits) process.exit(KILLED_EXIT_CODE);
+  if (hits !== armed.afterHits) return;
+  const a = armed.action;
+  if (a.kind === "exit") process.exit(KILLED_EXIT_CODE);
+  if (a.kind === "error") throw new Error(`injected fault at failpoint ${name} (ETCD_TS_FAILPOINT_ACTION=error)`);
+  // A real stall: nothing else of this process runs meanwhile, timers and I/O callbacks included.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, a.ms);
 }
 
 /** The bugs a test may plant in a real server (ServerOptions.unsafeBug), by ETCD_TS_UNSAFE_BUG. */

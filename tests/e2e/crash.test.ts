@@ -231,6 +231,31 @@ describe("crash safety: no acknowledged put is lost", () => {
     60_000,
   );
 
+  test(
+    "a WAL write or fsync that fails stops the member (exit status 1, one fatal line), and a restart keeps every acknowledged put",
+    async () => {
+      const ledger = new Ledger();
+      // The error stands for the fsync's: the batch is written, and then the server is told it failed.
+      const env = { ETCD_TS_FAILPOINT: "wal-before-sync", ETCD_TS_FAILPOINT_AFTER: "40", ETCD_TS_FAILPOINT_ACTION: "error" };
+      const m = await start({ env });
+      const exited = new Promise<number | null>((r) => (m.proc.exitCode !== null ? r(m.proc.exitCode) : m.proc.once("exit", (code) => r(code))));
+      const { acked, failed } = await drive(m, ledger, () => false);
+      const code = await Promise.race([exited, Bun.sleep(10_000).then(() => "still running" as const)]);
+      const logs = m.logs();
+      expect(code, `the member should stop with status 1 [seed ${SEED}]\n${logs.slice(-2000)}`).toBe(1);
+      expect(logs).toContain('"msg":"fatal error: stopping"');
+      expect(logs).toContain("injected fault at failpoint wal-before-sync");
+      // While it stops, writes are refused: what a client of a stopping member sees, not a lost write.
+      for (const u of ledger.unexpected) expect(u).toMatch(/failed while the server was alive: (etcdserver: server stopped|.*(closed|reset|GOAWAY|unavailable|connection).*)$/i);
+      expect(acked, "no put was acknowledged before the failure").toBeGreaterThan(0);
+      const restarted = await start({ dataDir: m.dataDir, env: NO_FAILPOINT });
+      const v = await verify(restarted, ledger, "after a failed WAL sync");
+      console.log(`failed WAL sync: ${acked} acknowledged (${failed} refused), ${v.present} keys present after the restart, store revision ${v.storeRevision}`);
+      await restarted.stop();
+    },
+    40_000,
+  );
+
   for (const fp of ["wal-before-sync", "wal-after-sync"] as const) {
     test(
       `process dies at the ${fp} failpoint, then a restart keeps every acknowledged put`,

@@ -134,19 +134,31 @@ export async function runNemesis(o: NemesisOptions): Promise<ScheduleEntry[]> {
         break;
       }
       case "failpoint": {
+        // Most often a crash there; sometimes an error thrown there (a failed write or fsync), or a
+        // stall longer than an election timeout (a slow disk, a stuck apply).
         const fp = pick(FAILPOINTS);
         const after = 1 + Math.floor(rnd() * 100);
-        entry.what = `restart ${name} to crash at failpoint ${fp} (hit ${after})`;
+        const action = pick(["exit", "exit", "exit", "error", "sleep"] as const);
+        const stallMs = Math.round(o.electionTimeoutMs * (1.5 + rnd()));
+        const env = { ETCD_TS_FAILPOINT: fp, ETCD_TS_FAILPOINT_AFTER: String(after), ETCD_TS_FAILPOINT_ACTION: action === "sleep" ? `sleep:${stallMs}` : action };
+        const verb = action === "exit" ? "crash" : action === "error" ? "fail" : `stall ${stallMs} ms`;
+        entry.what = `restart ${name} to ${verb} at failpoint ${fp} (hit ${after})`;
         o.log(`nemesis: ${entry.what}`);
         await cluster.kill(victim);
         try {
-          await cluster.startMember(victim, { ETCD_TS_FAILPOINT: fp, ETCD_TS_FAILPOINT_AFTER: String(after) }, "live");
+          await cluster.startMember(victim, env, "live");
         } catch {
-          // It may crash before it serves: that is the failpoint doing its job.
+          // It may stop before it serves: that is the failpoint doing its job.
         }
-        const crashed = await cluster.waitExit(victim, Math.max(hold, 3000));
-        entry.outcome = crashed ? "crashed there" : "not reached; killed";
-        if (!crashed) await cluster.kill(victim);
+        if (action === "sleep") {
+          await Bun.sleep(hold + stallMs);
+          entry.outcome = cluster.isUp(victim) ? "ran on (stalled if reached)" : "exited";
+          await cluster.kill(victim);
+        } else {
+          const stopped = await cluster.waitExit(victim, Math.max(hold, 3000));
+          entry.outcome = stopped ? "stopped there" : "not reached; killed";
+          if (!stopped) await cluster.kill(victim);
+        }
         break;
       }
     }
