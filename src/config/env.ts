@@ -9,9 +9,10 @@ import type { ConfigWarning, RawValue } from "./types";
  *   release they ship; honouring it as --version would make the server
  *   print its version and exit, and rejecting it would break those images.
  *   --version is therefore command-line only.
- * - ETCD_TS_FAILPOINT(_AFTER, _ACTION) and ETCD_TS_UNSAFE_BUG are the test switches read by src/pkg/failpoint.ts.
+ * - ETCD_TS_FAILPOINT(_AFTER, _ACTION), ETCD_TS_UNSAFE_BUG and ETCD_TS_RECORD_SYNCED are the test
+ *   switches read by src/pkg/failpoint.ts.
  */
-const NOT_SETTINGS = new Set(["ETCD_UNSUPPORTED_ARCH", "ETCD_VERSION", "ETCD_TS_FAILPOINT", "ETCD_TS_FAILPOINT_AFTER", "ETCD_TS_FAILPOINT_ACTION", "ETCD_TS_UNSAFE_BUG"]);
+const NOT_SETTINGS = new Set(["ETCD_UNSUPPORTED_ARCH", "ETCD_VERSION", "ETCD_TS_FAILPOINT", "ETCD_TS_FAILPOINT_AFTER", "ETCD_TS_FAILPOINT_ACTION", "ETCD_TS_UNSAFE_BUG", "ETCD_TS_RECORD_SYNCED"]);
 
 /** Variable names whose values stay out of logs. */
 const SECRET_NAME = /PASS|SECRET|TOKEN|KEY|CREDENTIAL/;

@@ -5,6 +5,9 @@
 // - sleep:<ms>: the thread stalls there for ms, once (a slow disk, a stuck apply).
 // A counter instead of randomness keeps crash tests reproducible.
 
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+
 const KILLED_EXIT_CODE = 137;
 const DEFAULT_AFTER_HITS = 50;
 
@@ -68,4 +71,19 @@ export function parseUnsafeBugEnv(env: Record<string, string | undefined>): Unsa
     throw new Error(`ETCD_TS_UNSAFE_BUG must be one of ${UNSAFE_BUGS.join(", ")}, got ${JSON.stringify(name)}`);
   }
   return name as UnsafeBug;
+}
+
+/** Where ETCD_TS_RECORD_SYNCED notes the WAL's durable end, inside the WAL directory. */
+export const SYNCED_NOTE_NAME = ".etcd-ts-synced";
+let noteSyncs: boolean | undefined;
+
+/**
+ * ETCD_TS_RECORD_SYNCED=1: after every fdatasync the WAL notes which segment is durable up to which
+ * byte, so the robustness suite can cut a killed member's WAL back to what a power cut would leave
+ * (everything written after the last fdatasync gone, or torn). The note itself is not synced: a
+ * SIGKILL keeps the page cache, and the suite reads it right after one.
+ */
+export function noteWalSynced(dir: string, segmentName: string, bytes: number): void {
+  noteSyncs ??= process.env.ETCD_TS_RECORD_SYNCED === "1";
+  if (noteSyncs) writeFileSync(join(dir, SYNCED_NOTE_NAME), `${segmentName} ${bytes}\n`);
 }

@@ -3,7 +3,7 @@
 // for torn-tail repair versus corruption.
 import { readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { failpoint, initFailpoints } from "../pkg/failpoint";
+import { failpoint, initFailpoints, noteWalSynced } from "../pkg/failpoint";
 import { WalClosedError } from "./errors";
 import { encodeRecords } from "./frame";
 import { fsyncDir } from "../pkg/fsync-dir.ts";
@@ -237,7 +237,9 @@ export class Wal {
     this.#lastFsyncMs = performance.now() - startMs;
     walFsyncSeconds.observe(this.#lastFsyncMs / 1000);
     this.#fsyncs++;
-    this.#segments[this.#segments.length - 1].sizeBytes = this.#current.sizeBytes;
+    const synced = this.#segments[this.#segments.length - 1];
+    synced.sizeBytes = this.#current.sizeBytes;
+    noteWalSynced(this.dir, synced.name, synced.sizeBytes);
     if (lastIndex !== undefined) this.#lastIndex = lastIndex;
     failpoint("wal-after-sync");
   }

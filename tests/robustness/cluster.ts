@@ -2,7 +2,8 @@
 // proxy (tests/support/fault-proxy.ts), so the nemesis can cut, delay and reset links, and every
 // member can be killed, paused, crashed at a named failpoint and restarted on its data dir.
 import { spawnSync } from "node:child_process";
-import { closeSync, cpSync, mkdirSync, openSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
+import { SYNCED_NOTE_NAME } from "../../src/pkg/failpoint.ts";
 import { join } from "node:path";
 import { PeerNetwork } from "../support/fault-proxy.ts";
 import { freePort, type Member, startMember } from "../e2e/harness.ts";
@@ -156,6 +157,34 @@ export class Cluster {
     m.proc.kill("SIGCONT");
   }
 
+  /**
+   * A power cut on member i: SIGKILL, then its WAL is cut back to what the disk would hold — every
+   * byte after the last fdatasync (as the member noted it, ETCD_TS_RECORD_SYNCED=1) lost or torn at
+   * a random point. The database keeps what it has: SQLite's unsynced commits surviving is one of the
+   * outcomes a power cut allows, and the member applies only entries its WAL had made durable.
+   * Returns what was cut.
+   */
+  async powerCut(i: number, rnd: () => number): Promise<string> {
+    await this.kill(i);
+    const walDir = join(this.dataDir(i), "member", "wal");
+    const note = join(walDir, SYNCED_NOTE_NAME);
+    if (!existsSync(note)) return "no WAL sync noted: nothing cut";
+    const [segment, bytes] = readFileSync(note, "utf8").trim().split(" ");
+    const synced = Number(bytes);
+    const cut: string[] = [];
+    for (const name of readdirSync(walDir).filter((n) => n.endsWith(".wal")).sort()) {
+      if (name < segment) continue;
+      const size = statSync(join(walDir, name)).size;
+      // Segments after the noted one were created (their directory entry is synced) but nothing in them was.
+      const keep = name === segment ? synced : 0;
+      if (size <= keep) continue;
+      const to = keep + Math.floor(rnd() * (size - keep + 1));
+      truncateSync(join(walDir, name), to);
+      cut.push(`${name} ${size} → ${to} bytes`);
+    }
+    return cut.length ? `WAL cut: ${cut.join(", ")}` : "nothing unsynced to lose";
+  }
+
   /** Waits (bounded) for member i to exit by itself (a failpoint); true if it did. */
   async waitExit(i: number, timeoutMs: number): Promise<boolean> {
     const m = this.#members[i];
@@ -169,13 +198,17 @@ export class Cluster {
   /** Every member running and unpaused, every link healed. */
   async heal(): Promise<void> {
     this.net.heal();
+    const down: number[] = [];
     for (let i = 0; i < this.size; i++) {
       this.resume(i);
       if (!this.isUp(i)) {
         this.#members[i] = null;
-        await this.startMember(i, {}, "live");
+        down.push(i);
       }
     }
+    // Together: a member serves only once it has a leader, so after a whole-cluster outage none
+    // would be ready alone.
+    await Promise.all(down.map((i) => this.startMember(i, {}, "live")));
   }
 
   /**

@@ -5,7 +5,7 @@ import { rpc } from "../../src/client/rpc.ts";
 import { Client } from "../../src/client/client.ts";
 import type { Cluster } from "./cluster.ts";
 
-export const NEMESES = ["kill", "pause", "partition", "one-way", "delay", "failpoint", "disk-full", "replace"] as const;
+export const NEMESES = ["kill", "pause", "partition", "one-way", "delay", "failpoint", "disk-full", "power-loss", "replace"] as const;
 export type NemesisKind = (typeof NEMESES)[number];
 
 /**
@@ -125,6 +125,28 @@ export async function runNemesis(o: NemesisOptions): Promise<ScheduleEntry[]> {
         await Bun.sleep(hold);
         free();
         entry.outcome = cluster.isUp(victim) ? "kept running" : "exited; restarted";
+        break;
+      }
+      case "power-loss": {
+        // One member, or the whole cluster at once (what a rack losing power does): every member's
+        // WAL loses what it had not fdatasync'ed.
+        const all = n > 1 && rnd() < 0.4;
+        const victims = all ? cluster.names.map((_, j) => j) : [victim];
+        entry.what = all ? "power cut on every member" : `power cut on ${name}${victim === leader ? " (leader)" : ""}`;
+        o.log(`nemesis: ${entry.what}`);
+        // Half the single-member cuts land right after a WAL write and before its fdatasync (the
+        // member stops itself there), so there is always an unsynced tail to lose or tear.
+        if (!all && rnd() < 0.5) {
+          const after = String(5 + Math.floor(rnd() * 60));
+          entry.what += ` right after a WAL write (wal-before-sync, hit ${after})`;
+          await cluster.kill(victim);
+          await cluster.startMember(victim, { ETCD_TS_FAILPOINT: "wal-before-sync", ETCD_TS_FAILPOINT_AFTER: after }, "live").catch(() => {});
+          await cluster.waitExit(victim, Math.max(hold, 3000));
+        }
+        const cuts: string[] = [];
+        for (const j of victims) cuts.push(`${cluster.names[j]}: ${await cluster.powerCut(j, rnd)}`);
+        entry.outcome = cuts.join("; ");
+        await Bun.sleep(hold / 3);
         break;
       }
       case "replace": {

@@ -92,7 +92,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       token: `robustness-${o.seed}`,
       // Small, so that logs are compacted and a member that was down catches up by snapshot.
       args: ["--snapshot-count", "300", "--snapshot-catchup-entries", "100", "--heartbeat-interval", "100", "--election-timeout", String(ELECTION_MS), ...(o.serverArgs ?? [])],
-      env: o.plantedBug ? { ETCD_TS_UNSAFE_BUG: o.plantedBug } : {},
+      env: { ...(o.plantedBug ? { ETCD_TS_UNSAFE_BUG: o.plantedBug } : {}), ...(o.nemesis === "power-loss" ? { ETCD_TS_RECORD_SYNCED: "1" } : {}) },
       // WAL segments are 64 MiB each: room for a few, and for the database.
       diskMiB: o.nemesis === "disk-full" ? 512 : undefined,
     });

@@ -43,7 +43,10 @@ export class KvRecorder {
       rec = { client, member: home, request, call, ret: now(), outcome: "ok", revision, response };
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
-      const outcome = definiteFailure(error) ? "failed" : "unknown";
+      // LeaseRevoke is one of clientv3's repeatable calls: an attempt cut off after it was applied
+      // is sent again and then finds no lease. So that answer does not say the revoke did not happen.
+      const retriedRevoke = request.kind === "leaseRevoke" && error.includes("requested lease not found");
+      const outcome = definiteFailure(error) && !retriedRevoke ? "failed" : "unknown";
       rec = { client, member: home, request, call, ret: now(), outcome, error };
     }
     this.#o.sink.push(rec);
