@@ -104,7 +104,7 @@ if (parsed.check) {
 const ci = parsed.ci === true;
 const profiles = list("profiles", Object.keys(PROFILES) as (keyof typeof PROFILES)[]);
 const nemeses = list<NemesisKind>("nemeses", NEMESES);
-const seconds = num("seconds", ci ? 8 : 20, 2, 3600);
+const seconds = num("seconds", ci ? 6 : 20, 2, 3600);
 const minutes = num("minutes", 0, 0, 24 * 60);
 type Planned = Pick<ScenarioOptions, "profile" | "nemesis"> & Partial<ScenarioOptions>;
 const regressions = (() => {
@@ -121,7 +121,10 @@ const matrix: Planned[] = [
 const histories = num("histories", minutes > 0 ? 1_000_000 : matrix.length, 1, 1_000_000);
 const firstSeed = num("seed", Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1);
 const clients = num("clients", 6, 1, 64);
-const thinkMs = num("think-ms", 5, 0, 10_000);
+// Rates from light to overload: without --think-ms, histories cycle through a client pause of 5 ms
+// (moderate), 0 (as fast as answers come: more than 2 cores serve) and 50 ms (light).
+const THINK_CYCLE = [5, 0, 50];
+const thinkFixed = parsed["think-ms"] === undefined ? null : num("think-ms", 5, 0, 10_000);
 const bug = parsed.bug;
 if (bug !== undefined && !(UNSAFE_BUGS as readonly string[]).includes(bug)) fail(`--bug must be one of ${UNSAFE_BUGS.join(", ")}`);
 const keepDir = parsed["keep-dir"] ?? join(tmpdir(), "etcd-ts-robustness");
@@ -134,6 +137,7 @@ for (let i = 0; i < histories && performance.now() < stopAt; i++) {
   const planned = matrix[i % matrix.length];
   const { profile, nemesis } = planned;
   const seed = (firstSeed + i) >>> 0;
+  const thinkMs = thinkFixed ?? THINK_CYCLE[Math.floor(i / matrix.length + i) % THINK_CYCLE.length];
   const r = await runScenario({
     thinkMs, ...planned, seed, seconds, clients, keepDir, plantedBug: bug, keepAll: parsed.keep === true,
     etcdctl: parsed["no-etcdctl"] !== true,
@@ -142,12 +146,12 @@ for (let i = 0; i < histories && performance.now() < stopAt; i++) {
   results.push(r);
   const calls = r.calls.ok + r.calls.failed + r.calls.unknown;
   console.error(
-    `${r.ok ? "ok  " : "FAIL"} ${r.name} seed ${seed}: ${calls} calls (${r.calls.ok} ok, ${r.calls.unknown} unknown), ` +
+    `${r.ok ? "ok  " : "FAIL"} ${r.name} seed ${seed}, think ${planned.thinkMs ?? thinkMs} ms: ${calls} calls (${r.calls.ok} ok, ${r.calls.unknown} unknown), ` +
       `${r.watchEvents} watch events in ${r.watchSessions} sessions, ${r.faults} faults, ${(r.ms / 1000).toFixed(1)} s`,
   );
   if (!r.ok) {
     const which = planned.name ? `--regressions ${planned.name.replace(/ \(.*$/, "")}` : `--profiles ${profile.name} --nemeses ${nemesis}`;
-    console.error(`  replay: npm run robustness -- ${which} --histories 1 --seed ${seed} --seconds ${seconds}`);
+    console.error(`  replay: npm run robustness -- ${which} --histories 1 --seed ${seed} --seconds ${seconds} --think-ms ${planned.thinkMs ?? thinkMs}`);
     console.error(`  schedule: ${r.schedule.map((e) => `${e.at.toFixed(1)}s ${e.what}${e.outcome ? ` → ${e.outcome}` : ""}`).join("; ") || "(none)"}`);
     for (const v of r.violations.slice(0, 10)) console.error(`  [${v.checker}/${v.kind}] ${v.detail}`);
     if (r.violations.length > 10) console.error(`  … ${r.violations.length - 10} more in violations.txt`);
