@@ -237,17 +237,19 @@ async function convergence(cluster: Cluster, final: number): Promise<Violation[]
         if (r && Number(r.header?.revision ?? 0) >= final) break;
         await Bun.sleep(100);
       }
-      const h = await c.call(rpc.hashKV, { revision: BigInt(final) });
-      hashes.push(`${h.hash}@${h.compactRevision}`);
+      // At the current revision (0), which is the final one once traffic has stopped: HashKV refuses
+      // a revision at or below the compaction (as etcd's), and the traffic may compact at the newest.
+      const h = await c.call(rpc.hashKV, { revision: 0n });
+      hashes.push(`${h.hash} at revision ${h.header?.revision}, compacted at ${h.compactRevision}`);
       const alarms = await c.call(rpc.alarm, { action: 0, memberID: 0n, alarm: 0 });
       if (alarms.alarms.length > 0) out.push({ checker: "convergence", kind: "alarm", detail: `${cluster.names[i]} reports alarms ${JSON.stringify(alarms.alarms.map((a) => a.alarm))}` });
     } catch (e) {
-      out.push({ checker: "convergence", kind: "hashkv", detail: `${cluster.names[i]}: HashKV at ${final} failed: ${(e as Error).message}` });
+      out.push({ checker: "convergence", kind: "hashkv", detail: `${cluster.names[i]}: HashKV after revision ${final} failed: ${(e as Error).message}` });
     } finally {
       c.close();
     }
   }
-  if (new Set(hashes).size > 1) out.push({ checker: "convergence", kind: "hashkv", detail: `members differ at revision ${final}: ${hashes.map((h, i) => `${cluster.names[i]} ${h}`).join(", ")}` });
+  if (new Set(hashes).size > 1) out.push({ checker: "convergence", kind: "hashkv", detail: `members differ after revision ${final}: ${hashes.map((h, i) => `${cluster.names[i]} ${h}`).join(", ")}` });
   return out;
 }
 
