@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Clock, systemClock } from "../pkg/clock.ts";
+import { failpoint } from "../pkg/failpoint.ts";
 import { backendCommitSeconds, backendCommitWriteSeconds, backendDefragSeconds, defragInflight, openReadTxns } from "./metrics.ts";
 
 export type { Statement };
@@ -331,7 +332,9 @@ export class Backend {
       const before = freePages();
       if (before === 0) break;
       const t = performance.now();
+      failpoint("defragBeforeStep");
       this.#db.exec(`PRAGMA incremental_vacuum(${pages})`);
+      failpoint("defragAfterStep");
       const ms = performance.now() - t;
       reclaimed += Math.max(1, before - freePages());
       // Aim each step at stepMs whatever the disk and page cache do; at most doubling per step and

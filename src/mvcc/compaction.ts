@@ -1,4 +1,5 @@
 // Physical compaction: deleting, a slice of keys at a time, the history rows a compaction dropped.
+import { failpoint } from "../pkg/failpoint.ts";
 import { dbCompactionKeys, dbCompactionLast, dbCompactionPauseMs, dbCompactionTotalMs } from "./metrics.ts";
 import type { Tables } from "./tables.ts";
 
@@ -53,7 +54,10 @@ export class Compactor {
           await new Promise<void>((r) => setImmediate(r));
           if (this.#done >= this.#target() || b.closed) break;
           this.#slice(COMPACT_SLICE_KEYS);
+          // etcd's gofail names: a crash between deleting history and recording how far it got.
+          failpoint("compactBeforeCommitBatch");
           b.commit();
+          failpoint("compactAfterCommitBatch");
           b.checkpointStep();
         }
       } finally {

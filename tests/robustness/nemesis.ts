@@ -10,14 +10,17 @@ export type NemesisKind = (typeof NEMESES)[number];
 
 /**
  * Named crash points of the server (src/pkg/failpoint.ts: the process exits with 137 on the Nth hit).
- * The snapshot ones are hit only while a lagging member installs a snapshot: a run that never reaches
- * one kills the member after a while instead (the schedule says so).
+ * The snapshot, defrag and compaction ones are hit only when that happens (a lagging member, the
+ * traffic's Defragment and Compact calls): a run that never reaches one kills the member after a
+ * while instead (the schedule says so).
  */
 export const FAILPOINTS = [
   "raftBeforeSave", "raftAfterSave", "raftBeforeApply", "raftAfterApply", "raftBeforeAdvance",
   "raftBeforeLeaderSend", "raftAfterLeaderSend", "raftBeforeFollowerSend", "raftAfterFollowerSend",
   "raftBeforeApplySnap", "raftAfterApplySnap", "raftBeforeSaveSnap", "raftAfterSaveSnap", "raftAfterWALRelease",
   "applyBeforeCommit", "applyAfterCommit", "wal-before-sync", "wal-after-sync",
+  "defragBeforeStep", "defragAfterStep", "compactBeforeCommitBatch", "compactAfterCommitBatch",
+  "beforeSendSnapshot", "afterReceiveSnapshot",
 ] as const;
 
 export interface ScheduleEntry {

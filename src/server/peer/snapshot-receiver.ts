@@ -3,6 +3,7 @@
 // the verified file on.
 import { statSync } from "node:fs";
 import type net from "node:net";
+import { failpoint } from "../../pkg/failpoint.ts";
 import type { Message } from "../../raft/types.ts";
 import {
   peerReceivedBytes,
@@ -64,6 +65,7 @@ export function receiveSnapshot(ctx: TransportContext, opts: ReceiveSnapshotOpti
       snapshotReceiveSeconds.with(fromLabel).observe((now() - started) / 1000);
       if (ctx.stopped) return;
       peerReceivedBytes.with(hex(from)).inc(fileSize(path));
+      failpoint("afterReceiveSnapshot");
       opts.onSnapshot(m, path);
     },
     onError: (reason) => {

@@ -1,5 +1,6 @@
 // Ships databases to peers (etcd's snapshotSender): the transfer itself is snapshot-stream.ts; this
 // keeps one transfer per peer, logs and counts them, and reports each outcome to Raft.
+import { failpoint } from "../../pkg/failpoint.ts";
 import { encodeMessage } from "../../raft/codec.ts";
 import type { Message } from "../../raft/types.ts";
 import { snapshotSendFailures, snapshotSendInflights, snapshotSendSeconds, snapshotSendSuccess } from "./metrics.ts";
@@ -34,6 +35,7 @@ export class SnapshotSender {
     snapshotSendInflights.with(to).inc();
     const { clusterId, memberId, dialTimeoutMs } = this.ctx;
     const opts = { url: peer.url, clusterId, from: memberId, to: peer.id, dialTimeoutMs, idleTimeoutMs: this.idleTimeoutMs, signal: ac.signal, tls: this.ctx.tls?.client };
+    failpoint("beforeSendSnapshot");
     sendSnapshot(opts, bare, src)
       .then(
         () => {
