@@ -16,29 +16,32 @@ test("parses the environment", () => {
   expect(() => parseFailpointEnv({ ETCD_TS_FAILPOINT: "x", ETCD_TS_FAILPOINT_AFTER: "two" })).toThrow();
 });
 
-test("exits with 137 on the configured hit of the named failpoint only", () => {
+/** Runs `loop` (code that may call failpoint()) in a child Bun process with `env`; its exit code and output lines. */
+function runChild(loop: string, env: Record<string, string>): { exitCode: number | null; lines: string[] } {
   const dir = mkdtempSync(join(tmpdir(), "failpoint-test-"));
   try {
     const script = join(dir, "child.ts");
-    writeFileSync(
-      script,
-      `import { writeSync } from "node:fs";
-import { failpoint } from ${JSON.stringify(join(import.meta.dir, "failpoint.ts"))};
-for (let i = 1; i <= 10; i++) {
+    const imports = `import { writeSync } from "node:fs";\nimport { failpoint } from ${JSON.stringify(join(import.meta.dir, "failpoint.ts"))};\n`;
+    writeFileSync(script, imports + loop);
+    const child = Bun.spawnSync([process.execPath, script], { env: { ...process.env, ...env } });
+    return { exitCode: child.exitCode, lines: child.stdout.toString().trim().split("\n") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("exits with 137 on the configured hit of the named failpoint only", () => {
+  const child = runChild(
+    `for (let i = 1; i <= 10; i++) {
   failpoint("other");
   failpoint("target");
   writeSync(1, i + "\\n");
 }
 `,
-    );
-    const child = Bun.spawnSync([process.execPath, script], {
-      env: { ...process.env, ETCD_TS_FAILPOINT: "target", ETCD_TS_FAILPOINT_AFTER: "4" },
-    });
-    expect(child.exitCode).toBe(137);
-    expect(child.stdout.toString().trim().split("\n")).toEqual(["1", "2", "3"]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    { ETCD_TS_FAILPOINT: "target", ETCD_TS_FAILPOINT_AFTER: "4" },
+  );
+  expect(child.exitCode).toBe(137);
+  expect(child.lines).toEqual(["1", "2", "3"]);
 });
 
 test("ETCD_TS_UNSAFE_BUG names one known bug or is refused", () => {
@@ -48,14 +51,7 @@ test("ETCD_TS_UNSAFE_BUG names one known bug or is refused", () => {
 });
 
 test("error throws once on the configured hit; sleep stalls the thread once", () => {
-  const dir = mkdtempSync(join(tmpdir(), "failpoint-test-"));
-  try {
-    const script = join(dir, "child.ts");
-    writeFileSync(
-      script,
-      `import { writeSync } from "node:fs";
-import { failpoint } from ${JSON.stringify(join(import.meta.dir, "failpoint.ts"))};
-for (let i = 1; i <= 4; i++) {
+  const loop = `for (let i = 1; i <= 4; i++) {
   const t0 = performance.now();
   try {
     failpoint("target");
@@ -64,25 +60,20 @@ for (let i = 1; i <= 4; i++) {
     writeSync(1, i + " " + e.message + "\\n");
   }
 }
-`,
-    );
-    const run = (action: string) =>
-      Bun.spawnSync([process.execPath, script], { env: { ...process.env, ETCD_TS_FAILPOINT: "target", ETCD_TS_FAILPOINT_AFTER: "2", ETCD_TS_FAILPOINT_ACTION: action } });
-    const errored = run("error");
-    expect(errored.exitCode).toBe(0);
-    expect(errored.stdout.toString().trim().split("\n").map((l) => l.replace(/ ok \d+$/, " ok"))).toEqual([
-      "1 ok",
-      "2 injected fault at failpoint target (ETCD_TS_FAILPOINT_ACTION=error)",
-      "3 ok",
-      "4 ok",
-    ]);
-    const slept = run("sleep:1000").stdout.toString().trim().split("\n");
-    expect(slept.length).toBe(4);
-    const ms = slept.map((l) => Number(l.split(" ")[2]));
-    expect(ms[1]).toBeGreaterThanOrEqual(990);
-    // Only the second hit stalls (a loaded machine still runs three empty calls in well under a second).
-    expect(Math.max(ms[0], ms[2], ms[3])).toBeLessThan(500);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+`;
+  const run = (action: string) => runChild(loop, { ETCD_TS_FAILPOINT: "target", ETCD_TS_FAILPOINT_AFTER: "2", ETCD_TS_FAILPOINT_ACTION: action });
+  const errored = run("error");
+  expect(errored.exitCode).toBe(0);
+  expect(errored.lines.map((l) => l.replace(/ ok \d+$/, " ok"))).toEqual([
+    "1 ok",
+    "2 injected fault at failpoint target (ETCD_TS_FAILPOINT_ACTION=error)",
+    "3 ok",
+    "4 ok",
+  ]);
+  const slept = run("sleep:1000").lines;
+  expect(slept.length).toBe(4);
+  const ms = slept.map((l) => Number(l.split(" ")[2]));
+  expect(ms[1]).toBeGreaterThanOrEqual(990);
+  // Only the second hit stalls (a loaded machine still runs three empty calls in well under a second).
+  expect(Math.max(ms[0], ms[2], ms[3])).toBeLessThan(500);
 });
