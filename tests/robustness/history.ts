@@ -41,7 +41,7 @@ export interface Compare {
 export type KvRequest =
   | RequestOp
   | { kind: "txn"; compare: Compare[]; success: RequestOp[]; failure: RequestOp[] }
-  /** ttl in seconds; the traffic uses hours, so no lease expires during a run. */
+  /** ttl in seconds; a lease that runs out takes its keys with it at a revision no call made. */
   | { kind: "leaseGrant"; ttl: number }
   | { kind: "leaseRevoke"; id: string }
   | { kind: "compact"; revision: number }

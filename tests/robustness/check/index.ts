@@ -43,7 +43,8 @@ export function checkHistory(h: History, log: (msg: string) => void): Violation[
   for (const v of kv.violations) out.push({ checker: "kv", kind: v.kind, detail: v.detail });
   log(
     `checked: ${w.sessions} watch sessions, ${w.events} events, truth revisions ${first[0]}–${first[1]}; ` +
-      `${kv.checked} KV calls checked, ${kv.unchecked} beyond the truth; ${out.length} violation(s)`,
+      `${kv.checked} KV calls checked, ${kv.unchecked} beyond the truth, ${kv.byUnknown} revisions made by calls of unknown outcome, ` +
+      `${kv.expired} by leases running out; ${out.length} violation(s)`,
   );
   return out;
 }

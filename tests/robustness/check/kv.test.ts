@@ -152,6 +152,27 @@ describe("checkKv", () => {
     expect(r.violations[0].revision).toBe(9);
   });
 
+  test("a lease running out explains its keys' deletion, but only once its TTL has passed", () => {
+    // Lease 9 (TTL 2 s) granted at 0–5 ms holds key s (revision 2); revision 3 deletes s, with no call.
+    const history = (seenAt: number) => {
+      const calls: KvCall[] = [
+        ok({ kind: "leaseGrant", ttl: 2 }, 0, 5, 1, { kind: "leaseGrant", id: "9" }),
+        ok(put("s", "short", "9"), 6, 10, 2, { kind: "put" }),
+        ok(get("s"), seenAt, seenAt + 5, 3, range([])),
+      ];
+      const events = new Map<number, WatchEvent[]>([
+        [2, [putEv(kv("s", "short", 2, 2, 1, "9"))]],
+        [3, [delEv("s", 3)]],
+      ]);
+      return { calls, truth: { events, toRevision: 3 } };
+    };
+    const late = history(2100);
+    expectKinds(late.calls, late.truth, []);
+    // Seen gone 1 s after the grant: a 2 s lease cannot have run out yet.
+    const early = history(1000);
+    expectKinds(early.calls, early.truth, ["phantomWrite"]);
+  });
+
   test("a read with the wrong count or more under a limit is caught", () => {
     for (const [count, more] of [
       [1, false],

@@ -96,6 +96,8 @@ export interface KvReport {
   revisions: number;
   /** Of those, how many unknown calls made. */
   byUnknown: number;
+  /** Revisions explained as a lease running out. */
+  expired: number;
 }
 
 const LEASE_NOT_FOUND = "requested lease not found";
@@ -123,6 +125,7 @@ export function checkKv(calls: readonly KvCall[], truth: KvTruth, opts: KvCheckO
     unchecked: made.unchecked + counts.unchecked,
     revisions: Math.max(0, store.top - 1),
     byUnknown: made.byUnknown.size,
+    expired: made.expired,
   };
 }
 
@@ -447,6 +450,8 @@ function isSerializable(req: KvRequest): boolean {
 interface Made {
   /** Ok revokes that made their header revision. */
   revokes: Set<number>;
+  /** Revisions made by a lease running out (its keys deleted by the server, no call). */
+  expired: number;
   /** Unknown calls that made a revision → that revision. */
   byUnknown: Map<number, number>;
   checked: number;
@@ -455,7 +460,8 @@ interface Made {
 
 function explainRevisions(ctx: Ctx, ok: Ok[]): Made {
   const { calls, store, top, found } = ctx;
-  const made: Made = { revokes: new Set(), byUnknown: new Map(), checked: 0, unchecked: 0 };
+  const made: Made = { revokes: new Set(), expired: 0, byUnknown: new Map(), checked: 0, unchecked: 0 };
+  const expiry = leaseExpiry(ctx);
   const claims = new Map<number, number[]>();
   const revokesAt = new Map<number, number[]>();
   for (const o of ok) {
@@ -505,6 +511,10 @@ function explainRevisions(ctx: Ctx, ok: Ok[]): Made {
       made.checked++;
       continue;
     }
+    if (expiry(r, truth, observed(r))) {
+      made.expired++;
+      continue;
+    }
     unexplained.push(r);
     candidates.push(unknownCandidates(ctx, unknown, r, truth, observed(r)));
   }
@@ -522,6 +532,33 @@ function explainRevisions(ctx: Ctx, ok: Ok[]): Made {
     found.add({ kind: "phantomWrite", revision: r, detail: `Revision ${r} (${showEvents(eventsAt(ctx, r))}; ${seen}) was made by no call: ${why}` });
   });
   return made;
+}
+
+/**
+ * Whether revision r is a lease running out: exactly the deletes a revoke of some lease L would make
+ * on the state at r − 1, where L was granted by an ok call whose TTL had run out by the time r was
+ * first seen (the server starts the clock no earlier than the grant's invocation, and only ever
+ * extends it). Leases granted by calls of unknown outcome have no known id: no key is put on them.
+ */
+function leaseExpiry(ctx: Ctx): (r: number, truth: readonly WatchEvent[], observedAt: number) => boolean {
+  const grants = new Map<string, { call: number; ttl: number }>();
+  for (const c of ctx.calls) {
+    if (c.outcome === "ok" && c.request.kind === "leaseGrant" && c.response?.kind === "leaseGrant") grants.set(c.response.id, { call: c.call, ttl: c.request.ttl });
+  }
+  return (r, truth, observedAt) => {
+    if (truth.length === 0 || truth.some((e) => e.type !== "delete")) return false;
+    const leases = new Set<string>();
+    for (const e of truth) {
+      const kv = ctx.store.get(e.kv.key, r - 1);
+      if (kv && kv.lease !== "0") leases.add(kv.lease);
+    }
+    for (const id of leases) {
+      const g = grants.get(id);
+      if (!g || observedAt < g.call + g.ttl * 1000) continue;
+      if (eventsDiff(effectOf({ kind: "leaseRevoke", id }, ctx.store, r - 1).events, truth) === null) return true;
+    }
+    return false;
+  };
 }
 
 function eventsAt(ctx: Ctx, r: number): readonly WatchEvent[] {

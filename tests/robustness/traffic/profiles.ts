@@ -44,8 +44,9 @@ export interface Profile {
   step(rec: KvRecorder, st: ClientState, ctx: TrafficContext): Promise<void>;
 }
 
-/** A long lease: no lease expires during a run, so expiry never has to be modelled. */
+/** Most leases outlive the run; about a third run out within it (2–4 s), and their keys go with them. */
 const LEASE_TTL_SECONDS = 7200;
+const leaseTtl = (st: ClientState) => (st.rnd() < 0.3 ? 2 + Math.floor(st.rnd() * 3) : LEASE_TTL_SECONDS);
 
 export function newClientState(client: number, rnd: () => number, mix: TrafficMix = {}): ClientState {
   return { client, mix, rnd, seq: 0, seen: new Map(), leases: [], revision: 0 };
@@ -158,7 +159,7 @@ export const etcdProfile: Profile = {
         success: [put(key, value(st))],
         failure: [{ kind: "range", key, end: "", revision: 0, limit: 0, serializable: false }],
       });
-    } else if (r < 91) await run(rec, st, { kind: "leaseGrant", ttl: LEASE_TTL_SECONDS });
+    } else if (r < 91) await run(rec, st, { kind: "leaseGrant", ttl: leaseTtl(st) });
     else if (r < 95 && st.leases.length > 0) {
       const id = st.leases.splice(Math.floor(st.rnd() * st.leases.length), 1)[0];
       await run(rec, st, { kind: "leaseRevoke", id });
@@ -224,7 +225,7 @@ export const kubernetesProfile: Profile = {
         failure: [{ kind: "range", key, end: "", revision: 0, limit: 0, serializable: false }],
       });
     } else if (r < 94 && st.leases.length > 0) await run(rec, st, put(pick(st, EVENT_KEYS), value(st), pick(st, st.leases)));
-    else if (r < 97) await run(rec, st, { kind: "leaseGrant", ttl: LEASE_TTL_SECONDS });
+    else if (r < 97) await run(rec, st, { kind: "leaseGrant", ttl: leaseTtl(st) });
     else if (st.leases.length > 1) {
       const id = st.leases.splice(Math.floor(st.rnd() * st.leases.length), 1)[0];
       await run(rec, st, { kind: "leaseRevoke", id });
