@@ -1,6 +1,6 @@
 import { Database, type Statement } from "bun:sqlite";
 import { createHash } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Clock, systemClock } from "../pkg/clock.ts";
 import { failpoint } from "../pkg/failpoint.ts";
@@ -200,6 +200,13 @@ export class Backend {
    * Makes every committed transaction durable in the main file (fsync). False when a reader (a copy
    * in progress, see copyTo) kept it from finishing: then nothing may rely on it.
    */
+  /** TESTS ONLY (the robustness suite's power cuts): the committed state, as one file at path. */
+  writeCopy(path: string): void {
+    this.commit();
+    writeFileSync(`${path}.tmp`, this.#db.serialize());
+    renameSync(`${path}.tmp`, path);
+  }
+
   checkpoint(): boolean {
     this.commit();
     const [busy, logPages, done] = (this.#db.query("PRAGMA wal_checkpoint(TRUNCATE)").values()[0] as unknown[]).map(Number);

@@ -84,6 +84,16 @@ let noteSyncs: boolean | undefined;
  * SIGKILL keeps the page cache, and the suite reads it right after one.
  */
 export function noteWalSynced(dir: string, segmentName: string, bytes: number): void {
+  if (recordingSyncs()) writeFileSync(join(dir, SYNCED_NOTE_NAME), `${segmentName} ${bytes}\n`);
+}
+
+/**
+ * Beside the database, with ETCD_TS_RECORD_SYNCED=1: a copy of it as of its last sync (a log
+ * checkpoint, a snapshot installed), for power cuts that also lose SQLite's unsynced commits.
+ */
+export const DB_SYNCED_COPY_SUFFIX = ".etcd-ts-synced";
+
+export function recordingSyncs(): boolean {
   noteSyncs ??= process.env.ETCD_TS_RECORD_SYNCED === "1";
-  if (noteSyncs) writeFileSync(join(dir, SYNCED_NOTE_NAME), `${segmentName} ${bytes}\n`);
+  return noteSyncs;
 }

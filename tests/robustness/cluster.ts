@@ -2,8 +2,8 @@
 // proxy (tests/support/fault-proxy.ts), so the nemesis can cut, delay and reset links, and every
 // member can be killed, paused, crashed at a named failpoint and restarted on its data dir.
 import { spawnSync } from "node:child_process";
-import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
-import { SYNCED_NOTE_NAME } from "../../src/pkg/failpoint.ts";
+import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
+import { DB_SYNCED_COPY_SUFFIX, SYNCED_NOTE_NAME } from "../../src/pkg/failpoint.ts";
 import { join } from "node:path";
 import { PeerNetwork } from "../support/fault-proxy.ts";
 import { freePort, type Member, startMember } from "../e2e/harness.ts";
@@ -160,18 +160,26 @@ export class Cluster {
   /**
    * A power cut on member i: SIGKILL, then its WAL is cut back to what the disk would hold — every
    * byte after the last fdatasync (as the member noted it, ETCD_TS_RECORD_SYNCED=1) lost or torn at
-   * a random point. The database keeps what it has: SQLite's unsynced commits surviving is one of the
-   * outcomes a power cut allows, and the member applies only entries its WAL had made durable.
-   * Returns what was cut.
+   * a random point. The database either keeps what it has (SQLite's unsynced commits happened to
+   * reach the disk) or, half the time, goes back to the copy the member kept at its last database
+   * sync (they did not); the member applies only entries its own WAL had made durable, so either way
+   * its WAL replays the rest. Returns what was cut.
    */
   async powerCut(i: number, rnd: () => number): Promise<string> {
     await this.kill(i);
+    const cut: string[] = [];
+    const db = join(this.dataDir(i), "member", "snap", "db");
+    if (existsSync(db + DB_SYNCED_COPY_SUFFIX) && rnd() < 0.5) {
+      copyFileSync(db + DB_SYNCED_COPY_SUFFIX, db);
+      rmSync(`${db}-wal`, { force: true });
+      rmSync(`${db}-shm`, { force: true });
+      cut.push("database back to its last sync");
+    }
     const walDir = join(this.dataDir(i), "member", "wal");
     const note = join(walDir, SYNCED_NOTE_NAME);
-    if (!existsSync(note)) return "no WAL sync noted: nothing cut";
+    if (!existsSync(note)) return cut.length ? cut.join(", ") : "no WAL sync noted: nothing cut";
     const [segment, bytes] = readFileSync(note, "utf8").trim().split(" ");
     const synced = Number(bytes);
-    const cut: string[] = [];
     for (const name of readdirSync(walDir).filter((n) => n.endsWith(".wal")).sort()) {
       if (name < segment) continue;
       const size = statSync(join(walDir, name)).size;
@@ -180,9 +188,9 @@ export class Cluster {
       if (size <= keep) continue;
       const to = keep + Math.floor(rnd() * (size - keep + 1));
       truncateSync(join(walDir, name), to);
-      cut.push(`${name} ${size} → ${to} bytes`);
+      cut.push(`WAL ${name} ${size} → ${to} bytes`);
     }
-    return cut.length ? `WAL cut: ${cut.join(", ")}` : "nothing unsynced to lose";
+    return cut.length ? cut.join(", ") : "nothing unsynced to lose";
   }
 
   /** Waits (bounded) for member i to exit by itself (a failpoint); true if it did. */

@@ -1,3 +1,4 @@
+import { DB_SYNCED_COPY_SUFFIX, recordingSyncs } from "../../pkg/failpoint.ts";
 import type { MemoryStorage } from "../../raft/storage.ts";
 import type { ConfState } from "../../raft/types.ts";
 import type { Snapshotter } from "../../snap/snapshotter.ts";
@@ -41,6 +42,7 @@ export class LogCheckpoint {
   async run(): Promise<void> {
     const d = this.#d;
     d.state.backend.sync();
+    if (recordingSyncs()) d.state.backend.writeCopy(d.state.backend.path + DB_SYNCED_COPY_SUFFIX);
     const storage = d.storage;
     const applied = Number(d.state.applied);
     // Keep some entries for followers that lag a little; a small --snapshot-count asks for a small log.

@@ -1,4 +1,5 @@
 import { EventType, type StoreEvent } from "../../mvcc/event.ts";
+import { DB_SYNCED_COPY_SUFFIX, recordingSyncs } from "../../pkg/failpoint.ts";
 import { MvccStore } from "../../mvcc/store.ts";
 import type { WatchHub } from "../../mvcc/watch/watch-hub.ts";
 import type { Ready, SoftState } from "../../raft/raw-node.ts";
@@ -92,6 +93,7 @@ export class MemberIO implements RaftNodeIO {
       return;
     }
     const backend = this.#peerSnapshots.install(snap, s.backend);
+    if (recordingSyncs()) backend.writeCopy(backend.path + DB_SYNCED_COPY_SUFFIX);
     const store = new MvccStore(backend);
     store.resumeCompaction();
     s.reload(backend, store);
