@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { UNSAFE_BUGS } from "../../src/pkg/failpoint.ts";
 import { BINARY } from "../e2e/harness.ts";
-import { checkHistory } from "./check/index.ts";
+import { checkHistory, excerpt } from "./check/index.ts";
 import type { History } from "./history.ts";
 import { NEMESES, type NemesisKind } from "./nemesis.ts";
 import { REGRESSIONS } from "./regressions.ts";
@@ -96,7 +96,7 @@ if (parsed.check) {
     fail(`--check ${parsed.check}: cannot read a history there (${(e as Error).message})`);
   }
   const violations = checkHistory(history, log);
-  for (const v of violations) console.log(`[${v.checker}/${v.kind}] ${v.detail}`);
+  for (const v of violations) console.log([`[${v.checker}/${v.kind}] ${v.detail}`, ...excerpt(history, v)].join("\n"));
   console.log(violations.length === 0 ? `${parsed.check}: no violation` : `${parsed.check}: ${violations.length} violation(s)`);
   process.exit(violations.length === 0 ? 0 : 1);
 }
@@ -155,7 +155,9 @@ for (let i = 0; i < histories && performance.now() < stopAt; i++) {
     console.error(`  schedule: ${r.schedule.map((e) => `${e.at.toFixed(1)}s ${e.what}${e.outcome ? ` → ${e.outcome}` : ""}`).join("; ") || "(none)"}`);
     for (const v of r.violations.slice(0, 10)) console.error(`  [${v.checker}/${v.kind}] ${v.detail}`);
     if (r.violations.length > 10) console.error(`  … ${r.violations.length - 10} more in violations.txt`);
-    console.error(`  kept: ${r.keptAt} (history.json, schedule.json, violations.txt, member logs, data dirs)`);
+    const first = r.violations.find((v) => v.call !== undefined || v.revision !== undefined);
+    if (first) console.error(`  history around [${first.checker}/${first.kind}]:\n${excerpt(r.history ?? { calls: [] }, first).map((l) => `    ${l}`).join("\n")}`);
+    console.error(`  kept: ${r.keptAt} (history.json, schedule.json, violations.txt, excerpt.txt, member logs, data dirs)`);
     // A planted bug caught once is enough for the self-test.
     if (bug) break;
   }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Client } from "../../src/client/client.ts";
 import { rpc } from "../../src/client/rpc.ts";
 import { seededRandom } from "../../src/pkg/prng.ts";
-import { checkHistory, type Violation } from "./check/index.ts";
+import { checkHistory, excerpt, type Violation } from "./check/index.ts";
 import { Cluster } from "./cluster.ts";
 import type { History, KvCall, WatchRequest, WatchSession } from "./history.ts";
 import { type NemesisKind, runNemesis, type ScheduleEntry } from "./nemesis.ts";
@@ -63,6 +63,8 @@ export interface ScenarioResult {
   schedule: ScheduleEntry[];
   /** Set when the run failed: where its history, logs and data dirs are. */
   keptAt?: string;
+  /** Set when the run failed: the history itself (for an excerpt). */
+  history?: History;
   ms: number;
 }
 
@@ -206,6 +208,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       watchSessions: watches.length,
       faults: schedule.length,
       violations, schedule, keptAt, ms: now(),
+      ...(violations.length > 0 ? { history: { seed: o.seed, calls, watches } } : {}),
     };
   }
 }
@@ -261,6 +264,8 @@ function keep(dir: string, o: ScenarioOptions, history: History, schedule: Sched
   writeFileSync(join(dir, "history.json"), JSON.stringify(history));
   writeFileSync(join(dir, "schedule.json"), JSON.stringify(schedule, null, 1));
   writeFileSync(join(dir, "violations.txt"), violations.map((v) => `[${v.checker}/${v.kind}] ${v.detail}`).join("\n") + "\n");
+  const around = violations.slice(0, 5).map((v) => [`[${v.checker}/${v.kind}] ${v.detail}`, ...excerpt(history, v, 30)].join("\n"));
+  writeFileSync(join(dir, "excerpt.txt"), around.join("\n\n") + "\n");
   for (const [i, p] of (cluster?.processes ?? []).entries()) writeFileSync(join(dir, `${p.name}.${i}.log`), p.member.logs());
   // Moved, not copied: the data dirs can be large. (mkdtemp and keepDir may be on different file systems.)
   try {

@@ -2,6 +2,7 @@
 // against the event history the whole-keyspace watchers saw (kv.ts).
 import type { History, WatchEvent } from "../history.ts";
 import { checkKv } from "./kv.ts";
+import { showCall } from "./kv-show.ts";
 import { checkWatches } from "./watch.ts";
 
 export interface Violation {
@@ -9,6 +10,27 @@ export interface Violation {
   checker: string;
   kind: string;
   detail: string;
+  /** The KV call at fault and the revision concerned, when the checker names them (for an excerpt). */
+  call?: number;
+  revision?: number;
+}
+
+/**
+ * A minimal excerpt of the history around a violation: the call it names and the calls that ran at
+ * the same time or reported a revision next to the one concerned, in the order they were sent.
+ */
+export function excerpt(h: Pick<History, "calls">, v: Violation, max = 12): string[] {
+  const c = v.call !== undefined ? h.calls[v.call] : undefined;
+  const r = v.revision;
+  if (!c && r === undefined) return [];
+  const near = h.calls
+    .map((x, i) => ({ x, i }))
+    .filter(({ x, i }) => i === v.call || (c && x.call <= c.ret && x.ret >= c.call) || (r !== undefined && x.revision !== undefined && Math.abs(x.revision - r) <= 1))
+    .sort((a, b) => a.x.call - b.x.call);
+  // Keep the named call, and as many of its neighbours in time as fit around it.
+  const at = Math.max(0, near.findIndex(({ i }) => i === v.call));
+  const from = Math.max(0, Math.min(at - Math.floor(max / 2), near.length - max));
+  return near.slice(from, from + max).map(({ i }) => (i === v.call ? "→ " : "  ") + showCall(h.calls, i));
 }
 
 /** The events at each revision as the unfiltered whole-keyspace sessions delivered them. */
@@ -40,7 +62,7 @@ export function checkHistory(h: History, log: (msg: string) => void): Violation[
     return out;
   }
   const kv = checkKv(h.calls, { events: truthEvents(h), toRevision: first[1] });
-  for (const v of kv.violations) out.push({ checker: "kv", kind: v.kind, detail: v.detail });
+  for (const v of kv.violations) out.push({ checker: "kv", kind: v.kind, detail: v.detail, call: v.call, revision: v.revision });
   log(
     `checked: ${w.sessions} watch sessions, ${w.events} events, truth revisions ${first[0]}–${first[1]}; ` +
       `${kv.checked} KV calls checked, ${kv.unchecked} beyond the truth, ${kv.byUnknown} revisions made by calls of unknown outcome, ` +
